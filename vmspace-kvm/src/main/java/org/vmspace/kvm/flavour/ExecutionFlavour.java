@@ -1,0 +1,48 @@
+package org.vmspace.kvm.flavour;
+
+import org.vmspace.kvm.guest.SystemImage;
+
+/**
+ * The flavour-specific part of running guests: the stubs, exit recognition and the syscall MSRs.
+ * Everything else (page tables, frames, the run loop, revocation through guest-side stores) is
+ * shared. Implementations are stateless and thread-safe.
+ */
+public interface ExecutionFlavour {
+  /** A trusted exit: the guest executed {@code syscall}. */
+  int EXIT_SYSCALL = -1;
+  /** Not one of the stubs' exits: a guest's own port I/O. */
+  int EXIT_UNTRUSTED = -2;
+
+  /** A short name, e.g. {@code pvm}. */
+  String name();
+
+  /** The stubs to write into the system image. */
+  SystemImage.Stubs stubs();
+
+  /** The value for MSR_LSTAR: where {@code syscall} goes. */
+  long lstar();
+
+  /**
+   * The value for MSR_SFMASK: the RFLAGS bits {@code syscall} clears (the guest's own flags are
+   * restored from R11 by the run loop, whatever is cleared here).
+   */
+  long sfmask();
+
+  /**
+   * Classifies a {@code KVM_EXIT_IO}.
+   *
+   * @param port the port
+   * @param out whether it is an OUT
+   * @param rip the RIP KVM reports at the exit
+   * @param cpl the privilege level at the exit (the CS selector's RPL)
+   * @return {@link #EXIT_SYSCALL}, an exception vector 0..31 for the exception stub's exit, or
+   *     {@link #EXIT_UNTRUSTED}
+   */
+  int classifyIoExit(int port, boolean out, long rip, int cpl);
+
+  /**
+   * Whether KVM reports the RIP after the instruction at an OUT exit (this host) rather than at
+   * it (standard KVM). IN exits report the instruction itself on both.
+   */
+  boolean reportsRipAfterOut();
+}

@@ -1,0 +1,103 @@
+package org.vmspace.kvm.flavour;
+
+import org.vmspace.kvm.guest.GuestLayout;
+import org.vmspace.kvm.guest.SystemImage;
+import org.vmspace.kvm.guest.X86Code;
+
+/**
+ * The PVM-style {@code /dev/kvm} of this project's machines (see KVM-ON-THIS-HOST.md): user code
+ * runs natively on shadow page tables, CPL0 code is emulated, and a user {@code syscall} stays
+ * at CPL3 and jumps to LSTAR.
+ *
+ * <ul>
+ *   <li>LSTAR points at a user-executable trampoline whose first instruction is {@code out %al,
+ *       $0x10}. User port I/O is checked against the TSS's I/O permission bitmap (contrary to
+ *       the platform notes, whose probe TSS happened to allow low ports), so the TSS allows
+ *       exactly port 0x10 to CPL3; every other port raises {@code #GP} natively. A guest's own
+ *       {@code out} to port 0x10 is told apart by its RIP: the exit is trusted only at the RIP
+ *       just after the trampoline's instruction (this host reports the RIP after an OUT). The
+ *       run loop resumes the guest at RCX itself, so the trampoline never continues.
+ *   <li>Each exception vector's stub is one emulated instruction, {@code out %al, $0x11}; the
+ *       vector is told by the exit RIP, trusted only at CPL0.
+ *   <li>SFMASK clears TF only, so a single-stepped {@code syscall} does not trap inside the
+ *       trampoline; IF stays set as this host wants for user mode.
+ * </ul>
+ */
+public final class PvmFlavour implements ExecutionFlavour {
+  /** The RFLAGS trap flag. */
+  private static final long TF = 0x100;
+
+  private static final SystemImage.Stubs STUBS =
+      new SystemImage.Stubs() {
+        @Override
+        public byte[] exceptionStub(int vector) {
+          return new X86Code()
+              .outAlImm8(GuestLayout.PORT_EXCEPTION) // exit: the RIP after it names the vector
+              .hlt() // never reached: the run loop resumes user mode itself
+              .jmpRel8(-3) // back to the hlt
+              .toByteArray();
+        }
+
+        @Override
+        public byte[] trampoline() {
+          return new X86Code()
+              .outAlImm8(GuestLayout.PORT_SYSCALL) // exit; the run loop resumes at RCX
+              .hlt() // never reached; #GP at CPL3 if a guest jumps here
+              .toByteArray();
+        }
+
+        @Override
+        public boolean trampolineIsUser() {
+          return true;
+        }
+
+        @Override
+        public int userIoPort() {
+          return GuestLayout.PORT_SYSCALL;
+        }
+      };
+
+  @Override
+  public String name() {
+    return "pvm";
+  }
+
+  @Override
+  public SystemImage.Stubs stubs() {
+    return STUBS;
+  }
+
+  @Override
+  public long lstar() {
+    return GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
+  }
+
+  @Override
+  public long sfmask() {
+    return TF;
+  }
+
+  @Override
+  public int classifyIoExit(int port, boolean out, long rip, int cpl) {
+    if (!out) {
+      return EXIT_UNTRUSTED;
+    }
+    if (port == GuestLayout.PORT_SYSCALL && cpl == 3 && rip == lstar() + 2) {
+      return EXIT_SYSCALL;
+    }
+    if (port == GuestLayout.PORT_EXCEPTION && cpl == 0) {
+      long offset = rip - 2 - GuestLayout.exceptionStubVa(0);
+      if (offset >= 0
+          && offset % GuestLayout.EXCEPTION_STUB_SIZE == 0
+          && offset / GuestLayout.EXCEPTION_STUB_SIZE < GuestLayout.IDT_VECTORS) {
+        return (int) (offset / GuestLayout.EXCEPTION_STUB_SIZE);
+      }
+    }
+    return EXIT_UNTRUSTED;
+  }
+
+  @Override
+  public boolean reportsRipAfterOut() {
+    return true;
+  }
+}

@@ -1,0 +1,68 @@
+package org.vmspace.kvm.paging;
+
+import java.util.Arrays;
+
+/**
+ * Changes to present page-table entries that must be made by the guest (on shadow-paging hosts
+ * a host-side change of a present entry is never seen), and the frames that may be reused once
+ * they are made: the data frames the entries pointed to and the tables they emptied.
+ *
+ * <p>Build one, hand it to the execution flavour, which applies every store so that no vCPU can
+ * use the old translations, and only then frees the frames. Not thread-safe.
+ */
+public final class Revocation {
+  private long[] entryGpas = new long[16];
+  private long[] values = new long[16];
+  private int stores;
+  private long[] frames = new long[16];
+  private int frameCount;
+
+  /** Asks for the entry at {@code entryGpa} to become {@code value}. */
+  public void store(long entryGpa, long value) {
+    if (stores == entryGpas.length) {
+      entryGpas = Arrays.copyOf(entryGpas, stores * 2);
+      values = Arrays.copyOf(values, stores * 2);
+    }
+    entryGpas[stores] = entryGpa;
+    values[stores] = value;
+    stores++;
+  }
+
+  /** Asks for the frame at {@code gpa} to be freed once every store is made. */
+  public void freeAfter(long gpa) {
+    if (frameCount == frames.length) {
+      frames = Arrays.copyOf(frames, frameCount * 2);
+    }
+    frames[frameCount++] = gpa;
+  }
+
+  /** The number of stores. */
+  public int storeCount() {
+    return stores;
+  }
+
+  /** The entry address of store {@code i}. */
+  public long entryGpa(int i) {
+    return entryGpas[i];
+  }
+
+  /** The value of store {@code i}. */
+  public long value(int i) {
+    return values[i];
+  }
+
+  /** The number of frames to free. */
+  public int frameCount() {
+    return frameCount;
+  }
+
+  /** The frames to free (the first {@link #frameCount()} entries are valid). */
+  public long[] frames() {
+    return frames;
+  }
+
+  /** Whether there is nothing to do. */
+  public boolean isEmpty() {
+    return stores == 0 && frameCount == 0;
+  }
+}

@@ -1,0 +1,55 @@
+package org.vmspace.kvm.service;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.vmspace.api.BackendInfo;
+import org.vmspace.api.Errno;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceOptions;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.api.spi.VmspaceBackend;
+import org.vmspace.kvm.flavour.PvmFlavour;
+
+/**
+ * The KVM backend, found by {@link org.vmspace.api.Vmspaces} through {@link
+ * java.util.ServiceLoader}. It probes {@code /dev/kvm} once and opens contexts with the flavour
+ * the probe found. On a host whose flavour it cannot run guests on yet, contexts still open:
+ * every memory call works and {@code ctl(RUN)} fails with EOPNOTSUPP.
+ */
+public final class KvmBackend implements VmspaceBackend {
+  @Override
+  public String name() {
+    return "kvm";
+  }
+
+  @Override
+  public int priority() {
+    return 100;
+  }
+
+  @Override
+  public BackendInfo probe() {
+    FlavourProbe.Result r = FlavourProbe.result();
+    Map<String, String> details = new LinkedHashMap<>(r.facts());
+    details.put("flavour", r.flavourName());
+    details.put("why", r.reason());
+    boolean available = r.kvmUsable() || "standard".equals(r.flavourName());
+    String summary =
+        r.kvmUsable()
+            ? r.flavourName() + " flavour: " + r.reason()
+            : (available ? "memory calls only; ctl(RUN) unavailable: " : "unavailable: ") + r.reason();
+    return new BackendInfo(name(), available, summary, details);
+  }
+
+  @Override
+  public VmspaceService open(VmspaceOptions options) {
+    FlavourProbe.Result r = FlavourProbe.result();
+    BackendInfo info = probe();
+    if (!info.available()) {
+      throw new VmspaceException(Errno.EOPNOTSUPP, "vmspace_open", null, info.summary());
+    }
+    // Without a runnable flavour the PVM stubs still give a correct memory layout.
+    KvmContext ctx = KvmContext.open(options, r.flavour() != null ? r.flavour() : new PvmFlavour());
+    return new KvmVmspaceService(ctx, r.kvmUsable(), info);
+  }
+}

@@ -1,0 +1,288 @@
+package org.vmspace.kvm.service;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.vmspace.api.BackendInfo;
+import org.vmspace.api.Backing;
+import org.vmspace.api.Errno;
+import org.vmspace.api.HostFile;
+import org.vmspace.api.MemoryObject;
+import org.vmspace.api.RunResult;
+import org.vmspace.api.TrapFrame;
+import org.vmspace.api.VextFrame;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceId;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.kvm.linux.LinuxException;
+import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.vm.ServiceMemoryObject;
+import org.vmspace.kvm.vm.VmFailure;
+import org.vmspace.kvm.vm.VmObject;
+import org.vmspace.kvm.vm.Vmspace;
+import org.vmspace.registry.Entry;
+import org.vmspace.registry.IdRegistry;
+
+/**
+ * A handle on a {@link KvmContext}: the eight vmspace calls, each an explicit ladder of checks
+ * in the contract's order around a lookup that holds an active reference for the call.
+ */
+final class KvmVmspaceService implements VmspaceService {
+  private final KvmContext ctx;
+  private final RunLoop loop;
+  private final boolean canRun;
+  private final BackendInfo info;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  KvmVmspaceService(KvmContext ctx, boolean canRun, BackendInfo info) {
+    this(ctx, new RunLoop(ctx), canRun, info);
+  }
+
+  private KvmVmspaceService(KvmContext ctx, RunLoop loop, boolean canRun, BackendInfo info) {
+    this.ctx = ctx;
+    this.loop = loop;
+    this.canRun = canRun;
+    this.info = info;
+  }
+
+  // ---------------------------------------------------------------- create / destroy
+
+  @Override
+  public void create(VmspaceId id, int type, long data) {
+    checkOpen();
+    if (id == null || !id.isValid()) {
+      throw error(Errno.EINVAL, "vmspace_create", id, "id is 0");
+    }
+    if (type != 0 || data != 0) {
+      throw error(Errno.EINVAL, "vmspace_create", id, "type and data must be 0");
+    }
+    Vmspace vs;
+    try {
+      vs = Vmspace.create(id.value(), ctx);
+    } catch (VmFailure f) {
+      throw error(f.errno(), "vmspace_create", id, f.getMessage());
+    }
+    boolean registered;
+    try {
+      registered = ctx.registry.register(id.value(), vs);
+    } catch (IllegalStateException closedMeanwhile) {
+      vs.destroy();
+      throw closedMeanwhile;
+    }
+    if (!registered) {
+      vs.destroy();
+      throw error(Errno.EEXIST, "vmspace_create", id, "id is in use");
+    }
+  }
+
+  @Override
+  public void destroy(VmspaceId id) {
+    checkOpen();
+    switch (ctx.registry.remove(value(id))) {
+      case NOT_FOUND -> throw error(Errno.ENOENT, "vmspace_destroy", id, "no such vmspace");
+      case BUSY -> throw error(Errno.EBUSY, "vmspace_destroy", id, "in use by a running thread or a concurrent call");
+      case REMOVED -> { }
+    }
+  }
+
+  // ---------------------------------------------------------------- ctl
+
+  @Override
+  public RunResult ctl(VmspaceId id, int cmd, TrapFrame frame, VextFrame vframe) {
+    return ctl("vmspace_ctl", id, cmd, frame, vframe, null);
+  }
+
+  @Override
+  public RunResult run(VmspaceId id, TrapFrame frame, VextFrame vframe, Duration timeout) {
+    return ctl("vmspace_ctl", id, VMSPACE_CTL_RUN, frame, vframe, timeout);
+  }
+
+  private RunResult ctl(
+      String call, VmspaceId id, int cmd, TrapFrame frame, VextFrame vframe, Duration timeout) {
+    return withVmspace(call, id, vs -> {
+      if (cmd != VMSPACE_CTL_RUN) {
+        throw new VmFailure(Errno.EOPNOTSUPP, "command " + cmd + " is not VMSPACE_CTL_RUN");
+      }
+      if (frame == null || vframe == null) {
+        throw new VmFailure(Errno.EFAULT, frame == null ? "frame is null" : "vframe is null");
+      }
+      if (!canRun) {
+        throw new VmFailure(Errno.EOPNOTSUPP, "no execution backend on this machine: " + info.summary());
+      }
+      if (timeout != null && timeout.isNegative()) {
+        throw new VmFailure(Errno.EINVAL, "negative timeout");
+      }
+      try {
+        return loop.run(vs, frame, vframe, timeout);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new VmFailure(Errno.EINTR, "interrupted while waiting for a vCPU");
+      }
+    });
+  }
+
+  @Override
+  public void interrupt(Thread runner) {
+    checkOpen();
+    ctx.runners.interrupt(runner);
+  }
+
+  // ---------------------------------------------------------------- memory calls
+
+  @Override
+  public long mmap(VmspaceId id, long addr, long len, int prot, int flags, Backing backing, long offset) {
+    return withVmspace("vmspace_mmap", id,
+        vs -> vs.mmap(addr, len, prot, flags, backing, offset, this::resolveBacking));
+  }
+
+  private VmObject resolveBacking(Backing backing) {
+    if (backing instanceof ServiceMemoryObject m && m.owner() == ctx) {
+      if (!m.isOpen()) {
+        throw new VmFailure(Errno.EBADF, "memory object is closed");
+      }
+      return m;
+    }
+    throw new VmFailure(Errno.EBADF, "backing does not belong to this service: " + backing);
+  }
+
+  @Override
+  public void munmap(VmspaceId id, long addr, long len) {
+    withVmspace("vmspace_munmap", id, vs -> {
+      vs.munmap(addr, len);
+      return null;
+    });
+  }
+
+  @Override
+  public void mcontrol(VmspaceId id, long addr, long len, int behav, long value) {
+    withVmspace("vmspace_mcontrol", id, vs -> {
+      vs.mcontrol(addr, len, behav, value);
+      return null;
+    });
+  }
+
+  @Override
+  public long pread(VmspaceId id, MemorySegment dst, long len, int flags, long addr) {
+    return withVmspace("vmspace_pread", id, vs -> {
+      checkCopy(dst, len, flags, true);
+      return vs.pread(dst, len, addr);
+    });
+  }
+
+  @Override
+  public long pwrite(VmspaceId id, MemorySegment src, long len, int flags, long addr) {
+    return withVmspace("vmspace_pwrite", id, vs -> {
+      checkCopy(src, len, flags, false);
+      return vs.pwrite(src, len, addr);
+    });
+  }
+
+  private static void checkCopy(MemorySegment buffer, long len, int flags, boolean intoBuffer) {
+    if (flags != 0) {
+      throw new VmFailure(Errno.EINVAL, "flags must be 0");
+    }
+    if (len < 0) {
+      throw new VmFailure(Errno.EINVAL, "negative len");
+    }
+    if (buffer == null || buffer.byteSize() < len) {
+      throw new VmFailure(Errno.EFAULT, "buffer smaller than len");
+    }
+    if (intoBuffer && buffer.isReadOnly()) {
+      throw new VmFailure(Errno.EFAULT, "buffer is read-only");
+    }
+  }
+
+  // ---------------------------------------------------------------- backings
+
+  @Override
+  public MemoryObject createMemoryObject(long size) {
+    checkOpen();
+    if (size <= 0) {
+      throw error(Errno.EINVAL, "vmspace_memory_object", null, "size must be positive");
+    }
+    long pages = (size + GuestMemory.PAGE - 1) / GuestMemory.PAGE;
+    long base = ctx.frames().allocateContiguous(pages);
+    if (base < 0) {
+      throw error(Errno.ENOMEM, "vmspace_memory_object", null,
+          pages + " contiguous pages are not available under the memory limit");
+    }
+    for (long i = 0; i < pages; i++) {
+      ctx.refs().init(base + i * GuestMemory.PAGE);
+    }
+    return new ServiceMemoryObject(ctx, ctx, base, pages, ctx::revoke);
+  }
+
+  @Override
+  public HostFile openFile(Path path, boolean writable) {
+    checkOpen();
+    throw error(Errno.EOPNOTSUPP, "vmspace_openfile", null,
+        "host file mappings are not implemented yet: " + path);
+  }
+
+  // ---------------------------------------------------------------- context
+
+  @Override
+  public VmspaceService inherit() {
+    checkOpen();
+    ctx.registry.retainContext();
+    return new KvmVmspaceService(ctx, loop, canRun, info);
+  }
+
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true) && ctx.registry.releaseContext()) {
+      ctx.close();
+    }
+  }
+
+  @Override
+  public BackendInfo backendInfo() {
+    return info;
+  }
+
+  /** The registry, for tests in this package. */
+  IdRegistry<Vmspace> registry() {
+    return ctx.registry;
+  }
+
+  /** The context, for tests in this package. */
+  KvmContext context() {
+    return ctx;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new IllegalStateException("this vmspace service handle is closed");
+    }
+  }
+
+  /** Looks the id up with an active reference, runs {@code body}, releases on every path. */
+  private <T> T withVmspace(String call, VmspaceId id, Function<Vmspace, T> body) {
+    checkOpen();
+    Entry<Vmspace> entry = ctx.registry.acquire(value(id));
+    if (entry == null) {
+      throw error(Errno.ENOENT, call, id, "no such vmspace");
+    }
+    try {
+      return body.apply(entry.value());
+    } catch (VmFailure f) {
+      throw error(f.errno(), call, id, f.getMessage());
+    } catch (LinuxException | IllegalStateException e) {
+      throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
+    } finally {
+      entry.release();
+    }
+  }
+
+  private static long value(VmspaceId id) {
+    return id == null ? 0 : id.value();
+  }
+
+  private static VmspaceException error(Errno errno, String call, VmspaceId id, String detail) {
+    return new VmspaceException(errno, call, id, detail);
+  }
+}

@@ -1,0 +1,82 @@
+package org.vmspace.kvm.vcpu;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The x87/SSE/AVX state of each guest thread, keyed by the identity of its vext frame (weakly:
+ * a dropped frame drops its state). The state lives in a vCPU while that vCPU last ran the
+ * thread, and is saved to memory only when the vCPU runs another thread or the thread moves to
+ * another vCPU: two ioctls on a switch, none on the common path.
+ */
+public final class FpuStates {
+  /** One guest thread's saved state and where it is live, guarded by its own monitor. */
+  static final class State {
+    final MemorySegment area = MemorySegment.ofArray(new long[(int) (Vcpu.XSAVE_SIZE / 8)]);
+    boolean saved;
+    Vcpu liveIn;
+  }
+
+  private final Cache<Object, State> states = Caffeine.newBuilder().weakKeys().build();
+  private final MemorySegment initial;
+  private final VcpuPool pool;
+
+  /**
+   * @param initial the XSAVE image of a freshly reset vCPU: the state a new guest thread starts
+   *     with (FCW 0x37f, MXCSR 0x1f80, all registers zero)
+   */
+  public FpuStates(MemorySegment initial, VcpuPool pool) {
+    this.initial = initial;
+    this.pool = pool;
+  }
+
+  /**
+   * Makes {@code v} hold the state of the guest thread {@code owner}, saving the thread it held
+   * before. {@code v} must be held by the caller.
+   *
+   * @throws IllegalStateException if the thread's state is live in a vCPU that is running
+   *     (the same vext frame used by two threads at once)
+   */
+  public void switchTo(Vcpu v, Object owner) {
+    if (v.fpuOwner == owner) {
+      return;
+    }
+    if (v.fpuOwner != null) {
+      State previous = states.getIfPresent(v.fpuOwner);
+      if (previous != null) {
+        synchronized (previous) {
+          if (previous.liveIn == v) {
+            v.saveFpu(previous.area);
+            previous.saved = true;
+            previous.liveIn = null;
+          }
+        }
+      }
+      v.fpuOwner = null;
+    }
+    State next = states.get(owner, k -> new State());
+    synchronized (next) {
+      Vcpu elsewhere = next.liveIn;
+      if (elsewhere != null && elsewhere != v) {
+        if (!pool.tryLockIdle(elsewhere)) {
+          throw new IllegalStateException(
+              "the vext frame's register state is live in a running " + elsewhere
+                  + ": one vext frame may be run by one thread at a time");
+        }
+        try {
+          if (elsewhere.fpuOwner == owner) {
+            elsewhere.saveFpu(next.area);
+            next.saved = true;
+            elsewhere.fpuOwner = null;
+          }
+        } finally {
+          pool.release(elsewhere);
+        }
+      }
+      v.loadFpu(next.saved ? next.area : initial);
+      next.liveIn = v;
+    }
+    v.fpuOwner = owner;
+  }
+}

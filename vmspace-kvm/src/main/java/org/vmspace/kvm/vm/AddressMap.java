@@ -1,0 +1,194 @@
+package org.vmspace.kvm.vm;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.vmspace.rbtree.RbTree;
+
+/**
+ * The entries of one address space, ordered by start on the project's red-black tree. Each node
+ * keeps the free gap before it and the largest gap of its subtree, so {@link #findSpace} places a
+ * mapping in O(log n). Entries never overlap. Not thread-safe: the vmspace's lock guards it.
+ */
+final class AddressMap {
+  private static final RbTree.Augmenter<VmEntry> MAX_GAP =
+      n -> {
+        long m = n.gapBefore;
+        if (n.left() != null && n.left().maxGap > m) {
+          m = n.left().maxGap;
+        }
+        if (n.right() != null && n.right().maxGap > m) {
+          m = n.right().maxGap;
+        }
+        boolean changed = m != n.maxGap;
+        n.maxGap = m;
+        return changed;
+      };
+
+  private final RbTree<VmEntry> tree =
+      new RbTree<>((a, b) -> Long.compareUnsigned(a.start, b.start), MAX_GAP);
+  private final long limit;
+
+  /** @param limit the end of the user range (exclusive) */
+  AddressMap(long limit) {
+    this.limit = limit;
+  }
+
+  int size() {
+    return tree.size();
+  }
+
+  /** The entry containing {@code va}, or null. */
+  VmEntry find(long va) {
+    VmEntry e = tree.pfind(n -> Long.compareUnsigned(va, n.start));
+    return e != null && Long.compareUnsigned(va, e.end) < 0 ? e : null;
+  }
+
+  /** The first entry ending after {@code va}, or null. */
+  VmEntry firstEndingAfter(long va) {
+    VmEntry e = tree.pfind(n -> Long.compareUnsigned(va, n.start));
+    if (e != null && Long.compareUnsigned(va, e.end) < 0) {
+      return e;
+    }
+    return e == null ? tree.first() : tree.next(e);
+  }
+
+  VmEntry next(VmEntry e) {
+    return tree.next(e);
+  }
+
+  /** Whether {@code [start, end)} intersects no entry. */
+  boolean isFree(long start, long end) {
+    VmEntry e = firstEndingAfter(start);
+    return e == null || Long.compareUnsigned(e.start, end) >= 0;
+  }
+
+  /** Whether {@code [start, end)} is covered by entries without holes. */
+  boolean isFullyMapped(long start, long end) {
+    long at = start;
+    VmEntry e = find(start);
+    while (e != null && Long.compareUnsigned(at, end) < 0) {
+      if (e.start != at && Long.compareUnsigned(e.start, at) > 0) {
+        return false;
+      }
+      at = e.end;
+      if (Long.compareUnsigned(at, end) >= 0) {
+        return true;
+      }
+      e = tree.next(e);
+    }
+    return Long.compareUnsigned(at, end) >= 0;
+  }
+
+  /**
+   * The lowest page-aligned address at or above {@code hint} (and {@code floor}) where {@code
+   * len} bytes fit before {@link #limit}, or -1.
+   */
+  long findSpace(long len, long hint, long floor) {
+    long from = Math.max(hint, floor);
+    long at = search(tree.root(), len, from);
+    if (at >= 0) {
+      return at;
+    }
+    VmEntry last = tree.last();
+    long tail = Math.max(last == null ? 0 : last.end, from);
+    return tail + len <= limit && tail + len > tail ? tail : -1;
+  }
+
+  private long search(VmEntry n, long len, long from) {
+    if (n == null || n.maxGap < len) {
+      return -1;
+    }
+    if (n.left() != null && from < n.start) {
+      long r = search(n.left(), len, from);
+      if (r >= 0) {
+        return r;
+      }
+    }
+    long at = Math.max(n.start - n.gapBefore, from);
+    if (n.gapBefore >= len && at + len <= n.start) {
+      return at;
+    }
+    return search(n.right(), len, from);
+  }
+
+  /** Adds an entry over a free range. */
+  void insert(VmEntry e) {
+    VmEntry prev = tree.pfind(n -> Long.compareUnsigned(e.start, n.start));
+    e.gapBefore = e.start - (prev == null ? 0 : prev.end);
+    if (tree.insert(e) != null) {
+      throw new IllegalStateException("overlapping entry at 0x" + Long.toHexString(e.start));
+    }
+    VmEntry next = tree.next(e);
+    if (next != null) {
+      next.gapBefore = next.start - e.end;
+      tree.updateAugmentation(next);
+    }
+  }
+
+  /** Removes an entry. */
+  void remove(VmEntry e) {
+    VmEntry prev = tree.prev(e);
+    VmEntry next = tree.next(e);
+    tree.remove(e);
+    if (next != null) {
+      next.gapBefore = next.start - (prev == null ? 0 : prev.end);
+      tree.updateAugmentation(next);
+    }
+  }
+
+  /**
+   * Removes the parts of entries inside {@code [start, end)}, splitting entries that straddle
+   * the bounds.
+   *
+   * @return the removed pieces, in order (each a separate entry no longer in the map)
+   */
+  List<VmEntry> cut(long start, long end) {
+    List<VmEntry> removed = new ArrayList<>();
+    VmEntry e = firstEndingAfter(start);
+    while (e != null && Long.compareUnsigned(e.start, end) < 0) {
+      VmEntry next = tree.next(e);
+      remove(e);
+      // The removed piece carries e's reference to its object; kept pieces take their own.
+      if (Long.compareUnsigned(e.start, start) < 0) {
+        insert(piece(e, e.start, start));
+        if (e.object != null) {
+          e.object.addMapping();
+        }
+      }
+      if (Long.compareUnsigned(e.end, end) > 0) {
+        insert(piece(e, end, e.end));
+        if (e.object != null) {
+          e.object.addMapping();
+        }
+      }
+      removed.add(piece(e, Math.max(e.start, start), Math.min(e.end, end)));
+      e = next;
+    }
+    return removed;
+  }
+
+  private static VmEntry piece(VmEntry e, long s, long t) {
+    VmEntry p = new VmEntry(s, t, e.prot, e.flags, e.object, e.pgoff + (s - e.start) / 4096);
+    p.vpageRoot = e.vpageRoot;
+    return p;
+  }
+
+  /** The entries in address order (a copy). */
+  List<VmEntry> entries() {
+    List<VmEntry> list = new ArrayList<>(tree.size());
+    tree.forEach(list::add);
+    return list;
+  }
+
+  /** Checks the tree and the gap augmentation (tests). */
+  void verify() {
+    tree.verify();
+    long prevEnd = 0;
+    for (VmEntry e : tree) {
+      if (e.gapBefore != e.start - prevEnd || e.start < prevEnd || e.end <= e.start) {
+        throw new IllegalStateException("bad entry " + e + " after end 0x" + Long.toHexString(prevEnd));
+      }
+      prevEnd = e.end;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package org.vmspace.kvm.vm;
+
+import org.vmspace.kvm.memory.FrameAllocator;
+import org.vmspace.kvm.memory.FrameRefs;
+import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableMemory;
+
+/**
+ * What address spaces need from their context: guest memory, frames with reference counts,
+ * table memory, and the execution flavour's way of applying a {@link Revocation}.
+ */
+public interface PhysicalSpace {
+  GuestMemory memory();
+
+  FrameAllocator frames();
+
+  FrameRefs refs();
+
+  TableMemory tableMemory();
+
+  /** The guest-physical address of the PML4 template new address spaces copy their upper half from. */
+  long templateRoot();
+
+  /**
+   * Applies every store of the revocation so that no vCPU, running or not, can use the old
+   * translations, then frees its frames. Returns only when both are done.
+   */
+  void revoke(Revocation revocation);
+
+  /**
+   * A new zeroed frame with a reference count of 1.
+   *
+   * @return its address, or -1 over the memory limit
+   */
+  default long newFrame() {
+    long f = frames().allocate();
+    if (f >= 0) {
+      refs().init(f);
+    }
+    return f;
+  }
+
+  /** Drops a reference; a frame left unreferenced is freed after the revocation. */
+  default void release(long frame, Revocation revocation) {
+    if (refs().release(frame)) {
+      revocation.freeAfter(frame);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+package org.vmspace.kvm.vm;
+
+import org.vmspace.api.MapFlags;
+import org.vmspace.api.Prot;
+import org.vmspace.rbtree.RbNode;
+
+/**
+ * One mapping of an address map: {@code [start, end)} with a protection, the mmap flags and
+ * what it maps — private anonymous memory ({@code object == null}) or pages {@code pgoff..} of a
+ * {@link VmObject}. Carries the gap augmentation: the free gap before it and the largest gap in
+ * its subtree.
+ */
+final class VmEntry extends RbNode<VmEntry> {
+  long start;
+  long end;
+  final Prot prot;
+  final int flags;
+  final VmObject object;
+  /** The object page that {@link #start} maps. */
+  long pgoff;
+  long gapBefore;
+  long maxGap;
+  /** The root set by MADV_SETMAP on a MAP_VPAGETABLE entry, or 0. */
+  long vpageRoot;
+
+  VmEntry(long start, long end, Prot prot, int flags, VmObject object, long pgoff) {
+    this.start = start;
+    this.end = end;
+    this.prot = prot;
+    this.flags = flags;
+    this.object = object;
+    this.pgoff = pgoff;
+  }
+
+  boolean isShared() {
+    return (flags & MapFlags.MAP_SHARED) != 0;
+  }
+
+  boolean isVpagetable() {
+    return (flags & MapFlags.MAP_VPAGETABLE) != 0;
+  }
+
+  /** The object page that {@code va} maps. */
+  long pageIndex(long va) {
+    return pgoff + (va - start) / 4096;
+  }
+
+  @Override
+  public String toString() {
+    return String.format(
+        "[0x%x-0x%x %s %s%s]", start, end, prot, MapFlags.toString(flags),
+        object == null ? "" : " obj+" + pgoff);
+  }
+}

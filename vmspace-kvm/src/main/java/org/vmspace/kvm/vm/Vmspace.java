@@ -1,0 +1,547 @@
+package org.vmspace.kvm.vm;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import org.vmspace.api.Backing;
+import org.vmspace.api.Errno;
+import org.vmspace.api.Madvise;
+import org.vmspace.api.MapFlags;
+import org.vmspace.api.Prot;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.paging.PageTables;
+import org.vmspace.kvm.paging.PageWalker;
+import org.vmspace.kvm.paging.PageWalker.Access;
+import org.vmspace.kvm.paging.Pte;
+import org.vmspace.kvm.paging.Revocation;
+
+/**
+ * One address space: its map of entries, its page tables, and the memory calls of the contract
+ * with their checks in the contract's order. Page-table changes follow one rule: host-side
+ * stores only make non-present entries present; everything else is a {@link Revocation} applied
+ * by the context before the call returns, so no vCPU can use a translation after the call that
+ * removed it.
+ *
+ * <p>Thread-safe: one lock per address space serialises the calls and the fault handler.
+ */
+public final class Vmspace {
+  /** The end of the user range. */
+  public static final long VM_MAX = VmspaceService.VM_MAX_USER_ADDRESS;
+  static final long PAGE = GuestMemory.PAGE;
+  static final long PAGE_MASK = PAGE - 1;
+  /** Non-fixed mappings are placed at or above this address, never on page 0. */
+  public static final long NON_FIXED_FLOOR = 0x10000;
+  private static final int KNOWN_FLAGS = MapFlags.KNOWN;
+
+  /** Turns the caller's backing into this context's object, or fails with EBADF. */
+  @FunctionalInterface
+  public interface BackingResolver {
+    VmObject resolve(Backing backing);
+  }
+
+  /** How a fault was handled. */
+  public enum Fault {
+    /** A page was mapped (or already was): re-run the access. */
+    RESOLVED,
+    /** The access is not allowed by the mapping, or there is no mapping. */
+    INVALID,
+    /** The memory limit prevents mapping the page. */
+    NO_MEMORY
+  }
+
+  private final long id;
+  private final PhysicalSpace space;
+  private final PageTables tables;
+  private final AddressMap map = new AddressMap(VM_MAX);
+  private final ReentrantLock lock = new ReentrantLock();
+  private boolean destroyed;
+
+  private Vmspace(long id, PhysicalSpace space, PageTables tables) {
+    this.id = id;
+    this.space = space;
+    this.tables = tables;
+  }
+
+  /**
+   * A new empty address space.
+   *
+   * @throws VmFailure ENOMEM if no frame is left for its root table
+   */
+  public static Vmspace create(long id, PhysicalSpace space) {
+    PageTables t = PageTables.create(space.tableMemory(), space.templateRoot());
+    if (t == null) {
+      throw new VmFailure(Errno.ENOMEM, "no memory for the page-table root");
+    }
+    return new Vmspace(id, space, t);
+  }
+
+  /** The id. */
+  public long id() {
+    return id;
+  }
+
+  /** The value for CR3 while this address space runs. */
+  public long cr3() {
+    return tables.root();
+  }
+
+  /** The page tables (tests and the run loop's instruction reads). */
+  public PageTables tables() {
+    return tables;
+  }
+
+  /** The number of map entries. */
+  public int entryCount() {
+    lock.lock();
+    try {
+      return map.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- mmap
+
+  /**
+   * {@code vmspace_mmap} after the id lookup: checks in the contract's order, then maps.
+   *
+   * @return the address of the mapping
+   * @throws VmFailure with the first errno that applies
+   */
+  public long mmap(
+      long addr, long len, int protBits, int flags, Backing backing, long offset, BackingResolver resolver) {
+    if ((flags & ~KNOWN_FLAGS) != 0) {
+      throw new VmFailure(Errno.EINVAL, "unknown flags 0x" + Integer.toHexString(flags & ~KNOWN_FLAGS));
+    }
+    boolean shared = (flags & MapFlags.MAP_SHARED) != 0;
+    if (shared == ((flags & MapFlags.MAP_PRIVATE) != 0)) {
+      throw new VmFailure(Errno.EINVAL, "exactly one of MAP_SHARED and MAP_PRIVATE is required");
+    }
+    if (!Prot.isValid(protBits)) {
+      throw new VmFailure(Errno.EINVAL, "invalid prot 0x" + Integer.toHexString(protBits));
+    }
+    boolean anon = (flags & MapFlags.MAP_ANON) != 0;
+    if (anon && (backing != null || offset != 0)) {
+      throw new VmFailure(Errno.EINVAL, "MAP_ANON with a backing or a non-zero offset");
+    }
+    if (len == 0) {
+      throw new VmFailure(Errno.EINVAL, "len is 0");
+    }
+    Prot prot = Prot.of(protBits);
+    if ((flags & MapFlags.MAP_VPAGETABLE) != 0 && !(prot.canRead() && prot.canWrite())) {
+      throw new VmFailure(Errno.EINVAL, "MAP_VPAGETABLE needs PROT_READ|PROT_WRITE");
+    }
+    long pageoff = offset & PAGE_MASK;
+    long pos = offset - pageoff;
+    long size = roundPage(len + pageoff);
+    if (size == 0 || Long.compareUnsigned(size, len) < 0) {
+      throw new VmFailure(Errno.EINVAL, "len 0x" + Long.toHexString(len) + " wraps when rounded to pages");
+    }
+    boolean fixed = (flags & (MapFlags.MAP_FIXED | MapFlags.MAP_TRYFIXED)) != 0;
+    long start = addr;
+    if (fixed) {
+      start = addr - pageoff;
+      if ((start & PAGE_MASK) != 0) {
+        throw new VmFailure(Errno.EINVAL, "fixed address 0x" + Long.toHexString(addr) + " misaligned to the offset");
+      }
+      if (Long.compareUnsigned(start + size, start) < 0) {
+        throw new VmFailure(Errno.EINVAL, "fixed range wraps");
+      }
+      if (Long.compareUnsigned(start + size, VM_MAX) > 0) {
+        throw new VmFailure(Errno.EINVAL, "fixed range ends past VM_MAX_USER_ADDRESS");
+      }
+    }
+    VmObject object = null;
+    if (!anon) {
+      if (backing == null) {
+        throw new VmFailure(Errno.EBADF, "no backing without MAP_ANON");
+      }
+      object = resolver.resolve(backing);
+      if (shared && prot.canWrite() && !object.writable()) {
+        throw new VmFailure(Errno.EACCES, "shared writable mapping of a read-only backing");
+      }
+      if (Long.compareUnsigned(pos / PAGE + size / PAGE, object.pages()) > 0) {
+        // Like a file mapping past EOF: allowed by mmap(2), but those pages fault (SIGBUS).
+        // Refuse mappings that start past the end outright.
+        if (Long.compareUnsigned(pos / PAGE, object.pages()) >= 0) {
+          throw new VmFailure(Errno.EINVAL, "offset past the end of the backing");
+        }
+      }
+    }
+    lock.lock();
+    try {
+      checkAlive();
+      if (anon && size / PAGE > space.frames().frameLimit() - space.frames().framesInUse()) {
+        throw new VmFailure(Errno.ENOMEM, "mapping larger than the memory left under the limit");
+      }
+      if (!fixed) {
+        long hint = roundPage(addr);
+        start = map.findSpace(size, hint, NON_FIXED_FLOOR);
+        if (start < 0) {
+          start = map.findSpace(size, 0, NON_FIXED_FLOOR);
+        }
+        if (start < 0) {
+          throw new VmFailure(Errno.ENOMEM, "no room for 0x" + Long.toHexString(size) + " bytes");
+        }
+      } else if (!map.isFree(start, start + size)) {
+        if ((flags & MapFlags.MAP_FIXED) == 0) {
+          throw new VmFailure(Errno.ENOMEM, "MAP_TRYFIXED range is in use");
+        }
+        removeRange(start, start + size);
+      }
+      if (anon && shared) {
+        object = new SparseObject(space, size / PAGE);
+        pos = 0;
+      }
+      VmEntry e = new VmEntry(start, start + size, prot, flags, object, pos / PAGE);
+      if (object != null) {
+        object.addMapping();
+      }
+      map.insert(e);
+      return start + pageoff;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- munmap
+
+  /**
+   * {@code vmspace_munmap} after the id lookup.
+   *
+   * @throws VmFailure EINVAL on a wrap, an end past VM_MAX_USER_ADDRESS, or a range not
+   *     entirely mapped
+   */
+  public void munmap(long addr, long len) {
+    long start = addr & ~PAGE_MASK;
+    long end = roundPage(addr + len);
+    if (Long.compareUnsigned(addr + len, addr) < 0 || (end == 0 && addr + len != 0)) {
+      throw new VmFailure(Errno.EINVAL, "range wraps");
+    }
+    if (end == start) {
+      return;
+    }
+    if (Long.compareUnsigned(end, VM_MAX) > 0) {
+      throw new VmFailure(Errno.EINVAL, "range ends past VM_MAX_USER_ADDRESS");
+    }
+    lock.lock();
+    try {
+      checkAlive();
+      if (!map.isFullyMapped(start, end)) {
+        throw new VmFailure(Errno.EINVAL, "range is not entirely mapped");
+      }
+      removeRange(start, end);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Unmaps every page of [start, end) and removes the entries; the revocation is applied. */
+  private void removeRange(long start, long end) {
+    Revocation r = new Revocation();
+    tables.revokeRange(start, end, this::dropLeaf, r);
+    List<VmEntry> removed = map.cut(start, end);
+    for (VmEntry e : removed) {
+      if (e.object != null) {
+        e.object.removeMapping(r);
+      }
+    }
+    space.revoke(r);
+  }
+
+  /** A leaf rewriter that unmaps and drops the leaf's frame reference. */
+  private long dropLeaf(long va, long leaf, Revocation r) {
+    space.release(Pte.address(leaf), r);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- mcontrol
+
+  /**
+   * {@code vmspace_mcontrol} after the id lookup.
+   *
+   * @throws VmFailure EINVAL for a bad behaviour, a wrap, an end past VM_MAX_USER_ADDRESS, or
+   *     MADV_SETMAP on a range that is not MAP_VPAGETABLE
+   */
+  public void mcontrol(long addr, long len, int behav, long value) {
+    if (behav < 0 || behav > Madvise.MADV_CONTROL_END) {
+      throw new VmFailure(Errno.EINVAL, "behav " + behav + " is not 0.." + Madvise.MADV_CONTROL_END);
+    }
+    long start = addr & ~PAGE_MASK;
+    long end = roundPage(addr + len);
+    if (Long.compareUnsigned(addr + len, addr) < 0 || (end == 0 && addr + len != 0)) {
+      throw new VmFailure(Errno.EINVAL, "range wraps");
+    }
+    if (Long.compareUnsigned(end, VM_MAX) > 0) {
+      throw new VmFailure(Errno.EINVAL, "range ends past VM_MAX_USER_ADDRESS");
+    }
+    lock.lock();
+    try {
+      checkAlive();
+      if (behav == Madvise.MADV_SETMAP) {
+        throw new VmFailure(Errno.EINVAL, "MADV_SETMAP on a range that is not MAP_VPAGETABLE");
+      }
+      switch (behav) {
+        case Madvise.MADV_DONTNEED, Madvise.MADV_FREE -> {
+          Revocation r = new Revocation();
+          tables.revokeRange(start, end, this::dropLeaf, r);
+          space.revoke(r);
+        }
+        case Madvise.MADV_WILLNEED -> populate(start, end);
+        default -> {
+          // Advisory (NORMAL, RANDOM, SEQUENTIAL, NOSYNC, AUTOSYNC, NOCORE, CORE) and INVAL on
+          // ranges the service translates itself: nothing to do.
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void populate(long start, long end) {
+    for (VmEntry e = map.firstEndingAfter(start);
+        e != null && Long.compareUnsigned(e.start, end) < 0;
+        e = map.next(e)) {
+      if (e.prot.bits() == 0) {
+        continue;
+      }
+      long s = Math.max(e.start, start);
+      long t = Math.min(e.end, end);
+      for (long va = s; va < t; va += PAGE) {
+        if (resolveLocked(va, Access.READ) == Fault.NO_MEMORY) {
+          return;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /**
+   * Resolves a user-mode fault on {@code va} as the host kernel would: demand-zero for
+   * anonymous memory, the object's page for object mappings, a copy for the first write to a
+   * private page shared with an object or another address space.
+   */
+  public Fault resolve(long va, Access access) {
+    lock.lock();
+    try {
+      if (destroyed) {
+        return Fault.INVALID;
+      }
+      return resolveLocked(va & ~PAGE_MASK, access);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Fault resolveLocked(long va, Access access) {
+    VmEntry e = map.find(va);
+    if (e == null || !permits(e.prot, access)) {
+      return Fault.INVALID;
+    }
+    PageWalker.Translation t = tables.lookup(va);
+    if (!t.isPresent()) {
+      return mapPage(e, va, access);
+    }
+    if (access == Access.WRITE && (t.leaf() & Pte.RW) == 0 && e.prot.canWrite()) {
+      return copyOnWrite(e, va, t);
+    }
+    // Present and allowed: another thread mapped it meanwhile; the access will succeed.
+    return Fault.RESOLVED;
+  }
+
+  private static boolean permits(Prot prot, Access access) {
+    return switch (access) {
+      case READ -> prot.bits() != 0;
+      case WRITE -> prot.canWrite();
+      case EXECUTE -> prot.canExecute();
+    };
+  }
+
+  private Fault mapPage(VmEntry e, long va, Access access) {
+    long frame;
+    Prot prot = e.prot;
+    if (e.object == null) {
+      frame = space.newFrame();
+      if (frame < 0) {
+        return Fault.NO_MEMORY;
+      }
+    } else {
+      long index = e.pageIndex(va);
+      long objectFrame = e.object.frame(index);
+      if (objectFrame < 0) {
+        return index >= e.object.pages() ? Fault.INVALID : Fault.NO_MEMORY;
+      }
+      if (!e.isShared() && prot.canWrite()) {
+        if (access == Access.WRITE) {
+          frame = space.newFrame();
+          if (frame < 0) {
+            return Fault.NO_MEMORY;
+          }
+          MemorySegment.copy(
+              space.memory().host(), objectFrame, space.memory().host(), frame, PAGE);
+        } else {
+          // Read the object's page until the first write copies it.
+          frame = objectFrame;
+          space.refs().retain(frame);
+          prot = Prot.of(prot.bits() & ~Prot.PROT_WRITE);
+        }
+      } else {
+        frame = objectFrame;
+        space.refs().retain(frame);
+      }
+    }
+    if (!tables.install(va, Pte.userLeaf(frame, prot))) {
+      Revocation r = new Revocation();
+      space.release(frame, r);
+      space.revoke(r);
+      return Fault.NO_MEMORY;
+    }
+    return Fault.RESOLVED;
+  }
+
+  private Fault copyOnWrite(VmEntry e, long va, PageWalker.Translation t) {
+    long old = Pte.address(t.leaf());
+    Revocation r = new Revocation();
+    long replacement;
+    if (space.refs().count(old) == 1) {
+      // The only reference: keep the frame, just allow writes.
+      replacement = Pte.userLeaf(old, e.prot);
+    } else {
+      long copy = space.newFrame();
+      if (copy < 0) {
+        return Fault.NO_MEMORY;
+      }
+      MemorySegment.copy(space.memory().host(), old, space.memory().host(), copy, PAGE);
+      replacement = Pte.userLeaf(copy, e.prot);
+      space.release(old, r);
+    }
+    // A present entry changes: only a guest-side store is seen by every vCPU.
+    r.store(t.entryGpa(), replacement);
+    space.revoke(r);
+    return Fault.RESOLVED;
+  }
+
+  // ---------------------------------------------------------------- pread / pwrite
+
+  /**
+   * Copies guest memory at {@code addr} into {@code dst}, stopping at the first page the
+   * mapping does not let the guest read.
+   *
+   * @return the number of bytes copied
+   */
+  public long pread(MemorySegment dst, long len, long addr) {
+    return copy(dst, len, addr, false);
+  }
+
+  /**
+   * Copies {@code src} into guest memory at {@code addr}, stopping at the first page the
+   * mapping does not let the guest write.
+   *
+   * @return the number of bytes copied
+   */
+  public long pwrite(MemorySegment src, long len, long addr) {
+    return copy(src, len, addr, true);
+  }
+
+  private long copy(MemorySegment buffer, long len, long addr, boolean write) {
+    Access access = write ? Access.WRITE : Access.READ;
+    long done = 0;
+    lock.lock();
+    try {
+      checkAlive();
+      while (done < len) {
+        long va = addr + done;
+        if (Long.compareUnsigned(va, VM_MAX) >= 0 || va < 0) {
+          break;
+        }
+        long chunk = Math.min(len - done, PAGE - (va & PAGE_MASK));
+        PageWalker.Translation t = tables.lookup(va);
+        if (!t.permits(access) || !entryPermits(va, access)) {
+          VmEntry e = map.find(va);
+          if (!write && e != null && e.object == null && e.prot.bits() != 0 && !t.isPresent()) {
+            // An untouched anonymous page reads as zeros: no need to allocate it.
+            buffer.asSlice(done, chunk).fill((byte) 0);
+            done += chunk;
+            continue;
+          }
+          if (resolveLocked(va & ~PAGE_MASK, access) != Fault.RESOLVED) {
+            break;
+          }
+          t = tables.lookup(va);
+          if (!t.permits(access)) {
+            break;
+          }
+        }
+        long pa = t.physical(va);
+        if (write) {
+          MemorySegment.copy(buffer, done, space.memory().host(), pa, chunk);
+        } else {
+          MemorySegment.copy(space.memory().host(), pa, buffer, done, chunk);
+        }
+        done += chunk;
+      }
+      return done;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private boolean entryPermits(long va, Access access) {
+    VmEntry e = map.find(va);
+    return e != null && permits(e.prot, access);
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  /**
+   * Tears the address space down: every translation revoked, every table and private frame
+   * freed, every object reference dropped. Called once, when the registry releases the entry.
+   */
+  public void destroy() {
+    lock.lock();
+    try {
+      if (destroyed) {
+        return;
+      }
+      destroyed = true;
+      Revocation r = new Revocation();
+      tables.revokeAll(r, this::dropLeaf);
+      for (VmEntry e : map.entries()) {
+        map.remove(e);
+        if (e.object != null) {
+          e.object.removeMapping(r);
+        }
+      }
+      space.revoke(r);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void checkAlive() {
+    if (destroyed) {
+      throw new VmFailure(Errno.ENOENT, "vmspace is being destroyed");
+    }
+  }
+
+  /** Checks the map's invariants (tests). */
+  public void verify() {
+    lock.lock();
+    try {
+      map.verify();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static long roundPage(long v) {
+    return (v + PAGE_MASK) & ~PAGE_MASK;
+  }
+
+  @Override
+  public String toString() {
+    return "vmspace 0x" + Long.toHexString(id);
+  }
+}
