@@ -56,6 +56,7 @@ public final class GuestLayout {
   // Selectors: Linux's layout.
   public static final int KERNEL_CS = 0x10;
   public static final int KERNEL_DS = 0x18;
+  /** SYSRET's selector base in STAR (no descriptor: compatibility mode is not offered). */
   public static final int USER_CS32 = 0x23;
   public static final int USER_DS = 0x2b;
   public static final int USER_CS = 0x33;

@@ -151,7 +151,7 @@ public final class SystemImage {
       0,
       0x00af9b000000ffffL, // 0x10 kernel code, 64-bit, DPL 0, accessed
       0x00cf93000000ffffL, // 0x18 kernel data, DPL 0, accessed
-      0x00cffb000000ffffL, // 0x23 user code, 32-bit, DPL 3, accessed
+      0, // 0x23: no 32-bit user code, so a far jump cannot switch to compatibility mode
       0x00cff3000000ffffL, // 0x2b user data, DPL 3, accessed
       0x00affb000000ffffL, // 0x33 user code, 64-bit, DPL 3, accessed
       0,

@@ -137,7 +137,8 @@ final class RunLoop {
       v.atCpl0(false);
       dirty |= Kvm.KVM_SYNC_X86_SREGS;
     }
-    run.dirtyRegs(dirty);
+    // KVM clears the bits it applied; any left from a run that never entered still apply.
+    run.dirtyRegs(run.dirtyRegs() | dirty);
   }
 
   private static void toUserSegments(KvmRun run) {
