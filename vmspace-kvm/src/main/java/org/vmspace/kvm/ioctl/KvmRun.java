@@ -100,6 +100,22 @@ public final class KvmRun {
     return run.get(ValueLayout.JAVA_LONG, DIRTY_REGS);
   }
 
+  /** The number of 64-bit registers in {@code struct kvm_regs}. */
+  public static final int REGS_COUNT = 18;
+
+  /**
+   * Copies the sync copy of {@code struct kvm_regs} into {@code dst} (18 longs, in {@link
+   * KvmRegs} order: index = offset / 8). One bounds and liveness check instead of eighteen.
+   */
+  public void readRegs(long[] dst) {
+    MemorySegment.copy(run, ValueLayout.JAVA_LONG, SYNC_REGS, dst, 0, REGS_COUNT);
+  }
+
+  /** Copies {@code src} (18 longs) into the sync copy of {@code struct kvm_regs}. */
+  public void writeRegs(long[] src) {
+    MemorySegment.copy(src, 0, run, ValueLayout.JAVA_LONG, SYNC_REGS, REGS_COUNT);
+  }
+
   /** A general register from the sync area ({@link KvmRegs} offset). */
   public long reg(long offset) {
     return run.get(ValueLayout.JAVA_LONG, SYNC_REGS + offset);

@@ -96,27 +96,79 @@ final class RunLoop {
     }
   }
 
-  /** Writes the frame into the sync registers and whatever segment state differs. */
+  // Trap frame field indices (DragonFly's order) and kvm_regs indices (KVM's order).
+  private static final int F_RDI = 0;
+  private static final int F_RSI = 1;
+  private static final int F_RDX = 2;
+  private static final int F_RCX = 3;
+  private static final int F_R8 = 4;
+  private static final int F_R9 = 5;
+  private static final int F_RAX = 6;
+  private static final int F_RBX = 7;
+  private static final int F_RBP = 8;
+  private static final int F_R10 = 9;
+  private static final int F_R11 = 10;
+  private static final int F_R12 = 11;
+  private static final int F_R13 = 12;
+  private static final int F_R14 = 13;
+  private static final int F_R15 = 14;
+  private static final int F_TRAPNO = 16;
+  private static final int F_ADDR = 17;
+  private static final int F_ERR = 19;
+  private static final int F_RIP = 20;
+  private static final int F_CS = 21;
+  private static final int F_RFLAGS = 22;
+  private static final int F_RSP = 23;
+  private static final int F_SS = 24;
+  private static final int R_RAX = 0;
+  private static final int R_RBX = 1;
+  private static final int R_RCX = 2;
+  private static final int R_RDX = 3;
+  private static final int R_RSI = 4;
+  private static final int R_RDI = 5;
+  private static final int R_RSP = 6;
+  private static final int R_RBP = 7;
+  private static final int R_R8 = 8;
+  private static final int R_R9 = 9;
+  private static final int R_R10 = 10;
+  private static final int R_R11 = 11;
+  private static final int R_R12 = 12;
+  private static final int R_R13 = 13;
+  private static final int R_R14 = 14;
+  private static final int R_R15 = 15;
+  private static final int R_RIP = 16;
+  private static final int R_RFLAGS = 17;
+  private static final ValueLayout.OfLong FRAME_LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+
+  /**
+   * Writes the frame into the sync registers and whatever segment state differs. Registers move
+   * in bulk through the vCPU's scratch arrays: one checked copy each way instead of one checked
+   * access per register.
+   */
   private void load(Vcpu v, Vmspace vs, TrapFrame f, VextFrame x) {
+    long[] fr = v.frame;
+    long[] r = v.regs;
+    MemorySegment.copy(f.segment(), FRAME_LONG, 0, fr, 0, fr.length);
+    r[R_RAX] = fr[F_RAX];
+    r[R_RBX] = fr[F_RBX];
+    r[R_RCX] = fr[F_RCX];
+    r[R_RDX] = fr[F_RDX];
+    r[R_RSI] = fr[F_RSI];
+    r[R_RDI] = fr[F_RDI];
+    r[R_RSP] = fr[F_RSP];
+    r[R_RBP] = fr[F_RBP];
+    r[R_R8] = fr[F_R8];
+    r[R_R9] = fr[F_R9];
+    r[R_R10] = fr[F_R10];
+    r[R_R11] = fr[F_R11];
+    r[R_R12] = fr[F_R12];
+    r[R_R13] = fr[F_R13];
+    r[R_R14] = fr[F_R14];
+    r[R_R15] = fr[F_R15];
+    r[R_RIP] = fr[F_RIP];
+    r[R_RFLAGS] = fr[F_RFLAGS];
     KvmRun run = v.kvmRun();
-    run.reg(KvmRegs.RAX, f.rax());
-    run.reg(KvmRegs.RBX, f.rbx());
-    run.reg(KvmRegs.RCX, f.rcx());
-    run.reg(KvmRegs.RDX, f.rdx());
-    run.reg(KvmRegs.RSI, f.rsi());
-    run.reg(KvmRegs.RDI, f.rdi());
-    run.reg(KvmRegs.RSP, f.rsp());
-    run.reg(KvmRegs.RBP, f.rbp());
-    run.reg(KvmRegs.R8, f.r8());
-    run.reg(KvmRegs.R9, f.r9());
-    run.reg(KvmRegs.R10, f.r10());
-    run.reg(KvmRegs.R11, f.r11());
-    run.reg(KvmRegs.R12, f.r12());
-    run.reg(KvmRegs.R13, f.r13());
-    run.reg(KvmRegs.R14, f.r14());
-    run.reg(KvmRegs.R15, f.r15());
-    run.reg(KvmRegs.RIP, f.rip());
-    run.reg(KvmRegs.RFLAGS, f.rflags());
+    run.writeRegs(r);
     long dirty = Kvm.KVM_SYNC_X86_REGS;
     long cr3 = vs.cr3();
     if (v.loadedSpace() != vs || run.sreg(KvmSregs.CR3) != cr3) {
@@ -171,7 +223,7 @@ final class RunLoop {
           pendingStop = stop;
           continue;
         }
-        captureUser(run, f, x);
+        captureUser(v, f, x);
         f.trapno(0).err(0).addr(0);
         return stop;
       }
@@ -180,13 +232,13 @@ final class RunLoop {
         boolean out = run.ioDirection() == Kvm.KVM_EXIT_IO_OUT;
         int kind = flavour.classifyIoExit(run.ioPort(), out, run.reg(KvmRegs.RIP), cpl(run));
         if (kind == ExecutionFlavour.EXIT_SYSCALL) {
-          captureSyscall(run, f, x);
+          captureSyscall(v, f, x);
           keepPendingInterrupt(runner, pendingStop);
           return RunResult.SYSCALL;
         }
         if (kind >= 0) {
           v.atCpl0(true);
-          captureException(run, kind, f, x);
+          captureException(v, kind, f, x);
           boolean resolved = false;
           if (kind == 14) {
             long va = f.addr();
@@ -195,7 +247,7 @@ final class RunLoop {
             resolved = repeats < MAX_REPEATED_FAULTS && resolveFault(vs, f);
           }
           if (resolved && pendingStop == null) {
-            resume(run, f);
+            resume(v);
             v.atCpl0(false);
             continue;
           }
@@ -209,7 +261,7 @@ final class RunLoop {
           return RunResult.forTrap(f.trapno());
         }
         keepPendingInterrupt(runner, pendingStop);
-        captureUser(run, f, x);
+        captureUser(v, f, x);
         f.rip(untrustedIoRip(vs, run, out));
         finishPendingIo(v, run);
         f.trapno(Trap.T_PROTFLT).err(0).addr(0);
@@ -241,7 +293,7 @@ final class RunLoop {
     switch (reason) {
       case Kvm.KVM_EXIT_MMIO -> {
         // Only a guest's own page tables can point outside guest memory.
-        captureUser(run, f, x);
+        captureUser(v, f, x);
         finishPendingIo(v, run);
         f.trapno(Trap.T_PROTFLT).err(0).addr(0);
         return RunResult.TRAP;
@@ -272,22 +324,34 @@ final class RunLoop {
 
   // ---------------------------------------------------------------- exits into frames
 
-  private static void captureGprs(KvmRun run, TrapFrame f) {
-    f.rax(run.reg(KvmRegs.RAX));
-    f.rbx(run.reg(KvmRegs.RBX));
-    f.rcx(run.reg(KvmRegs.RCX));
-    f.rdx(run.reg(KvmRegs.RDX));
-    f.rsi(run.reg(KvmRegs.RSI));
-    f.rdi(run.reg(KvmRegs.RDI));
-    f.rbp(run.reg(KvmRegs.RBP));
-    f.r8(run.reg(KvmRegs.R8));
-    f.r9(run.reg(KvmRegs.R9));
-    f.r10(run.reg(KvmRegs.R10));
-    f.r11(run.reg(KvmRegs.R11));
-    f.r12(run.reg(KvmRegs.R12));
-    f.r13(run.reg(KvmRegs.R13));
-    f.r14(run.reg(KvmRegs.R14));
-    f.r15(run.reg(KvmRegs.R15));
+  /** Reads the sync registers and copies the general ones into the frame image {@code fr}. */
+  private static long[] readGprs(Vcpu v) {
+    long[] r = v.regs;
+    long[] fr = v.frame;
+    v.kvmRun().readRegs(r);
+    fr[F_RAX] = r[R_RAX];
+    fr[F_RBX] = r[R_RBX];
+    fr[F_RCX] = r[R_RCX];
+    fr[F_RDX] = r[R_RDX];
+    fr[F_RSI] = r[R_RSI];
+    fr[F_RDI] = r[R_RDI];
+    fr[F_RBP] = r[R_RBP];
+    fr[F_R8] = r[R_R8];
+    fr[F_R9] = r[R_R9];
+    fr[F_R10] = r[R_R10];
+    fr[F_R11] = r[R_R11];
+    fr[F_R12] = r[R_R12];
+    fr[F_R13] = r[R_R13];
+    fr[F_R14] = r[R_R14];
+    fr[F_R15] = r[R_R15];
+    fr[F_CS] = GuestLayout.USER_CS;
+    fr[F_SS] = GuestLayout.USER_DS;
+    return r;
+  }
+
+  /** Writes the frame image into the caller's frame (xflags and flags as they came in). */
+  private static void store(Vcpu v, TrapFrame f) {
+    MemorySegment.copy(v.frame, 0, f.segment(), FRAME_LONG, 0, v.frame.length);
   }
 
   private static void captureBases(KvmRun run, VextFrame x) {
@@ -297,31 +361,36 @@ final class RunLoop {
   }
 
   /** The guest is at CPL3: its registers are the vCPU's. */
-  private static void captureUser(KvmRun run, TrapFrame f, VextFrame x) {
-    captureGprs(run, f);
-    f.rsp(run.reg(KvmRegs.RSP));
-    f.rip(run.reg(KvmRegs.RIP));
-    f.rflags(run.reg(KvmRegs.RFLAGS));
-    f.cs(GuestLayout.USER_CS).ss(GuestLayout.USER_DS);
-    captureBases(run, x);
+  private static void captureUser(Vcpu v, TrapFrame f, VextFrame x) {
+    long[] r = readGprs(v);
+    long[] fr = v.frame;
+    fr[F_RSP] = r[R_RSP];
+    fr[F_RIP] = r[R_RIP];
+    fr[F_RFLAGS] = r[R_RFLAGS];
+    store(v, f);
+    captureBases(v.kvmRun(), x);
   }
 
   /** DragonFly's syscall frame: tf_rcx holds r10, rip and rflags come from rcx and r11. */
-  private static void captureSyscall(KvmRun run, TrapFrame f, VextFrame x) {
-    captureGprs(run, f);
-    f.rcx(run.reg(KvmRegs.R10));
-    f.rip(run.reg(KvmRegs.RCX));
-    f.rflags(run.reg(KvmRegs.R11));
-    f.rsp(run.reg(KvmRegs.RSP));
-    f.cs(GuestLayout.USER_CS).ss(GuestLayout.USER_DS);
-    f.trapno(Trap.T_FAST_SYSCALL).err(Trap.SYSCALL_INSN_LENGTH).addr(0);
-    captureBases(run, x);
+  private static void captureSyscall(Vcpu v, TrapFrame f, VextFrame x) {
+    long[] r = readGprs(v);
+    long[] fr = v.frame;
+    fr[F_RCX] = r[R_R10];
+    fr[F_RIP] = r[R_RCX];
+    fr[F_RFLAGS] = r[R_R11];
+    fr[F_RSP] = r[R_RSP];
+    fr[F_TRAPNO] = Trap.T_FAST_SYSCALL;
+    fr[F_ERR] = Trap.SYSCALL_INSN_LENGTH;
+    fr[F_ADDR] = 0;
+    store(v, f);
+    captureBases(v.kvmRun(), x);
   }
 
   /** The exception stub's frame: the CPU pushed [err] rip cs rflags rsp ss on the kernel stack. */
-  private void captureException(KvmRun run, int vector, TrapFrame f, VextFrame x) {
-    captureGprs(run, f);
-    long sp = run.reg(KvmRegs.RSP) - GuestLayout.KERNEL_BASE;
+  private void captureException(Vcpu v, int vector, TrapFrame f, VextFrame x) {
+    long[] r = readGprs(v);
+    long[] fr = v.frame;
+    long sp = r[R_RSP] - GuestLayout.KERNEL_BASE;
     long err = 0;
     if (Trap.vectorHasErrorCode(vector)) {
       err = guest.get(ValueLayout.JAVA_LONG, sp);
@@ -333,13 +402,14 @@ final class RunLoop {
           "exception " + vector + " taken at CPL0 at rip 0x"
               + Long.toHexString(guest.get(ValueLayout.JAVA_LONG, sp)));
     }
-    f.rip(guest.get(ValueLayout.JAVA_LONG, sp));
-    f.rflags(guest.get(ValueLayout.JAVA_LONG, sp + 16));
-    f.rsp(guest.get(ValueLayout.JAVA_LONG, sp + 24));
-    f.cs(GuestLayout.USER_CS).ss(GuestLayout.USER_DS);
-    f.trapno(Trap.forVector(vector)).err(err);
-    f.addr(vector == 14 ? run.sreg(KvmSregs.CR2) : 0);
-    captureBases(run, x);
+    fr[F_RIP] = guest.get(ValueLayout.JAVA_LONG, sp);
+    fr[F_RFLAGS] = guest.get(ValueLayout.JAVA_LONG, sp + 16);
+    fr[F_RSP] = guest.get(ValueLayout.JAVA_LONG, sp + 24);
+    fr[F_TRAPNO] = Trap.forVector(vector);
+    fr[F_ERR] = err;
+    fr[F_ADDR] = vector == 14 ? v.kvmRun().sreg(KvmSregs.CR2) : 0;
+    store(v, f);
+    captureBases(v.kvmRun(), x);
   }
 
   private static boolean resolveFault(Vmspace vs, TrapFrame f) {
@@ -355,10 +425,14 @@ final class RunLoop {
   }
 
   /** Re-enters user mode at the faulting instruction with the state the frame holds. */
-  private static void resume(KvmRun run, TrapFrame f) {
-    run.reg(KvmRegs.RIP, f.rip());
-    run.reg(KvmRegs.RSP, f.rsp());
-    run.reg(KvmRegs.RFLAGS, f.rflags());
+  private static void resume(Vcpu v) {
+    long[] r = v.regs;
+    long[] fr = v.frame;
+    r[R_RIP] = fr[F_RIP];
+    r[R_RSP] = fr[F_RSP];
+    r[R_RFLAGS] = fr[F_RFLAGS];
+    KvmRun run = v.kvmRun();
+    run.writeRegs(r);
     toUserSegments(run);
     run.dirtyRegs(Kvm.KVM_SYNC_X86_REGS | Kvm.KVM_SYNC_X86_SREGS);
   }

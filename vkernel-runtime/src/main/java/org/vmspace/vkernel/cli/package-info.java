@@ -1,0 +1,2 @@
+/** The {@code vkernel} command line (picocli). */
+package org.vmspace.vkernel.cli;
