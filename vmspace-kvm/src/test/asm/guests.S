@@ -150,6 +150,8 @@ xmm_roundtrip:
         movq    %rdi, %xmm0
         mov     $5, %eax
         syscall
+        .globl xmm_report
+xmm_report:
         movq    %xmm0, %rdi
         mov     $6, %eax
         syscall

@@ -50,7 +50,7 @@ public final class VcpuPool implements AutoCloseable {
       v = runner.lastVcpu;
       if (v == null || v.owner != runner || v.busy || v.dead) {
         long remaining = waitNanos;
-        while ((v = pick(runner)) == null) {
+        while ((v = pick(runner, vcpus.size() >= max)) == null) {
           if (vcpus.size() < max) {
             v = factory.apply(nextId++);
             vcpus.add(v);
@@ -79,8 +79,11 @@ public final class VcpuPool implements AutoCloseable {
     return v;
   }
 
-  /** Chooses an idle vCPU: unbound first, then one of a dead thread, then any idle one. */
-  private Vcpu pick(RunnerState runner) {
+  /**
+   * Chooses an idle vCPU: an unbound one or one of a dead thread; when no new vCPU may be
+   * created, also an idle one of a live thread (which is rebound).
+   */
+  private Vcpu pick(RunnerState runner, boolean mayTakeOver) {
     Vcpu idleOfLiveThread = null;
     for (Vcpu v : vcpus) {
       if (v.busy || v.dead) {
@@ -93,7 +96,7 @@ public final class VcpuPool implements AutoCloseable {
         idleOfLiveThread = v;
       }
     }
-    return idleOfLiveThread;
+    return mayTakeOver ? idleOfLiveThread : null;
   }
 
   /** Gives a vCPU back; a dead one is closed and replaced on demand. */

@@ -18,14 +18,25 @@ public final class KvmTests {
 
   /** Fails or skips (see the class comment) unless {@code /dev/kvm} is present. */
   public static void requireKvm() {
-    boolean present = Files.exists(Path.of("/dev/kvm"));
-    boolean required =
-        Boolean.getBoolean("vmspace.requireKvm") || System.getenv("CI") != null;
+    requireDevice(Path.of("/dev/kvm"), isRequired());
+  }
+
+  /** Whether KVM tests must fail rather than skip without KVM: CI or -Dvmspace.requireKvm=true. */
+  public static boolean isRequired() {
+    return Boolean.getBoolean("vmspace.requireKvm") || System.getenv("CI") != null;
+  }
+
+  /**
+   * Fails with an {@link AssertionError} if {@code device} is missing and KVM is required, skips
+   * the test if it is missing and not required.
+   */
+  public static void requireDevice(Path device, boolean required) {
+    boolean present = Files.exists(device);
     if (!present && required) {
       throw new AssertionError(
-          "/dev/kvm is missing but KVM is required (CI is set or -Dvmspace.requireKvm=true)");
+          device + " is missing but KVM is required (CI is set or -Dvmspace.requireKvm=true)");
     }
-    assumeTrue(present, "/dev/kvm is missing: KVM tests skipped on this developer machine");
+    assumeTrue(present, device + " is missing: KVM tests skipped on this developer machine");
   }
 
   /** A service on the KVM backend with small limits. */
