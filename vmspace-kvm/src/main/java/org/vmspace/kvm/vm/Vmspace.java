@@ -169,6 +169,9 @@ public final class Vmspace {
         }
       }
     }
+    if ((flags & MapFlags.MAP_VPAGETABLE) != 0) {
+      throw new VmFailure(Errno.EOPNOTSUPP, "MAP_VPAGETABLE is not implemented yet");
+    }
     lock.lock();
     try {
       checkAlive();

@@ -1,0 +1,179 @@
+package org.vmspace.kvm.paging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.random.RandomGenerator;
+import java.util.random.RandomGeneratorFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.vmspace.api.Prot;
+
+/** The tables' editor and walker, on heap memory, against a map of expected translations. */
+class PageTablesTest {
+  private final HeapTableMemory mem = new HeapTableMemory();
+  private final long kernelRoot = mem.allocateTable();
+  private static final long KERNEL_PML4E = 0xABC000L | Pte.TABLE_FLAGS;
+
+  private PageTables tables() {
+    mem.write(kernelRoot + 8 * 511, KERNEL_PML4E);
+    return PageTables.create(mem, kernelRoot);
+  }
+
+  @Test
+  void theUpperHalfIsSharedAndTheLowerHalfEmpty() {
+    PageTables t = tables();
+    assertThat(mem.read(t.root() + 8 * 511)).isEqualTo(KERNEL_PML4E);
+    for (int i = 0; i < 256; i++) {
+      assertThat(mem.read(t.root() + 8L * i)).isZero();
+    }
+  }
+
+  @Test
+  void installAndWalk() {
+    PageTables t = tables();
+    long va = 0x7fff_1234_5000L;
+    assertThat(t.install(va, Pte.userLeaf(0x200000, Prot.READ_WRITE))).isTrue();
+    PageWalker.Translation tr = t.lookup(va + 0x123);
+    assertThat(tr.isPresent()).isTrue();
+    assertThat(tr.level()).isEqualTo(1);
+    assertThat(tr.physical(va + 0x123)).isEqualTo(0x200123);
+    assertThat(tr.permits(PageWalker.Access.WRITE)).isTrue();
+    assertThat(tr.permits(PageWalker.Access.EXECUTE)).isFalse();
+    assertThat(tr.faultErrorCode(PageWalker.Access.EXECUTE)).isEqualTo(0x15);
+    assertThat(t.tableCount()).isEqualTo(4);
+    assertThat(t.lookup(va + 4096).isPresent()).isFalse();
+    assertThat(t.lookup(va + 4096).faultErrorCode(PageWalker.Access.WRITE)).isEqualTo(6);
+  }
+
+  @Test
+  void presentLeavesChangeOnlyThroughARevocation() {
+    PageTables t = tables();
+    t.install(0x1000, Pte.userLeaf(0x5000, Prot.READ));
+    assertThatThrownBy(() -> t.install(0x1000, Pte.userLeaf(0x6000, Prot.READ)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("revocation");
+    assertThatThrownBy(() -> t.install(0xFFFF_8000_0000_0000L, 1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aFullyUnmappedTableIsUnlinkedAndFreedAfterItsEntries() {
+    PageTables t = tables();
+    for (long va = 0x40_0000; va < 0x60_0000; va += 0x1000) {
+      t.install(va, Pte.userLeaf(0x1000_0000 + va, Prot.READ));
+    }
+    t.install(0x60_0000, Pte.userLeaf(0x2000_0000, Prot.READ));
+    int before = t.tableCount();
+    Revocation r = new Revocation();
+    List<Long> seen = new ArrayList<>();
+    t.revokeRange(0x40_0000, 0x60_0000, (va, leaf, out) -> {
+      seen.add(va);
+      return 0;
+    }, r);
+    assertThat(seen).hasSize(512);
+    // 512 leaf stores, one PDE store, and the PT frame to free; nothing was written host-side.
+    assertThat(r.storeCount()).isEqualTo(513);
+    assertThat(r.frameCount()).isEqualTo(1);
+    assertThat(t.lookup(0x40_0000).isPresent()).isTrue();
+    mem.apply(r);
+    assertThat(t.lookup(0x40_0000).isPresent()).isFalse();
+    assertThat(t.lookup(0x60_0000).isPresent()).isTrue();
+    assertThat(t.tableCount()).isEqualTo(before - 1);
+  }
+
+  @Test
+  void aPartlyUnmappedTableStays() {
+    PageTables t = tables();
+    t.install(0x40_0000, Pte.userLeaf(0x9000, Prot.READ));
+    t.install(0x40_1000, Pte.userLeaf(0xA000, Prot.READ));
+    Revocation r = new Revocation();
+    t.revokeRange(0x40_0000, 0x40_1000, (va, leaf, out) -> 0, r);
+    assertThat(r.storeCount()).isEqualTo(1);
+    assertThat(r.frameCount()).isZero();
+  }
+
+  @Test
+  void aRewriterCanDowngradeInsteadOfUnmapping() {
+    PageTables t = tables();
+    t.install(0x40_0000, Pte.userLeaf(0x9000, Prot.READ_WRITE));
+    Revocation r = new Revocation();
+    t.revokeRange(0x40_0000, 0x40_1000, (va, leaf, out) -> leaf & ~Pte.RW, r);
+    mem.apply(r);
+    assertThat(t.lookup(0x40_0000).permits(PageWalker.Access.WRITE)).isFalse();
+    assertThat(t.lookup(0x40_0000).permits(PageWalker.Access.READ)).isTrue();
+  }
+
+  @Test
+  void revokeAllClearsEveryEntryOfEveryTableAndFreesThem() {
+    int baseline = mem.allocated;
+    PageTables t = tables();
+    t.install(0x1000, Pte.userLeaf(0x9000, Prot.READ));
+    t.install(0x7fff_0000_0000L, Pte.userLeaf(0xA000, Prot.READ));
+    t.install(0x4000_0000L, Pte.userLeaf(0xB000, Prot.READ));
+    List<Long> leaves = new ArrayList<>();
+    Revocation r = new Revocation();
+    t.revokeAll(r, (va, leaf, out) -> {
+      leaves.add(Pte.address(leaf));
+      return 0;
+    });
+    assertThat(leaves).containsExactlyInAnyOrder(0x9000L, 0xA000L, 0xB000L);
+    mem.apply(r); // asserts every freed table is empty
+    assertThat(mem.allocated).isEqualTo(baseline);
+    assertThat(mem.read(t.root() + 8 * 511)).as("the shared entry is cleared in the dead root").isZero();
+  }
+
+  @Test
+  void installFailsCleanlyWithoutMemory() {
+    PageTables t = tables();
+    mem.limit = mem.allocated + 1;
+    assertThat(t.install(0x1000, Pte.userLeaf(0x9000, Prot.READ))).isFalse();
+    assertThat(t.lookup(0x1000).isPresent()).isFalse();
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @ValueSource(longs = {3, 17, 2026})
+  void randomInstallsAndRevocationsMatchAModel(long seed) {
+    RandomGenerator rnd = RandomGeneratorFactory.of("L64X128MixRandom").create(seed);
+    int baseline = mem.allocated;
+    PageTables t = tables();
+    Map<Long, Long> model = new HashMap<>();
+    long[] regions = {0x0, 0x7fff_ff00_0000L, 0x4000_0000L, 0x1_0000_0000L};
+    for (int op = 0; op < 20_000; op++) {
+      long base = regions[rnd.nextInt(regions.length)];
+      long va = base + (rnd.nextLong(4096) << 12);
+      if (rnd.nextInt(3) > 0) {
+        if (!model.containsKey(va)) {
+          long frame = rnd.nextLong(1 << 20) << 12;
+          t.install(va, Pte.userLeaf(frame, Prot.READ));
+          model.put(va, frame);
+        }
+      } else {
+        long len = (1 + rnd.nextLong(1024)) << 12;
+        Revocation r = new Revocation();
+        t.revokeRange(va, Math.min(va + len, 1L << 47), (v, leaf, out) -> {
+          assertThat(model.remove(v)).isEqualTo(Pte.address(leaf));
+          return 0;
+        }, r);
+        mem.apply(r);
+      }
+      if (op % 2000 == 0) {
+        for (Map.Entry<Long, Long> e : model.entrySet()) {
+          assertThat(t.lookup(e.getKey()).physical(e.getKey())).isEqualTo(e.getValue());
+        }
+      }
+    }
+    Revocation r = new Revocation();
+    t.revokeAll(r, (v, leaf, out) -> {
+      assertThat(model.remove(v)).isEqualTo(Pte.address(leaf));
+      return 0;
+    });
+    mem.apply(r);
+    assertThat(model).isEmpty();
+    assertThat(mem.allocated).isEqualTo(baseline);
+  }
+}
