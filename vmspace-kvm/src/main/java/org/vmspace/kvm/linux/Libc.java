@@ -88,6 +88,10 @@ public final class Libc {
       downcall("madvise", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), -1);
   private static final MethodHandle MEMFD_CREATE =
       downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), -1);
+  private static final MethodHandle PREAD =
+      downcall("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), -1);
+  private static final MethodHandle FSTAT_SIZE =
+      downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
   private static final MethodHandle FTRUNCATE =
       downcall("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), -1);
   private static final MethodHandle FALLOCATE =
@@ -291,6 +295,48 @@ public final class Libc {
     try (Arena arena = Arena.ofConfined()) {
       int fd = (int) MEMFD_CREATE.invokeExact(capture, arena.allocateFrom(name), flags);
       return check(fd, "memfd_create(" + name + ")", capture);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * pread(2) into {@code dst} until it is full or the file ends, retrying on EINTR.
+   *
+   * @return the bytes read (less than the segment's size at end of file)
+   */
+  public static long pread(int fd, MemorySegment dst, long offset) {
+    MemorySegment capture = capture();
+    long done = 0;
+    try {
+      while (done < dst.byteSize()) {
+        long r = (long) PREAD.invokeExact(capture, fd, dst.asSlice(done), dst.byteSize() - done, offset + done);
+        if (r < 0) {
+          if (errno(capture) == Errnos.EINTR) {
+            continue;
+          }
+          throw new LinuxException("pread", errno(capture));
+        }
+        if (r == 0) {
+          break;
+        }
+        done += r;
+      }
+      return done;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** The size of the file open on {@code fd} (lseek to its end). */
+  public static long fileSize(int fd) {
+    MemorySegment capture = capture();
+    try {
+      long r = (long) FSTAT_SIZE.invokeExact(capture, fd, 0L, 2 /* SEEK_END */);
+      if (r < 0) {
+        throw new LinuxException("lseek", errno(capture));
+      }
+      return r;
     } catch (Throwable t) {
       throw rethrow(t);
     }

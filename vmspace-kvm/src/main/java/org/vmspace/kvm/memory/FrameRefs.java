@@ -26,6 +26,15 @@ public final class FrameRefs {
     return (int) i;
   }
 
+  /**
+   * Whether the frame is one of the allocator's (reference-counted); frames of other memory
+   * slots (host file mappings) belong to their slot and are not counted.
+   */
+  public boolean covers(long gpa) {
+    long i = (gpa - firstGpa) / GuestMemory.PAGE;
+    return gpa >= firstGpa && i < counts.length();
+  }
+
   /** Sets the count of a newly allocated frame to 1. */
   public void init(long gpa) {
     counts.set(index(gpa), 1);

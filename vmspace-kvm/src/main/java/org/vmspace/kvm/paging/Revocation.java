@@ -16,6 +16,7 @@ public final class Revocation {
   private int stores;
   private long[] frames = new long[16];
   private int frameCount;
+  private java.util.List<Runnable> afterwards;
 
   /** Asks for the entry at {@code entryGpa} to become {@code value}. */
   public void store(long entryGpa, long value) {
@@ -34,6 +35,22 @@ public final class Revocation {
       frames = Arrays.copyOf(frames, frameCount * 2);
     }
     frames[frameCount++] = gpa;
+  }
+
+  /**
+   * Asks for {@code action} to run once every store is made (for example deleting a memory
+   * slot that the revoked entries pointed into).
+   */
+  public void afterwards(Runnable action) {
+    if (afterwards == null) {
+      afterwards = new java.util.ArrayList<>();
+    }
+    afterwards.add(action);
+  }
+
+  /** The actions to run after the stores, in the order they were added. */
+  public java.util.List<Runnable> afterwardsActions() {
+    return afterwards == null ? java.util.List.of() : afterwards;
   }
 
   /** The number of stores. */
@@ -63,6 +80,6 @@ public final class Revocation {
 
   /** Whether there is nothing to do. */
   public boolean isEmpty() {
-    return stores == 0 && frameCount == 0;
+    return stores == 0 && frameCount == 0 && afterwards == null;
   }
 }

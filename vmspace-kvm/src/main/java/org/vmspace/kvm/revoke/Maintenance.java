@@ -68,6 +68,9 @@ public final class Maintenance {
     if (r.frameCount() > 0) {
       frames.free(r.frames(), r.frameCount());
     }
+    for (Runnable action : r.afterwardsActions()) {
+      action.run();
+    }
   }
 
   private void storeAll(Revocation r) {

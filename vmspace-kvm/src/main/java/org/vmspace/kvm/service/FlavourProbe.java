@@ -104,7 +104,7 @@ public final class FlavourProbe {
       try {
         long text = 0x400000;
         vs.mmap(text, 4096, Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC,
-            MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0, b -> null);
+            MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0, (b, s) -> null);
         vs.pwrite(MemorySegment.ofArray(new byte[] {0x0F, 0x05, (byte) 0xF4}), 3, text); // syscall; hlt
         RunnerState runner = ctx.runners.current();
         Vcpu v = ctx.vcpus.acquire(runner, 1_000_000_000L);

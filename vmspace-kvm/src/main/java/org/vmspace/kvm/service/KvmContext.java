@@ -50,6 +50,12 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   private final Vcpu maintenanceVcpu;
   private final TableMemory tableMemory;
   private volatile boolean closed;
+  /** Memory slots for shared host-file mappings live above guest memory. */
+  private final java.util.ArrayDeque<Integer> freeSlots = new java.util.ArrayDeque<>();
+  private int nextSlot = 1;
+  private long nextSlotGpa;
+  private static final long SLOT_GPA_LIMIT = 1L << 46;
+  private static final int KVM_MEM_READONLY = 2;
 
   private KvmContext(VmspaceOptions options, ExecutionFlavour flavour, KvmSystem system) {
     this.options = options;
@@ -86,6 +92,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
           new VcpuPool(
               options.maxVcpus(), 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
       this.fpu = new FpuStates(initialFpu, vcpus);
+      this.nextSlotGpa = roundUp(layout.memorySize(), 1L << 30);
       this.tableMemory =
           new TableMemory() {
             @Override
@@ -184,6 +191,55 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
 
   boolean isClosed() {
     return closed;
+  }
+
+  /**
+   * Maps {@code bytes} of the file open on {@code fd} shared into the host and registers them as
+   * a memory slot of their own (read-only for the guest unless writable), above guest memory.
+   */
+  org.vmspace.kvm.vm.FileSlotObject.Slot createFileSlot(int fd, long bytes, boolean writable) {
+    int slot;
+    long gpa;
+    synchronized (freeSlots) {
+      slot = freeSlots.isEmpty() ? nextSlot++ : freeSlots.pop();
+      gpa = nextSlotGpa;
+      long span = roundUp(bytes, 2L << 20);
+      if (gpa + span > SLOT_GPA_LIMIT) {
+        freeSlots.push(slot);
+        throw new org.vmspace.kvm.vm.VmFailure(org.vmspace.api.Errno.ENOMEM, "guest-physical space for file mappings is exhausted");
+      }
+      nextSlotGpa += span;
+    }
+    Arena mapping = Arena.ofShared();
+    try {
+      int prot = org.vmspace.kvm.linux.Libc.PROT_READ | (writable ? org.vmspace.kvm.linux.Libc.PROT_WRITE : 0);
+      MemorySegment host = org.vmspace.kvm.linux.Libc.mmap(bytes, prot, org.vmspace.kvm.linux.Libc.MAP_SHARED, fd, 0, mapping);
+      vm.setUserMemoryRegion(slot, writable ? 0 : KVM_MEM_READONLY, gpa, bytes, host.address());
+    } catch (RuntimeException e) {
+      mapping.close();
+      synchronized (freeSlots) {
+        freeSlots.push(slot);
+      }
+      throw e;
+    }
+    long base = gpa;
+    return new org.vmspace.kvm.vm.FileSlotObject.Slot() {
+      @Override
+      public long guestPhysicalBase() {
+        return base;
+      }
+
+      @Override
+      public void remove() {
+        if (!closed) {
+          vm.setUserMemoryRegion(slot, 0, base, 0, 0);
+        }
+        mapping.close();
+        synchronized (freeSlots) {
+          freeSlots.push(slot);
+        }
+      }
+    };
   }
 
   /**

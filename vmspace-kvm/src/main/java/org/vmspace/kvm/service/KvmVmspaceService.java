@@ -16,8 +16,12 @@ import org.vmspace.api.VextFrame;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.api.VmspaceService;
+import java.nio.file.Files;
+import org.vmspace.kvm.linux.Errnos;
+import org.vmspace.kvm.linux.Libc;
 import org.vmspace.kvm.linux.LinuxException;
 import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.vm.ServiceHostFile;
 import org.vmspace.kvm.vm.ServiceMemoryObject;
 import org.vmspace.kvm.vm.VmFailure;
 import org.vmspace.kvm.vm.VmObject;
@@ -137,12 +141,19 @@ final class KvmVmspaceService implements VmspaceService {
         vs -> vs.mmap(addr, len, prot, flags, backing, offset, this::resolveBacking));
   }
 
-  private VmObject resolveBacking(Backing backing) {
+  private VmObject resolveBacking(Backing backing, boolean shared) {
     if (backing instanceof ServiceMemoryObject m && m.owner() == ctx) {
       if (!m.isOpen()) {
         throw new VmFailure(Errno.EBADF, "memory object is closed");
       }
       return m;
+    }
+    if (backing instanceof ServiceHostFile f && f.owner() == ctx) {
+      try {
+        return f.objectFor(shared);
+      } catch (IllegalStateException closed) {
+        throw new VmFailure(Errno.EBADF, "host file is closed");
+      }
     }
     throw new VmFailure(Errno.EBADF, "backing does not belong to this service: " + backing);
   }
@@ -217,8 +228,34 @@ final class KvmVmspaceService implements VmspaceService {
   @Override
   public HostFile openFile(Path path, boolean writable) {
     checkOpen();
-    throw error(Errno.EOPNOTSUPP, "vmspace_openfile", null,
-        "host file mappings are not implemented yet: " + path);
+    if (path == null) {
+      throw error(Errno.EFAULT, "vmspace_openfile", null, "path is null");
+    }
+    if (Files.isDirectory(path)) {
+      throw error(Errno.EINVAL, "vmspace_openfile", null, path + " is a directory");
+    }
+    int fd;
+    try {
+      fd = Libc.open(path.toString(), (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC);
+    } catch (LinuxException e) {
+      Errno errno = switch (e.errno()) {
+        case Errnos.ENOENT, Errnos.ENOTDIR, Errnos.ELOOP -> Errno.ENOENT;
+        case Errnos.EACCES, Errnos.EPERM, Errnos.EROFS -> Errno.EACCES;
+        case Errnos.EISDIR -> Errno.EINVAL;
+        default -> Errno.EIO;
+      };
+      throw error(errno, "vmspace_openfile", null, path + ": " + e.getMessage());
+    }
+    if (!Files.isRegularFile(path)) {
+      Libc.close(fd);
+      throw error(Errno.EINVAL, "vmspace_openfile", null, path + " is not a regular file");
+    }
+    try {
+      return new ServiceHostFile(ctx, ctx, path, fd, writable, ctx::createFileSlot);
+    } catch (RuntimeException e) {
+      Libc.close(fd);
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- context

@@ -41,10 +41,22 @@ public interface PhysicalSpace {
     return f;
   }
 
+  /** Adds a reference to a frame (a no-op for frames of other slots, which are not counted). */
+  default void retain(long frame) {
+    if (refs().covers(frame)) {
+      refs().retain(frame);
+    }
+  }
+
   /** Drops a reference; a frame left unreferenced is freed after the revocation. */
   default void release(long frame, Revocation revocation) {
-    if (refs().release(frame)) {
+    if (refs().covers(frame) && refs().release(frame)) {
       revocation.freeAfter(frame);
     }
+  }
+
+  /** Whether the frame is referenced only once (so it may be written in place). */
+  default boolean soleReference(long frame) {
+    return refs().covers(frame) && refs().count(frame) == 1;
   }
 }
