@@ -162,3 +162,9 @@ xmm_report:
 do_ljmp:
         ljmp    *(%rbx)
         ud2
+
+# Reads the quad at rbx into rax forever, with no exit: only a fault (or a stop) ends it.
+        .globl read_spin
+read_spin:
+        mov     (%rbx), %rax
+        jmp     read_spin
