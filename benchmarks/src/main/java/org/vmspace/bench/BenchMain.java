@@ -20,6 +20,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *   <li>{@code registry}: registry lookup+ref+release on 1 and 2 threads vs a
  *       ConcurrentHashMap baseline, and tree find and insert+remove vs TreeMap (JMH).
  *   <li>{@code syscall}, {@code trap}: KVM round trips vs a C program (see {@link KvmRoundTrip}).
+ *   <li>{@code fault}, {@code mmap-scale}, {@code touch-1g}: address spaces (see {@link
+ *       AddressSpaceBench}).
  * </ul>
  */
 public final class BenchMain {
@@ -27,12 +29,13 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap [options]");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g");
       System.exit(2);
     }
     switch (args[0]) {
       case "registry" -> registry(args.length > 1 && args[1].equals("--quick"));
       case "syscall", "trap" -> KvmRoundTrip.main(args);
+      case "fault", "mmap-scale", "touch-1g" -> AddressSpaceBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);
         System.exit(2);

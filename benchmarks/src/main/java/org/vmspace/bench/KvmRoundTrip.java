@@ -1,13 +1,9 @@
 package org.vmspace.bench;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.MemoryObject;
@@ -25,7 +21,7 @@ import org.vmspace.api.Vmspaces;
  * call (guest {@code syscall} -> {@code ctl(RUN)} returns -> caller sets rax -> {@code ctl}
  * again) or per fault returned to it (guest {@code #PF} on an unmapped page -> returned ->
  * caller skips the instruction -> again), through the public API, against {@code
- * kvm_roundtrip.c} doing the same with raw KVM. The two alternate in rounds; each prints the
+ * kvm_baseline.c} doing the same with raw KVM. The two alternate in rounds; each prints the
  * median of its batch means.
  */
 final class KvmRoundTrip {
@@ -46,7 +42,7 @@ final class KvmRoundTrip {
     int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 5_000;
     int batches = 5;
     int rounds = 8;
-    Path c = Path.of(System.getProperty("bench.root", "benchmarks"), "target", "kvm_roundtrip");
+    Path c = Path.of(System.getProperty("bench.root", "benchmarks"), "target", "kvm_baseline");
     // Both sides run their vCPU on the same CPU; the JVM's other threads keep the other ones.
     int cpu = Runtime.getRuntime().availableProcessors() - 1;
     Affinity.pinCurrentThread(cpu);
@@ -98,31 +94,10 @@ final class KvmRoundTrip {
 
   private static List<Double> runC(Path c, String mode, int iterations, int batches, int cpu)
       throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(
-            c.toString(), mode, Integer.toString(iterations), Integer.toString(batches),
-            Integer.toString(cpu))
-        .redirectErrorStream(true)
-        .start();
-    List<Double> out = new ArrayList<>();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII))) {
-      String line;
-      while ((line = r.readLine()) != null) {
-        try {
-          out.add(Double.parseDouble(line.trim()));
-        } catch (NumberFormatException e) {
-          throw new IllegalStateException("C baseline: " + line);
-        }
-      }
-    }
-    if (p.waitFor() != 0) {
-      throw new IllegalStateException("C baseline failed with status " + p.exitValue());
-    }
-    return out;
+    return AddressSpaceBench.runBaseline(mode, iterations, batches, cpu);
   }
 
   private static double median(List<Double> values) {
-    List<Double> sorted = new ArrayList<>(values);
-    Collections.sort(sorted);
-    return sorted.get(sorted.size() / 2);
+    return AddressSpaceBench.median(values);
   }
 }
