@@ -3,16 +3,19 @@ package org.vmspace.kvm.guest;
 /**
  * Where the system area lives in guest-physical memory and in every address space.
  *
- * <p>Guest-physical memory starts with the system area (this layout), then the frames handed
- * out for page tables and user memory. The system area is mapped in the upper half of every
- * address space at {@link #KERNEL_BASE} ({@code va = KERNEL_BASE + gpa}), supervisor-only
+ * <p>The system area starts at guest-physical {@link #systemBase()}: 0 in a context's main VM,
+ * where the frames handed out for page tables and user memory follow it, and above the memory
+ * object in a {@code MAP_VPAGETABLE} VM, where the object sits at 0. Offsets below (and the
+ * constants of this class) are relative to the system area's start; {@link #gpa(long)} turns
+ * one into a guest-physical address. The system area is mapped in the upper half of every
+ * address space at {@link #KERNEL_BASE} ({@code va = KERNEL_BASE + offset}), supervisor-only
  * except the syscall trampoline page, which the execution flavour may need user-executable.
- * The maintenance vCPU's root additionally maps all guest-physical memory, supervisor-only and
- * not executable, at {@link #DIRECT_MAP_BASE}, so that its stub can store into any page-table
- * entry; user address spaces never map it.
+ * The maintenance vCPU's root additionally maps all guest-physical memory of the VM ({@code [0,
+ * physicalEnd)}), supervisor-only and not executable, at {@link #DIRECT_MAP_BASE}, so that its
+ * stub can store into any page-table entry; user address spaces never map it.
  *
  * <pre>
- * gpa 0x0000  unused (never mapped)
+ * offset 0x0000  unused (never mapped)
  *     0x1000  IDT (32 gates)
  *     0x2000  exception stubs, 16 bytes per vector
  *     0x3000  syscall trampoline page
@@ -67,7 +70,8 @@ public final class GuestLayout {
   public static final int PORT_EXCEPTION = 0x11;
   public static final int PORT_MAINTENANCE = 0x13;
 
-  private final long memorySize;
+  private final long systemBase;
+  private final long physicalEnd;
   private final int vcpuAreas;
   private final int kernelPtCount;
   private final long userTemplateRoot;
@@ -80,13 +84,18 @@ public final class GuestLayout {
   private final long systemSize;
 
   /**
-   * @param memorySize the size of all guest-physical memory (system area included)
+   * @param systemBase the guest-physical address of the system area (2 MiB aligned)
+   * @param physicalEnd the end of the VM's guest-physical memory the direct map covers
    * @param vcpuAreas how many vCPU areas to reserve (user vCPUs plus the maintenance vCPU)
    */
-  public GuestLayout(long memorySize, int vcpuAreas) {
-    this.memorySize = memorySize;
+  public GuestLayout(long systemBase, long physicalEnd, int vcpuAreas) {
+    if (systemBase % (2L << 20) != 0) {
+      throw new IllegalArgumentException("system base must be 2 MiB aligned: " + systemBase);
+    }
+    this.systemBase = systemBase;
+    this.physicalEnd = physicalEnd;
     this.vcpuAreas = vcpuAreas;
-    this.directMapPdCount = (int) ((memorySize + (1L << 30) - 1) >>> 30);
+    this.directMapPdCount = (int) ((physicalEnd + (1L << 30) - 1) >>> 30);
     if (directMapPdCount > 512) {
       throw new IllegalArgumentException("guest memory above 512 GiB is not supported");
     }
@@ -125,9 +134,19 @@ public final class GuestLayout {
     return (v + to - 1) / to * to;
   }
 
-  /** The kernel-image virtual address of a system-area guest-physical address. */
-  public static long kernelVa(long gpa) {
-    return KERNEL_BASE + gpa;
+  /** The kernel-image virtual address of a system-area offset. */
+  public static long kernelVa(long offset) {
+    return KERNEL_BASE + offset;
+  }
+
+  /** The guest-physical address of a system-area offset. */
+  public long gpa(long offset) {
+    return systemBase + offset;
+  }
+
+  /** The guest-physical address of the system area. */
+  public long systemBase() {
+    return systemBase;
   }
 
   /** The exit RIP range start of the stub for exception {@code vector}. */
@@ -135,12 +154,12 @@ public final class GuestLayout {
     return kernelVa(EXCEPTION_STUBS + (long) vector * EXCEPTION_STUB_SIZE);
   }
 
-  /** The size of all guest-physical memory. */
-  public long memorySize() {
-    return memorySize;
+  /** The end of the guest-physical memory the direct map covers. */
+  public long physicalEnd() {
+    return physicalEnd;
   }
 
-  /** The end of the system area: the first guest-physical address for frames. */
+  /** The size of the system area (2 MiB aligned). */
   public long systemSize() {
     return systemSize;
   }

@@ -6,9 +6,10 @@ import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Pte;
 
 /**
- * Writes the system area of a context's guest-physical memory: the IDT, the stubs the
- * execution flavour supplies, the kernel image's page tables (per-page permissions), the
- * maintenance root with its direct map, the user template root, and each vCPU's GDT and TSS.
+ * Writes the system area of a VM's guest-physical memory: the IDT, the stubs the execution
+ * flavour supplies, the kernel image's page tables (per-page permissions), the maintenance root
+ * with its direct map, the user template root, and each vCPU's GDT and TSS. {@code memory} holds
+ * the system area from its first byte (guest-physical {@link GuestLayout#systemBase()}).
  *
  * <p>Everything is written once, before any vCPU runs, except vCPU areas, which are written when
  * their vCPU is created. None of it is ever rewritten while a vCPU may use it.
@@ -63,12 +64,16 @@ public final class SystemImage {
     MemorySegment.copy(MemorySegment.ofArray(trampoline), 0, tramp, 0, trampoline.length);
     writeKernelTables(stubs.trampolineIsUser());
     writeDirectMap();
-    long kernelPml4e = GuestLayout.KERNEL_PDPT | Pte.TABLE_FLAGS;
-    memory.writeLong(layout.userTemplateRoot() + 8L * GuestLayout.KERNEL_PML4_INDEX, kernelPml4e);
-    memory.writeLong(layout.maintenanceRoot() + 8L * GuestLayout.KERNEL_PML4_INDEX, kernelPml4e);
+    memory.writeLong(layout.userTemplateRoot() + 8L * GuestLayout.KERNEL_PML4_INDEX, kernelPml4Entry());
+    memory.writeLong(layout.maintenanceRoot() + 8L * GuestLayout.KERNEL_PML4_INDEX, kernelPml4Entry());
     memory.writeLong(
         layout.maintenanceRoot() + 8L * GuestLayout.DIRECT_MAP_PML4_INDEX,
-        layout.directMapPdpt() | Pte.P | Pte.RW | Pte.A);
+        layout.gpa(layout.directMapPdpt()) | Pte.P | Pte.RW | Pte.A);
+  }
+
+  /** The PML4 entry that maps the kernel image: every root of this VM has it at index 511. */
+  public long kernelPml4Entry() {
+    return layout.gpa(GuestLayout.KERNEL_PDPT) | Pte.TABLE_FLAGS;
   }
 
   private void writeIdt() {
@@ -89,15 +94,15 @@ public final class SystemImage {
 
   /** Maps the system area at KERNEL_BASE with per-page permissions. */
   private void writeKernelTables(boolean trampolineIsUser) {
-    memory.writeLong(GuestLayout.KERNEL_PDPT + 8L * 511, GuestLayout.KERNEL_PD | Pte.TABLE_FLAGS);
+    memory.writeLong(GuestLayout.KERNEL_PDPT + 8L * 511, layout.gpa(GuestLayout.KERNEL_PD) | Pte.TABLE_FLAGS);
     for (int i = 0; i < layout.kernelPtCount(); i++) {
       long pt = GuestLayout.KERNEL_PTS + i * GuestLayout.PAGE;
-      memory.writeLong(GuestLayout.KERNEL_PD + 8L * i, pt | Pte.TABLE_FLAGS);
+      memory.writeLong(GuestLayout.KERNEL_PD + 8L * i, layout.gpa(pt) | Pte.TABLE_FLAGS);
     }
-    for (long gpa = 0; gpa < layout.systemSize(); gpa += GuestLayout.PAGE) {
-      long flags = kernelPageFlags(gpa, trampolineIsUser);
+    for (long off = 0; off < layout.systemSize(); off += GuestLayout.PAGE) {
+      long flags = kernelPageFlags(off, trampolineIsUser);
       if (flags != 0) {
-        memory.writeLong(GuestLayout.KERNEL_PTS + (gpa / GuestLayout.PAGE) * 8, gpa | flags);
+        memory.writeLong(GuestLayout.KERNEL_PTS + (off / GuestLayout.PAGE) * 8, layout.gpa(off) | flags);
       }
     }
   }
@@ -126,13 +131,13 @@ public final class SystemImage {
     return 0;
   }
 
-  /** 2 MiB supervisor, non-executable pages over all guest-physical memory. */
+  /** 2 MiB supervisor, non-executable pages over all guest-physical memory of the VM. */
   private void writeDirectMap() {
     for (int i = 0; i < layout.directMapPdCount(); i++) {
-      memory.writeLong(layout.directMapPdpt() + 8L * i, layout.directMapPd(i) | Pte.P | Pte.RW | Pte.A);
+      memory.writeLong(layout.directMapPdpt() + 8L * i, layout.gpa(layout.directMapPd(i)) | Pte.P | Pte.RW | Pte.A);
     }
     long big = 2L << 20;
-    for (long gpa = 0; gpa < layout.memorySize(); gpa += big) {
+    for (long gpa = 0; gpa < layout.physicalEnd(); gpa += big) {
       int pd = (int) (gpa >>> 30);
       int index = (int) ((gpa >>> 21) & 511);
       memory.writeLong(

@@ -43,6 +43,11 @@ public final class Maintenance {
   private long runs;
   private long stores;
 
+  /**
+   * @param memory the memory holding the VM's system area from its first byte (the code buffer
+   *     is written there)
+   * @param frames where freed frames go, or null for a VM whose revocations never free frames
+   */
   public Maintenance(Vcpu vcpu, GuestMemory memory, GuestLayout layout, FrameAllocator frames) {
     this.vcpu = vcpu;
     this.memory = memory;
@@ -66,6 +71,9 @@ public final class Maintenance {
       }
     }
     if (r.frameCount() > 0) {
+      if (frames == null) {
+        throw new IllegalStateException("this VM's revocations cannot free frames");
+      }
       frames.free(r.frames(), r.frameCount());
     }
     for (Runnable action : r.afterwardsActions()) {

@@ -107,7 +107,7 @@ public final class FlavourProbe {
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0, (b, s) -> null);
         vs.pwrite(MemorySegment.ofArray(new byte[] {0x0F, 0x05, (byte) 0xF4}), 3, text); // syscall; hlt
         RunnerState runner = ctx.runners.current();
-        Vcpu v = ctx.vcpus.acquire(runner, 1_000_000_000L);
+        Vcpu v = ctx.main.vcpus.acquire(runner, 1_000_000_000L);
         try {
           KvmRun run = v.kvmRun();
           run.reg(KvmRegs.RIP, text);
@@ -139,7 +139,7 @@ public final class FlavourProbe {
           return KvmSregs.selector(run.segment(), KvmRun.SYNC_SREGS, KvmSregs.CS);
         } finally {
           v.markDead(); // its state is the probe's: never reuse it
-          ctx.vcpus.release(v);
+          ctx.main.vcpus.release(v);
         }
       } finally {
         vs.destroy();

@@ -2,11 +2,9 @@ package org.vmspace.kvm.service;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.TimeUnit;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.kvm.flavour.ExecutionFlavour;
 import org.vmspace.kvm.guest.GuestLayout;
-import org.vmspace.kvm.guest.SystemImage;
 import org.vmspace.kvm.ioctl.Kvm;
 import org.vmspace.kvm.ioctl.KvmSystem;
 import org.vmspace.kvm.ioctl.KvmVm;
@@ -15,19 +13,19 @@ import org.vmspace.kvm.memory.FrameRefs;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
 import org.vmspace.kvm.paging.TableMemory;
-import org.vmspace.kvm.revoke.Maintenance;
 import org.vmspace.kvm.vcpu.FpuStates;
 import org.vmspace.kvm.vcpu.Runners;
 import org.vmspace.kvm.vcpu.Vcpu;
-import org.vmspace.kvm.vcpu.VcpuPool;
 import org.vmspace.kvm.vm.PhysicalSpace;
+import org.vmspace.kvm.vm.ServiceMemoryObject;
 import org.vmspace.kvm.vm.Vmspace;
 import org.vmspace.registry.IdRegistry;
 
 /**
- * One vkernel context on KVM: a VM whose guest-physical memory (a memfd, one memory slot, sized
- * to the memory limit plus the system area) holds every vmspace of the context, the system image,
- * the maintenance vCPU that applies revocations, the pool of user vCPUs, and the id registry.
+ * One vkernel context on KVM: the main {@link Domain}, whose guest-physical memory (a memfd, one
+ * memory slot, sized to the memory limit plus the system area) holds every vmspace of the
+ * context, the frames and their reference counts, the {@code MAP_VPAGETABLE} domains of its
+ * memory objects, the memory slots of shared host-file mappings, and the id registry.
  *
  * <p>Thread-safe. Closed once, by the last handle.
  */
@@ -35,20 +33,18 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   final VmspaceOptions options;
   final ExecutionFlavour flavour;
   final KvmSystem system;
-  final KvmVm vm;
   final GuestLayout layout;
   final GuestMemory memory;
-  final SystemImage image;
+  final Domain main;
   final FrameAllocator frames;
   final FrameRefs refs;
-  final Maintenance maintenance;
-  final VcpuPool vcpus;
   final FpuStates fpu;
   final Runners runners = new Runners();
   final IdRegistry<Vmspace> registry = new IdRegistry<>(Vmspace::destroy);
   private final Arena arena = Arena.ofShared();
-  private final Vcpu maintenanceVcpu;
+  private final MemorySegment cpuid;
   private final TableMemory tableMemory;
+  private final java.util.Map<ServiceMemoryObject, Domain> vpageDomains = new java.util.IdentityHashMap<>();
   private volatile boolean closed;
   /** Memory slots for shared host-file mappings live above guest memory. */
   private final java.util.ArrayDeque<Integer> freeSlots = new java.util.ArrayDeque<>();
@@ -64,35 +60,26 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
     checkCapabilities(system);
     int areas = options.maxVcpus() + 1;
     long limit = roundUp(options.memoryLimit(), 2L << 20);
-    GuestLayout l = new GuestLayout(limit + (2L << 20), areas);
-    while (l.systemSize() + limit > l.memorySize()) {
-      l = new GuestLayout(l.systemSize() + limit, areas);
+    GuestLayout l = new GuestLayout(0, limit + (2L << 20), areas);
+    while (l.systemSize() + limit > l.physicalEnd()) {
+      l = new GuestLayout(0, l.systemSize() + limit, areas);
     }
     this.layout = l;
     KvmVm createdVm = null;
     GuestMemory createdMemory = null;
-    Vcpu createdMaintenance = null;
     try {
       createdVm = system.createVm();
-      createdMemory = GuestMemory.create("vmspace", layout.memorySize());
+      createdMemory = GuestMemory.create("vmspace", layout.physicalEnd());
       createdMemory.registerWith(createdVm, 0);
-      this.vm = createdVm;
       this.memory = createdMemory;
-      this.image = new SystemImage(memory, layout);
-      image.write(flavour.stubs());
-      this.frames = new FrameAllocator(memory, layout.systemSize(), layout.memorySize(), limit);
-      this.refs = new FrameRefs(layout.systemSize(), layout.memorySize());
-      MemorySegment cpuid = system.supportedCpuid(arena);
-      createdMaintenance = Vcpu.create(vm, 0, image, flavour, cpuid, false);
-      this.maintenanceVcpu = createdMaintenance;
-      this.maintenance = new Maintenance(maintenanceVcpu, memory, layout, frames);
+      this.frames = new FrameAllocator(memory, layout.systemSize(), layout.physicalEnd(), limit);
+      this.refs = new FrameRefs(layout.systemSize(), layout.physicalEnd());
+      this.cpuid = system.supportedCpuid(arena);
+      this.main = new Domain(createdVm, layout, memory, false, flavour, cpuid, options.maxVcpus(), frames, null);
       MemorySegment initialFpu = arena.allocate(Vcpu.XSAVE_SIZE, 64);
-      maintenanceVcpu.kvm().getXsave(initialFpu);
-      this.vcpus =
-          new VcpuPool(
-              options.maxVcpus(), 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
-      this.fpu = new FpuStates(initialFpu, vcpus);
-      this.nextSlotGpa = roundUp(layout.memorySize(), 1L << 30);
+      main.maintenanceVcpu().kvm().getXsave(initialFpu);
+      this.fpu = new FpuStates(initialFpu);
+      this.nextSlotGpa = roundUp(layout.physicalEnd(), 1L << 30);
       this.tableMemory =
           new TableMemory() {
             @Override
@@ -111,9 +98,6 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
             }
           };
     } catch (RuntimeException e) {
-      if (createdMaintenance != null) {
-        createdMaintenance.close();
-      }
       if (createdVm != null) {
         createdVm.close();
       }
@@ -179,18 +163,109 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
 
   @Override
   public long templateRoot() {
-    return layout.userTemplateRoot();
+    return main.templateRoot();
   }
 
   @Override
   public void revoke(Revocation revocation) {
     if (!revocation.isEmpty()) {
-      maintenance.apply(revocation);
+      main.revoke(revocation);
     }
   }
 
   boolean isClosed() {
     return closed;
+  }
+
+  @Override
+  public org.vmspace.kvm.vm.ExecutionDomain vpageDomain(ServiceMemoryObject object) {
+    synchronized (vpageDomains) {
+      if (closed) {
+        throw new IllegalStateException("context is closed");
+      }
+      Domain d = vpageDomains.get(object);
+      if (d == null) {
+        d = createVpageDomain(object);
+        vpageDomains.put(object, d);
+      }
+      return d;
+    }
+  }
+
+  /**
+   * A VM whose guest-physical memory is the object at 0 and a system area above it: the
+   * object's pages are the same host pages as in the main VM (its slice of the memfd mapping),
+   * and the system area is read-only to the guest but for the vCPU areas (GDT, TSS, stacks), so
+   * that caller tables that map it cannot change the stubs.
+   */
+  private Domain createVpageDomain(ServiceMemoryObject object) {
+    long size = object.size();
+    long base = roundUp(size, 1L << 30);
+    int areas = options.maxVcpus() + 1;
+    GuestLayout l = new GuestLayout(base, base + (2L << 20), areas);
+    while (base + l.systemSize() > l.physicalEnd()) {
+      l = new GuestLayout(base, base + l.systemSize(), areas);
+    }
+    KvmVm vm = system.createVm();
+    GuestMemory sys = null;
+    try {
+      vm.setUserMemoryRegion(0, 0, 0, size, memory.host().address() + object.base());
+      sys = GuestMemory.create("vmspace-vpage", l.systemSize());
+      long writableFrom = l.vcpuArea(0);
+      vm.setUserMemoryRegion(1, KVM_MEM_READONLY, base, writableFrom, sys.host().address());
+      vm.setUserMemoryRegion(2, 0, base + writableFrom, l.systemSize() - writableFrom,
+          sys.host().address() + writableFrom);
+      TableMemory objectMemory = new TableMemory() {
+        @Override
+        public long read(long gpa) {
+          return gpa >= 0 && gpa + 8 <= size ? memory.readLong(object.base() + gpa) : 0;
+        }
+
+        @Override
+        public void write(long gpa, long value) {
+          if (gpa < 0 || gpa + 8 > size) {
+            throw new IllegalArgumentException("outside the memory object: 0x" + Long.toHexString(gpa));
+          }
+          memory.writeLong(object.base() + gpa, value);
+        }
+
+        @Override
+        public long allocateTable() {
+          return -1;
+        }
+      };
+      return new Domain(vm, l, sys, true, flavour, cpuid, options.maxVcpus(), null, objectMemory);
+    } catch (RuntimeException e) {
+      vm.close();
+      if (sys != null) {
+        sys.close();
+      }
+      throw e;
+    }
+  }
+
+  /** The memory object's pages are being released: its MAP_VPAGETABLE VM goes first. */
+  void memoryObjectReleased(ServiceMemoryObject object) {
+    Domain d;
+    synchronized (vpageDomains) {
+      d = vpageDomains.remove(object);
+    }
+    if (d != null) {
+      d.close();
+    }
+  }
+
+  @Override
+  public void stopRuns(java.util.Collection<Thread> threads) {
+    for (Thread t : threads) {
+      runners.interrupt(t);
+    }
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    for (Thread t : threads) {
+      while (runners.isInRun(t) && System.nanoTime() - deadline < 0) {
+        Thread.onSpinWait();
+      }
+    }
   }
 
   /**
@@ -214,7 +289,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
     try {
       int prot = org.vmspace.kvm.linux.Libc.PROT_READ | (writable ? org.vmspace.kvm.linux.Libc.PROT_WRITE : 0);
       MemorySegment host = org.vmspace.kvm.linux.Libc.mmap(bytes, prot, org.vmspace.kvm.linux.Libc.MAP_SHARED, fd, 0, mapping);
-      vm.setUserMemoryRegion(slot, writable ? 0 : KVM_MEM_READONLY, gpa, bytes, host.address());
+      main.vm.setUserMemoryRegion(slot, writable ? 0 : KVM_MEM_READONLY, gpa, bytes, host.address());
     } catch (RuntimeException e) {
       mapping.close();
       synchronized (freeSlots) {
@@ -232,7 +307,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       @Override
       public void remove() {
         if (!closed) {
-          vm.setUserMemoryRegion(slot, 0, base, 0, 0);
+          main.vm.setUserMemoryRegion(slot, 0, base, 0, 0);
         }
         mapping.close();
         synchronized (freeSlots) {
@@ -253,19 +328,23 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       return;
     }
     closed = true;
-    for (Vcpu v : vcpus.snapshot()) {
-      Thread t = v.ownerThread();
-      if (t != null) {
-        runners.interrupt(t);
+    java.util.List<Domain> domains = new java.util.ArrayList<>();
+    synchronized (vpageDomains) {
+      domains.addAll(vpageDomains.values());
+      vpageDomains.clear();
+    }
+    domains.add(main);
+    for (Domain d : domains) {
+      for (Vcpu v : d.vcpus.snapshot()) {
+        Thread t = v.ownerThread();
+        if (t != null) {
+          runners.interrupt(t);
+        }
       }
     }
-    try {
-      vcpus.close(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    for (Domain d : domains) {
+      d.close();
     }
-    maintenanceVcpu.close();
-    vm.close();
     memory.close();
     system.close();
     arena.close();

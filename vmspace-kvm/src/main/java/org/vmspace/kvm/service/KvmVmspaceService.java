@@ -222,7 +222,7 @@ final class KvmVmspaceService implements VmspaceService {
     for (long i = 0; i < pages; i++) {
       ctx.refs().init(base + i * GuestMemory.PAGE);
     }
-    return new ServiceMemoryObject(ctx, ctx, base, pages, ctx::revoke);
+    return new ServiceMemoryObject(ctx, ctx, base, pages, ctx::revoke, ctx::memoryObjectReleased);
   }
 
   @Override

@@ -49,12 +49,10 @@ final class RunLoop {
 
   private final KvmContext ctx;
   private final ExecutionFlavour flavour;
-  private final MemorySegment guest;
 
   RunLoop(KvmContext ctx) {
     this.ctx = ctx;
     this.flavour = ctx.flavour;
-    this.guest = ctx.memory.host();
   }
 
   RunResult run(Vmspace vs, TrapFrame f, VextFrame x, Duration timeout) throws InterruptedException {
@@ -65,15 +63,27 @@ final class RunLoop {
       return RunResult.TRAP;
     }
     RunnerState runner = ctx.runners.current();
-    Vcpu v = ctx.vcpus.acquire(runner, VCPU_WAIT_NANOS);
+    // An address space on its caller's tables runs in its memory object's VM.
+    Vmspace.Vpage vpage = vs.vpage();
+    Domain domain = vpage == null ? ctx.main : (Domain) vpage.domain();
+    Vcpu v = domain.vcpus.acquire(runner, VCPU_WAIT_NANOS);
     if (v == null) {
       throw new VmFailure(Errno.EAGAIN, "every vCPU is running (maxVcpus " + ctx.options.maxVcpus() + ")");
     }
     long deadline = 0;
+    Thread self = runner.thread();
     try {
       ctx.fpu.switchTo(v, x);
-      load(v, vs, f, x);
+      load(v, vs, vpage == null ? vs.cr3() : vpage.cr3(), f, x);
       runner.inRun(true);
+      if (vpage != null) {
+        vs.enterVpageRun(self);
+        if (vs.vpage() != vpage) {
+          // The tables were revoked meanwhile: do not enter on them.
+          f.trapno(0).err(0).addr(0);
+          return RunResult.INTERRUPTED;
+        }
+      }
       if (runner.takeInterrupt()) {
         f.trapno(0).err(0).addr(0);
         return RunResult.INTERRUPTED;
@@ -83,8 +93,11 @@ final class RunLoop {
         deadline = System.nanoTime() + nanos;
         v.armTimer(nanos);
       }
-      return loop(v, vs, f, x, runner, deadline);
+      return loop(v, domain, vs, f, x, runner, deadline);
     } finally {
+      if (vpage != null) {
+        vs.exitVpageRun(self);
+      }
       runner.inRun(false);
       if (deadline != 0) {
         v.disarmTimer();
@@ -92,7 +105,7 @@ final class RunLoop {
         // not lost by this: the request flag, not the signal, says whether one is pending.)
         v.drainKicks();
       }
-      ctx.vcpus.release(v);
+      domain.vcpus.release(v);
     }
   }
 
@@ -145,7 +158,7 @@ final class RunLoop {
    * in bulk through the vCPU's scratch arrays: one checked copy each way instead of one checked
    * access per register.
    */
-  private void load(Vcpu v, Vmspace vs, TrapFrame f, VextFrame x) {
+  private void load(Vcpu v, Vmspace vs, long cr3, TrapFrame f, VextFrame x) {
     long[] fr = v.frame;
     long[] r = v.regs;
     MemorySegment.copy(f.segment(), FRAME_LONG, 0, fr, 0, fr.length);
@@ -170,7 +183,6 @@ final class RunLoop {
     KvmRun run = v.kvmRun();
     run.writeRegs(r);
     long dirty = Kvm.KVM_SYNC_X86_REGS;
-    long cr3 = vs.cr3();
     if (v.loadedSpace() != vs || run.sreg(KvmSregs.CR3) != cr3) {
       run.sreg(KvmSregs.CR3, cr3);
       v.loadedSpace(vs);
@@ -201,7 +213,7 @@ final class RunLoop {
   }
 
   private RunResult loop(
-      Vcpu v, Vmspace vs, TrapFrame f, VextFrame x, RunnerState runner, long deadline) {
+      Vcpu v, Domain domain, Vmspace vs, TrapFrame f, VextFrame x, RunnerState runner, long deadline) {
     KvmRun run = v.kvmRun();
     RunResult pendingStop = null;
     long lastFaultVa = -1;
@@ -238,7 +250,7 @@ final class RunLoop {
         }
         if (kind >= 0) {
           v.atCpl0(true);
-          captureException(v, kind, f, x);
+          captureException(v, domain.system.host(), kind, f, x);
           boolean resolved = false;
           if (kind == 14) {
             long va = f.addr();
@@ -386,8 +398,11 @@ final class RunLoop {
     captureBases(v.kvmRun(), x);
   }
 
-  /** The exception stub's frame: the CPU pushed [err] rip cs rflags rsp ss on the kernel stack. */
-  private void captureException(Vcpu v, int vector, TrapFrame f, VextFrame x) {
+  /**
+   * The exception stub's frame: the CPU pushed [err] rip cs rflags rsp ss on the kernel stack,
+   * read from the domain's system-area memory ({@code guest}, offset = va - KERNEL_BASE).
+   */
+  private static void captureException(Vcpu v, MemorySegment guest, int vector, TrapFrame f, VextFrame x) {
     long[] r = readGprs(v);
     long[] fr = v.frame;
     long sp = r[R_RSP] - GuestLayout.KERNEL_BASE;
@@ -495,11 +510,7 @@ final class RunLoop {
     return rip - start;
   }
 
-  private int codeByte(Vmspace vs, long va) {
-    PageWalker.Translation t = vs.tables().lookup(va);
-    if (!t.isPresent()) {
-      return -1;
-    }
-    return Byte.toUnsignedInt(guest.get(ValueLayout.JAVA_BYTE, t.physical(va)));
+  private static int codeByte(Vmspace vs, long va) {
+    return vs.readUserByte(va);
   }
 }

@@ -20,15 +20,13 @@ public final class FpuStates {
 
   private final Cache<Object, State> states = Caffeine.newBuilder().weakKeys().build();
   private final MemorySegment initial;
-  private final VcpuPool pool;
 
   /**
    * @param initial the XSAVE image of a freshly reset vCPU: the state a new guest thread starts
    *     with (FCW 0x37f, MXCSR 0x1f80, all registers zero)
    */
-  public FpuStates(MemorySegment initial, VcpuPool pool) {
+  public FpuStates(MemorySegment initial) {
     this.initial = initial;
-    this.pool = pool;
   }
 
   /**
@@ -59,7 +57,8 @@ public final class FpuStates {
     synchronized (next) {
       Vcpu elsewhere = next.liveIn;
       if (elsewhere != null && elsewhere != v) {
-        if (!pool.tryLockIdle(elsewhere)) {
+        VcpuPool pool = elsewhere.pool;
+        if (pool == null || !pool.tryLockIdle(elsewhere)) {
           throw new IllegalStateException(
               "the vext frame's register state is live in a running " + elsewhere
                   + ": one vext frame may be run by one thread at a time");

@@ -17,11 +17,19 @@ public final class RunnerState {
   /** Whether the kick signal is blocked in this thread (set once, by the thread itself). */
   boolean signalBlocked;
   long kvmSignalMask;
-  /** The vCPU this thread last used; valid only while the vCPU is still bound to it. */
-  Vcpu lastVcpu;
+  /** The vCPU this thread last used per pool; valid only while still bound to it. */
+  private final java.util.Map<VcpuPool, Vcpu> lastVcpus = new java.util.IdentityHashMap<>(2);
 
   RunnerState(Thread thread) {
     this.thread = thread;
+  }
+
+  Vcpu lastVcpu(VcpuPool pool) {
+    return lastVcpus.get(pool);
+  }
+
+  void lastVcpu(VcpuPool pool, Vcpu v) {
+    lastVcpus.put(pool, v);
   }
 
   public Thread thread() {

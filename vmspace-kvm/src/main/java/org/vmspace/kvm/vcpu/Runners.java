@@ -28,6 +28,12 @@ public final class Runners {
     return s;
   }
 
+  /** Whether {@code thread} is inside a run now. */
+  public boolean isInRun(Thread thread) {
+    RunnerState s = states.get(thread);
+    return s != null && s.inRun;
+  }
+
   /**
    * Stops {@code thread}'s current run, or its next one. Callable from any thread.
    *

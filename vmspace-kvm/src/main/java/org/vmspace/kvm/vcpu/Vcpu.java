@@ -49,6 +49,9 @@ public final class Vcpu implements AutoCloseable {
   /** Scratch for the run loop: a trap frame's 25 fields, in DragonFly's order. */
   public final long[] frame = new long[25];
 
+  /** The pool that hands this vCPU out, or null for a maintenance vCPU. */
+  VcpuPool pool;
+
   // Guarded by the pool: changed only by the thread that holds the vCPU.
   RunnerState owner;
   boolean busy;
@@ -148,8 +151,9 @@ public final class Vcpu implements AutoCloseable {
     // PAE, OSFXSR, OSXMMEXCPT, UMIP (sgdt/sidt/smsw fault instead of leaking kernel addresses).
     KvmSregs.setLong(s, b, KvmSregs.CR4, 0x20L | 0x200L | 0x400L | 0x800L);
     KvmSregs.setLong(s, b, KvmSregs.EFER, 0xD01L); // SCE LME LMA NXE
+    GuestLayout layout = image.layout();
     KvmSregs.setLong(
-        s, b, KvmSregs.CR3, user ? image.layout().userTemplateRoot() : image.layout().maintenanceRoot());
+        s, b, KvmSregs.CR3, layout.gpa(user ? layout.userTemplateRoot() : layout.maintenanceRoot()));
   }
 
   /** The vCPU id, also its vCPU area index. */

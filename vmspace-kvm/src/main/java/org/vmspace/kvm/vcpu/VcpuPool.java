@@ -47,12 +47,13 @@ public final class VcpuPool implements AutoCloseable {
     lock.lock();
     try {
       checkOpen();
-      v = runner.lastVcpu;
+      v = runner.lastVcpu(this);
       if (v == null || v.owner != runner || v.busy || v.dead) {
         long remaining = waitNanos;
         while ((v = pick(runner, vcpus.size() >= max)) == null) {
           if (vcpus.size() < max) {
             v = factory.apply(nextId++);
+            v.pool = this;
             vcpus.add(v);
             break;
           }
@@ -75,7 +76,7 @@ public final class VcpuPool implements AutoCloseable {
         throw e;
       }
     }
-    runner.lastVcpu = v;
+    runner.lastVcpu(this, v);
     return v;
   }
 

@@ -23,6 +23,15 @@ public interface PhysicalSpace {
   long templateRoot();
 
   /**
+   * The VM in which address spaces whose {@code MAP_VPAGETABLE} mapping of {@code object} has a
+   * root run, created on first use; it lives as long as the object's pages.
+   */
+  ExecutionDomain vpageDomain(ServiceMemoryObject object);
+
+  /** Stops every run of guests on these threads and returns once none is inside the guest. */
+  void stopRuns(java.util.Collection<Thread> runners);
+
+  /**
    * Applies every store of the revocation so that no vCPU, running or not, can use the old
    * translations, then frees its frames. Returns only when both are done.
    */

@@ -18,14 +18,19 @@ public final class ServiceMemoryObject extends VmObject implements MemoryObject 
   private final long pages;
   private final MemorySegment view;
   private final Consumer<Revocation> applier;
+  private final Consumer<ServiceMemoryObject> onRelease;
 
   /**
    * @param owner the context that created it (mmap of a foreign object is EBADF)
    * @param base the first frame of its contiguous run, each with a reference count of 1
    * @param applier applies the revocation that frees the pages once unused
+   * @param onRelease runs before the pages are freed (the context closes the object's
+   *     MAP_VPAGETABLE VM)
    */
   public ServiceMemoryObject(
-      PhysicalSpace space, Object owner, long base, long pages, Consumer<Revocation> applier) {
+      PhysicalSpace space, Object owner, long base, long pages, Consumer<Revocation> applier,
+      Consumer<ServiceMemoryObject> onRelease) {
+    this.onRelease = onRelease;
     super(true);
     this.space = space;
     this.owner = owner;
@@ -85,6 +90,8 @@ public final class ServiceMemoryObject extends VmObject implements MemoryObject 
 
   @Override
   protected void releasePages(Revocation revocation) {
+    // No mapping uses the object any more, so no address space runs on tables in it.
+    onRelease.accept(this);
     for (long i = 0; i < pages; i++) {
       space.release(base + i * GuestMemory.PAGE, revocation);
     }

@@ -68,6 +68,16 @@ public final class Vmspace {
   private final AddressMap map = new AddressMap(VM_MAX);
   private final ReentrantLock lock = new ReentrantLock();
   private boolean destroyed;
+  /** Set by MADV_SETMAP: the address space then runs on the caller's tables in that domain. */
+  private volatile Vpage vpage;
+  /** Threads running this address space on the caller's tables now (to stop on revocation). */
+  private final java.util.Set<Thread> vpageRunners = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * The caller's page tables in force: the domain they are walked in, the CR3 value (root with
+   * its PWT/PCD bits), and the memory object that holds them.
+   */
+  public record Vpage(ExecutionDomain domain, long cr3, ServiceMemoryObject object) {}
 
   private Vmspace(long id, PhysicalSpace space, PageTables tables) {
     this.id = id;
@@ -95,7 +105,23 @@ public final class Vmspace {
 
   /** The value for CR3 while this address space runs. */
   public long cr3() {
-    return tables.root();
+    Vpage v = vpage;
+    return v != null ? v.cr3() : tables.root();
+  }
+
+  /** The caller's tables in force (after MADV_SETMAP), or null: runs use the service's own. */
+  public Vpage vpage() {
+    return vpage;
+  }
+
+  /** Registers a thread running on the caller's tables, to be stopped if they are revoked. */
+  public void enterVpageRun(Thread t) {
+    vpageRunners.add(t);
+  }
+
+  /** The thread no longer runs on the caller's tables. */
+  public void exitVpageRun(Thread t) {
+    vpageRunners.remove(t);
   }
 
   /** The page tables (tests and the run loop's instruction reads). */
@@ -181,8 +207,10 @@ public final class Vmspace {
         }
       }
     }
-    if ((flags & MapFlags.MAP_VPAGETABLE) != 0) {
-      throw new VmFailure(Errno.EOPNOTSUPP, "MAP_VPAGETABLE is not implemented yet");
+    if ((flags & MapFlags.MAP_VPAGETABLE) != 0
+        && !(object instanceof ServiceMemoryObject && pos == 0 && shared)) {
+      throw new VmFailure(Errno.EINVAL,
+          "MAP_VPAGETABLE needs MAP_SHARED of a memory object at offset 0 (its offsets are the tables' physical addresses)");
     }
     lock.lock();
     try {
@@ -262,7 +290,18 @@ public final class Vmspace {
         e.object.removeMapping(r);
       }
     }
+    Vpage v = vpage;
+    if (v != null && removed.stream().anyMatch(e -> e.isVpagetable() && e.object == v.object())
+        && map.entries().stream().noneMatch(e -> e.isVpagetable() && e.object == v.object())) {
+      leaveVpage();
+    }
     space.revoke(r);
+  }
+
+  /** Drops the caller's tables: stops runs on them before anything they map is released. */
+  private void leaveVpage() {
+    vpage = null;
+    space.stopRuns(List.copyOf(vpageRunners));
   }
 
   /** A leaf rewriter that unmaps and drops the leaf's frame reference. */
@@ -295,7 +334,8 @@ public final class Vmspace {
     try {
       checkAlive();
       if (behav == Madvise.MADV_SETMAP) {
-        throw new VmFailure(Errno.EINVAL, "MADV_SETMAP on a range that is not MAP_VPAGETABLE");
+        setmap(start, end, value);
+        return;
       }
       switch (behav) {
         case Madvise.MADV_DONTNEED, Madvise.MADV_FREE -> {
@@ -304,6 +344,7 @@ public final class Vmspace {
           space.revoke(r);
         }
         case Madvise.MADV_WILLNEED -> populate(start, end);
+        case Madvise.MADV_INVAL -> invalidate(start, end);
         default -> {
           // Advisory (NORMAL, RANDOM, SEQUENTIAL, NOSYNC, AUTOSYNC, NOCORE, CORE) and INVAL on
           // ranges the service translates itself: nothing to do.
@@ -312,6 +353,89 @@ public final class Vmspace {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * MADV_SETMAP: the caller's x86-64 tables in the memory object mapped MAP_VPAGETABLE over the
+   * range become this address space's: {@code value}'s frame is the root (an offset in the
+   * object), its PWT/PCD bits go into CR3, and the hardware walks them from the next run. Entry
+   * 511 of the root is reserved for the service's kernel image (it must be 0 or already that).
+   */
+  private void setmap(long start, long end, long value) {
+    ServiceMemoryObject object = null;
+    boolean any = false;
+    for (VmEntry e = map.firstEndingAfter(start);
+        e != null && Long.compareUnsigned(e.start, end) < 0;
+        e = map.next(e)) {
+      if (!e.isVpagetable() || (object != null && e.object != object)) {
+        throw new VmFailure(Errno.EINVAL, "MADV_SETMAP on a range that is not MAP_VPAGETABLE");
+      }
+      object = (ServiceMemoryObject) e.object;
+      any = true;
+    }
+    if (!any) {
+      throw new VmFailure(Errno.EINVAL, "MADV_SETMAP on a range that is not MAP_VPAGETABLE");
+    }
+    long root = value & Pte.ADDRESS_MASK;
+    if (root + PAGE > object.size()) {
+      throw new VmFailure(Errno.EINVAL, "root 0x" + Long.toHexString(root) + " is outside the memory object");
+    }
+    ExecutionDomain domain = space.vpageDomain(object);
+    long reserved = root + 8L * 511;
+    long current = domain.tableMemory().read(reserved);
+    long kernel = domain.kernelPml4Entry();
+    if (current != 0 && current != kernel) {
+      throw new VmFailure(Errno.EINVAL, "entry 511 of the root is reserved for the service");
+    }
+    if (current == 0) {
+      domain.tableMemory().write(reserved, kernel); // not present -> present: seen without help
+    }
+    Vpage old = vpage;
+    vpage = new Vpage(domain, root | (value & (Pte.PWT | Pte.PCD)), object);
+    if (old != null && old.domain() != domain) {
+      space.stopRuns(List.copyOf(vpageRunners));
+    }
+  }
+
+  /**
+   * MADV_INVAL on the caller's tables: every entry on the walk of every page of the range is
+   * stored again, from the guest, with its current value, so that a shadow-paging host drops the
+   * old translations (a host-side change of a present entry is otherwise never seen). Entries
+   * above a non-present one are stored once for the whole span they cover.
+   */
+  private void invalidate(long start, long end) {
+    Vpage v = vpage;
+    if (v == null) {
+      return;
+    }
+    org.vmspace.kvm.paging.TableMemory mem = v.domain().tableMemory();
+    long root = Pte.address(v.cr3());
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    Revocation r = new Revocation();
+    long va = start;
+    while (Long.compareUnsigned(va, end) < 0) {
+      long table = root;
+      long next = va + PAGE;
+      for (int level = 4; level >= 1; level--) {
+        long entryGpa = table + 8L * Pte.index(va, level);
+        long entry = mem.read(entryGpa);
+        if (seen.add(entryGpa)) {
+          r.store(entryGpa, entry);
+        }
+        boolean leaf = level == 1 || (level <= 3 && (entry & Pte.PS) != 0);
+        if (!Pte.isPresent(entry) || leaf) {
+          long span = Pte.span(level);
+          next = (va & ~(span - 1)) + span;
+          break;
+        }
+        table = Pte.address(entry);
+      }
+      if (next <= va) {
+        break; // wrapped at the top of the address space
+      }
+      va = next;
+    }
+    v.domain().revoke(r);
   }
 
   private void populate(long start, long end) {
@@ -351,6 +475,9 @@ public final class Vmspace {
   }
 
   private Fault resolveLocked(long va, Access access) {
+    if (vpage != null) {
+      return Fault.INVALID; // the caller's tables say so: the caller resolves it
+    }
     VmEntry e = map.find(va);
     if (e == null || !permits(e.prot, access)) {
       return Fault.INVALID;
@@ -489,6 +616,10 @@ public final class Vmspace {
     lock.lock();
     try {
       checkAlive();
+      Vpage v = vpage;
+      if (v != null) {
+        return copyThroughCallerTables(v, buffer, len, addr, write);
+      }
       while (done < len) {
         long va = addr + done;
         if (Long.compareUnsigned(va, VM_MAX) >= 0 || va < 0) {
@@ -526,6 +657,41 @@ public final class Vmspace {
     }
   }
 
+  /** pread/pwrite on the caller's tables: their translations and permissions, no faults resolved. */
+  private long copyThroughCallerTables(Vpage v, MemorySegment buffer, long len, long addr, boolean write) {
+    PageWalker walker = new PageWalker(v.domain().tableMemory());
+    MemorySegment object = v.object().segment();
+    long done = 0;
+    while (done < len) {
+      long va = addr + done;
+      long chunk = Math.min(len - done, PAGE - (va & PAGE_MASK));
+      PageWalker.Translation t = walker.walk(v.cr3(), va);
+      if (!t.permits(write ? Access.WRITE : Access.READ)) {
+        break;
+      }
+      long pa = t.physical(va);
+      if (pa < 0 || pa + chunk > object.byteSize()) {
+        break; // outside the object: nothing is there
+      }
+      if (write) {
+        MemorySegment.copy(buffer, done, object, pa, chunk);
+      } else {
+        MemorySegment.copy(object, pa, buffer, done, chunk);
+      }
+      done += chunk;
+    }
+    return done;
+  }
+
+  /**
+   * A byte of user memory as the guest would fetch it, or -1 if not mapped (for reporting the
+   * address of a guest's own I/O instruction).
+   */
+  public int readUserByte(long va) {
+    byte[] b = new byte[1];
+    return copy(MemorySegment.ofArray(b), 1, va, false) == 1 ? Byte.toUnsignedInt(b[0]) : -1;
+  }
+
   private boolean entryPermits(long va, Access access) {
     VmEntry e = map.find(va);
     return e != null && permits(e.prot, access);
@@ -544,6 +710,9 @@ public final class Vmspace {
         return;
       }
       destroyed = true;
+      if (vpage != null) {
+        leaveVpage();
+      }
       Revocation r = new Revocation();
       tables.revokeAll(r, this::dropLeaf);
       for (VmEntry e : map.entries()) {

@@ -64,6 +64,11 @@ public final class GuestProgram {
     return a;
   }
 
+  /** A copy of the flat image (linked at {@link #BASE}). */
+  public byte[] image() {
+    return image.clone();
+  }
+
   /** The image size in bytes. */
   public int size() {
     return image.length;
