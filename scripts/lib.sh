@@ -48,8 +48,13 @@ ensure_jar() {
     exit 127
   fi
   echo "$name: building $jar ..." >&2
-  (cd "$root" && JAVA_HOME="$jdk" mvn -q -B package -DskipTests -pl "$module" -am >&2) || {
+  log=$(mktemp)
+  # Maven's output is kept for a failure only (quiet Maven 3.8 still prints colour resets).
+  if ! (cd "$root" && JAVA_HOME="$jdk" mvn -q -B package -DskipTests -pl "$module" -am >"$log" 2>&1); then
+    cat "$log" >&2
+    rm -f "$log"
     echo "$name: build failed" >&2
     exit 1
-  }
+  fi
+  rm -f "$log"
 }
