@@ -8,6 +8,8 @@ package org.vmspace.api;
  * PROT_WRITE} or {@code PROT_EXEC} alone as if {@code PROT_READ} were given, as mmap(2) does.
  */
 public final class Prot {
+  /** mmap(2)'s {@code PROT_NONE}: no access. */
+  public static final int PROT_NONE = 0x0;
   /** mmap(2)'s {@code PROT_READ}. */
   public static final int PROT_READ = 0x1;
   /** mmap(2)'s {@code PROT_WRITE}. */

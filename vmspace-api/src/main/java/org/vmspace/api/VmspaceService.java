@@ -169,6 +169,33 @@ public interface VmspaceService extends AutoCloseable {
   long pwrite(VmspaceId id, MemorySegment src, long len, int flags, long addr);
 
   /**
+   * Changes the protection of the whole pages of {@code [addr, round_page(addr + len))}, like
+   * mprotect(2). An extension of this project (DragonFly's vkernel had the host's mprotect):
+   * a virtual kernel needs it to emulate mprotect(2) without losing the pages' contents.
+   * Downgrades take effect on every vCPU before the call returns.
+   *
+   * @throws VmspaceException in this order: {@link Errno#ENOENT}; {@link Errno#EINVAL} addr not
+   *     page-aligned, the range wraps, or prot has unknown bits; {@link Errno#ENOMEM} the end is
+   *     past {@link #VM_MAX_USER_ADDRESS} or the range is not entirely mapped; {@link
+   *     Errno#EINVAL} a {@link MapFlags#MAP_VPAGETABLE} range (its tables say it); {@link
+   *     Errno#EACCES} write access to a shared mapping of a read-only backing
+   */
+  void mprotect(VmspaceId id, long addr, long len, int prot);
+
+  /**
+   * Creates {@code child} as a copy-on-write copy of {@code parent}: the same mappings, shared
+   * ones sharing their memory, private ones copied on the first write by either side, like
+   * fork(2). An extension of this project: DragonFly's vkernel did this in its own page tables.
+   * Afterwards parent and child are independent vmspaces.
+   *
+   * @throws VmspaceException in this order: {@link Errno#ENOENT} no such parent; {@link
+   *     Errno#EINVAL} child is {@link VmspaceId#NULL}; {@link Errno#EEXIST} child is in use;
+   *     {@link Errno#EINVAL} the parent runs on its own {@link MapFlags#MAP_VPAGETABLE} tables;
+   *     {@link Errno#ENOMEM} no memory for the child's tables
+   */
+  void fork(VmspaceId parent, VmspaceId child);
+
+  /**
    * Creates a zero-filled {@link MemoryObject} of {@code size} bytes (rounded up to pages).
    *
    * @throws VmspaceException {@link Errno#EINVAL} size is not positive; {@link Errno#ENOMEM}

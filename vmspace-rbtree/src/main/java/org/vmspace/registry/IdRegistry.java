@@ -134,6 +134,16 @@ public final class IdRegistry<T> {
     return Removal.REMOVED;
   }
 
+  /** Whether a live entry has this id (a snapshot: it may change at once). */
+  public boolean contains(long id) {
+    Entry<T> e = acquire(id);
+    if (e == null) {
+      return false;
+    }
+    e.release();
+    return true;
+  }
+
   /** The number of live entries. */
   public int size() {
     long stamp = lock.readLock();

@@ -167,6 +167,32 @@ final class KvmVmspaceService implements VmspaceService {
   }
 
   @Override
+  public void mprotect(VmspaceId id, long addr, long len, int prot) {
+    withVmspace("vmspace_mprotect", id, vs -> {
+      vs.mprotect(addr, len, prot);
+      return null;
+    });
+  }
+
+  @Override
+  public void fork(VmspaceId parent, VmspaceId child) {
+    withVmspace("vmspace_fork", parent, vs -> {
+      if (child == null || !child.isValid()) {
+        throw new VmFailure(Errno.EINVAL, "child id is 0");
+      }
+      if (ctx.registry.contains(child.value())) {
+        throw new VmFailure(Errno.EEXIST, "child id " + child + " is in use");
+      }
+      Vmspace copy = vs.fork(child.value());
+      if (!ctx.registry.register(child.value(), copy)) {
+        copy.destroy();
+        throw new VmFailure(Errno.EEXIST, "child id " + child + " is in use");
+      }
+      return null;
+    });
+  }
+
+  @Override
   public void mcontrol(VmspaceId id, long addr, long len, int behav, long value) {
     withVmspace("vmspace_mcontrol", id, vs -> {
       vs.mcontrol(addr, len, behav, value);

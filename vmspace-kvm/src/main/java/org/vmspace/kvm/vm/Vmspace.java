@@ -310,6 +310,121 @@ public final class Vmspace {
     return 0;
   }
 
+  // ---------------------------------------------------------------- mprotect
+
+  /**
+   * The {@code mprotect} extension after the id lookup: the entries of the range take the new
+   * protection; present leaves are rewritten from the guest (downgrades must be; upgrades are
+   * done at once too, so the next access does not fault).
+   *
+   * @throws VmFailure EINVAL for a misaligned address, a wrap or bad prot bits; ENOMEM for an
+   *     end past VM_MAX_USER_ADDRESS or a range not entirely mapped; EINVAL for a
+   *     MAP_VPAGETABLE range; EACCES for write access to a shared mapping of a read-only backing
+   */
+  public void mprotect(long addr, long len, int protBits) {
+    if ((addr & PAGE_MASK) != 0) {
+      throw new VmFailure(Errno.EINVAL, "addr is not page aligned");
+    }
+    long end = roundPage(addr + len);
+    if (Long.compareUnsigned(addr + len, addr) < 0 || (end == 0 && addr + len != 0)) {
+      throw new VmFailure(Errno.EINVAL, "range wraps");
+    }
+    if (!Prot.isValid(protBits)) {
+      throw new VmFailure(Errno.EINVAL, "invalid prot 0x" + Integer.toHexString(protBits));
+    }
+    if (end == addr) {
+      return;
+    }
+    if (Long.compareUnsigned(end, VM_MAX) > 0) {
+      throw new VmFailure(Errno.ENOMEM, "range ends past VM_MAX_USER_ADDRESS");
+    }
+    Prot prot = Prot.of(protBits);
+    lock.lock();
+    try {
+      checkAlive();
+      if (!map.isFullyMapped(addr, end)) {
+        throw new VmFailure(Errno.ENOMEM, "range is not entirely mapped");
+      }
+      for (VmEntry e = map.firstEndingAfter(addr); e != null && Long.compareUnsigned(e.start, end) < 0; e = map.next(e)) {
+        if (e.isVpagetable()) {
+          throw new VmFailure(Errno.EINVAL, "MAP_VPAGETABLE ranges are protected by their tables");
+        }
+        if (e.isShared() && prot.canWrite() && e.object != null && !e.object.writable()) {
+          throw new VmFailure(Errno.EACCES, "write access to a shared mapping of a read-only backing");
+        }
+      }
+      for (VmEntry piece : map.cut(addr, end)) {
+        // The removed piece's reference to its object moves to its replacement.
+        map.insert(new VmEntry(piece.start, piece.end, prot, piece.flags, piece.object, piece.pgoff));
+      }
+      Revocation r = new Revocation();
+      tables.revokeRange(addr, end, (va, leaf, out) -> {
+        VmEntry e = map.find(va);
+        long frame = Pte.address(leaf);
+        long wanted = leafFor(frame, prot, mustCopyOnWrite(e, frame));
+        // Keep the accessed and dirty bits the guest has set.
+        return wanted | (leaf & (Pte.A | Pte.D));
+      }, r);
+      space.revoke(r);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- fork
+
+  /**
+   * A copy-on-write copy of this address space under {@code childId}: every mapping is copied;
+   * shared ones share their pages; private pages are shared read-only by both until one writes
+   * (the parent's writable entries are downgraded from the guest before this returns).
+   *
+   * @throws VmFailure EINVAL while on MAP_VPAGETABLE tables; ENOMEM without memory for the
+   *     child's tables
+   */
+  public Vmspace fork(long childId) {
+    lock.lock();
+    try {
+      checkAlive();
+      if (vpage != null) {
+        throw new VmFailure(Errno.EINVAL, "an address space on its MAP_VPAGETABLE tables cannot be forked");
+      }
+      Vmspace child = create(childId, space);
+      for (VmEntry e : map.entries()) {
+        VmEntry copy = new VmEntry(e.start, e.end, e.prot, e.flags, e.object, e.pgoff);
+        if (e.object != null) {
+          e.object.addMapping();
+        }
+        child.map.insert(copy);
+      }
+      Revocation parentDowngrades = new Revocation();
+      boolean[] failed = {false};
+      tables.revokeRange(0, 1L << 47, (va, leaf, out) -> {
+        VmEntry e = map.find(va);
+        long frame = Pte.address(leaf);
+        boolean cow = !e.isShared() && (leaf & Pte.RW) != 0;
+        long shared = cow ? leaf & ~(Pte.RW | Pte.D) : leaf;
+        if (!failed[0]) {
+          space.retain(frame);
+          if (!child.tables.install(va, shared)) {
+            failed[0] = true;
+            Revocation undo = new Revocation();
+            space.release(frame, undo);
+            space.revoke(undo);
+          }
+        }
+        return shared;
+      }, parentDowngrades);
+      space.revoke(parentDowngrades);
+      if (failed[0]) {
+        child.destroy();
+        throw new VmFailure(Errno.ENOMEM, "no memory for the child's page tables");
+      }
+      return child;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   // ---------------------------------------------------------------- mcontrol
 
   /**
@@ -490,11 +605,39 @@ public final class Vmspace {
       }
       return f;
     }
-    if (access == Access.WRITE && (t.leaf() & Pte.RW) == 0 && e.prot.canWrite()) {
+    if (t.permits(access)) {
+      // Present and allowed: another thread mapped it meanwhile; the access will succeed.
+      return Fault.RESOLVED;
+    }
+    if (access == Access.WRITE && (t.leaf() & Pte.RW) == 0) {
       return copyOnWrite(e, va, t);
     }
-    // Present and allowed: another thread mapped it meanwhile; the access will succeed.
+    // A right the mapping has but the entry lacks (after mprotect widened it): grant it.
+    long frame = Pte.address(t.leaf());
+    Revocation r = new Revocation();
+    r.store(t.entryGpa(), leafFor(frame, e.prot, mustCopyOnWrite(e, frame)));
+    space.revoke(r);
     return Fault.RESOLVED;
+  }
+
+  /**
+   * The leaf for a frame mapped with a protection: PROT_NONE is a present but supervisor-only
+   * entry (the frame stays, no user access); with {@code copyOnWrite} the write right is left
+   * out until the first write copies the page.
+   */
+  private static long leafFor(long frame, Prot prot, boolean copyOnWrite) {
+    if (prot.bits() == 0) {
+      return (frame & Pte.ADDRESS_MASK) | Pte.P | Pte.A | Pte.NX;
+    }
+    if (copyOnWrite && prot.canWrite()) {
+      prot = Prot.of((prot.bits() & ~Prot.PROT_WRITE) | Prot.PROT_READ);
+    }
+    return Pte.userLeaf(frame, prot);
+  }
+
+  /** Whether a private page's frame is shared (with an object or another address space). */
+  private boolean mustCopyOnWrite(VmEntry e, long frame) {
+    return !e.isShared() && e.prot.canWrite() && !space.soleReference(frame);
   }
 
   private static boolean permits(Prot prot, Access access) {
@@ -508,6 +651,7 @@ public final class Vmspace {
   private Fault mapPage(VmEntry e, long va, Access access) {
     long frame;
     Prot prot = e.prot;
+    boolean cow = false;
     if (e.object == null) {
       frame = space.newFrame();
       if (frame < 0) {
@@ -531,15 +675,14 @@ public final class Vmspace {
           // Read the object's page until the first write copies it.
           frame = objectFrame;
           space.retain(frame);
-          // (Write implies read on x86: a write-only mapping reads too.)
-          prot = Prot.of((prot.bits() & ~Prot.PROT_WRITE) | Prot.PROT_READ);
+          cow = true;
         }
       } else {
         frame = objectFrame;
         space.retain(frame);
       }
     }
-    if (!tables.install(va, Pte.userLeaf(frame, prot))) {
+    if (!tables.install(va, leafFor(frame, prot, cow))) {
       Revocation r = new Revocation();
       space.release(frame, r);
       space.revoke(r);
@@ -572,14 +715,14 @@ public final class Vmspace {
     long replacement;
     if (space.soleReference(old)) {
       // The only reference: keep the frame, just allow writes.
-      replacement = Pte.userLeaf(old, e.prot);
+      replacement = leafFor(old, e.prot, false);
     } else {
       long copy = space.newFrame();
       if (copy < 0) {
         return Fault.NO_MEMORY;
       }
       MemorySegment.copy(space.memory().host(), old, space.memory().host(), copy, PAGE);
-      replacement = Pte.userLeaf(copy, e.prot);
+      replacement = leafFor(copy, e.prot, false);
       space.release(old, r);
     }
     // A present entry changes: only a guest-side store is seen by every vCPU.

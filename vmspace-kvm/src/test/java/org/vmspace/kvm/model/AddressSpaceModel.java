@@ -191,6 +191,39 @@ final class AddressSpaceModel {
     pages.subMap(start, end).clear();
   }
 
+  /** The expected errno of an mprotect, or null; applies it. */
+  Errno mprotect(long addr, long len, int prot) {
+    if ((addr & (PAGE - 1)) != 0) {
+      return Errno.EINVAL;
+    }
+    long end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+    if (Long.compareUnsigned(addr + len, addr) < 0 || (end == 0 && addr + len != 0)) {
+      return Errno.EINVAL;
+    }
+    if (!Prot.isValid(prot)) {
+      return Errno.EINVAL;
+    }
+    if (end == addr) {
+      return null;
+    }
+    if (Long.compareUnsigned(end, VM_MAX) > 0) {
+      return Errno.ENOMEM;
+    }
+    for (long p = addr; p < end; p += PAGE) {
+      if (!pages.containsKey(p)) {
+        return Errno.ENOMEM;
+      }
+    }
+    Prot np = Prot.of(prot);
+    for (long p = addr; p < end; p += PAGE) {
+      Page old = pages.get(p);
+      Page fresh = new Page(np, old.shared, old.obj, old.index);
+      fresh.privateCopy = old.privateCopy;
+      pages.put(p, fresh);
+    }
+    return null;
+  }
+
   /** MADV_DONTNEED: private data is dropped. */
   void dontneed(long start, long end) {
     for (Page p : pages.subMap(start, end).values()) {

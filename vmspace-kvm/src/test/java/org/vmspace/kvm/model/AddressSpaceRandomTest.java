@@ -88,6 +88,14 @@ class AddressSpaceRandomTest {
           count(expected == null ? "munmap ok" : "munmap errno");
           log(at + " munmap(0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(len) + ") -> " + expected);
           expectErrno(at + " munmap", expected, () -> g.vms.munmap(id, start, len));
+        } else if (kind < 46) {
+          long start = window(rnd) + (rnd.nextInt(20) == 0 ? 8 : 0);
+          long len = rnd.nextLong(0, 8) * PAGE;
+          int prot = rnd.nextInt(30) == 0 ? 9 : rnd.nextInt(8);
+          Errno expected = model.mprotect(start, len, prot);
+          count(expected == null ? "mprotect ok" : "mprotect errno");
+          log(at + " mprotect(0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(len) + ", " + prot + ") -> " + expected);
+          expectErrno(at + " mprotect", expected, () -> g.vms.mprotect(id, start, len, prot));
         } else if (kind < 50) {
           long start = window(rnd);
           long len = rnd.nextLong(1, 8) * PAGE;
@@ -185,7 +193,7 @@ class AddressSpaceRandomTest {
       compareWindow(g, id, model, "seed " + seed + " end");
       // The sequences must have exercised both outcomes of everything, or they prove little.
       assertThat(STATS).as("outcomes seen: %s", STATS)
-          .containsKeys("mmap ok", "mmap errno", "guest read ok", "guest read fault",
+          .containsKeys("mmap ok", "mmap errno", "mprotect ok", "mprotect errno", "guest read ok", "guest read fault",
               "guest write ok", "guest write fault", "munmap ok", "munmap errno");
       assertThat(STATS.get("guest read ok")).isGreaterThan(500);
       assertThat(STATS.get("guest read fault")).isGreaterThan(500);
