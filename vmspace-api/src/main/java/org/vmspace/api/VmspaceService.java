@@ -196,6 +196,19 @@ public interface VmspaceService extends AutoCloseable {
   void fork(VmspaceId parent, VmspaceId child);
 
   /**
+   * Gives the guest thread that runs with {@code to} a copy of the x87/SSE/AVX register state of
+   * the guest thread that runs with {@code from}, as fork(2) gives the child the parent's
+   * registers. DragonFly's frames do not carry that state (the service keeps it per {@link
+   * VextFrame}, see {@link #run(VmspaceId, TrapFrame, VextFrame, Duration)}), so a virtual
+   * kernel needs this to fork a thread faithfully. An extension of this project. {@code to}'s
+   * own vector state is replaced; its fs and gs bases are not touched.
+   *
+   * @throws VmspaceException {@link Errno#EINVAL} a frame is null or both are the same object;
+   *     {@link Errno#EBUSY} either frame is being run right now
+   */
+  void copyVectorState(VextFrame from, VextFrame to);
+
+  /**
    * Creates a zero-filled {@link MemoryObject} of {@code size} bytes (rounded up to pages).
    *
    * @throws VmspaceException {@link Errno#EINVAL} size is not positive; {@link Errno#ENOMEM}

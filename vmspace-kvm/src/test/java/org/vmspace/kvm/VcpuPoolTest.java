@@ -1,6 +1,7 @@
 package org.vmspace.kvm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.vmspace.kvm.testing.GuestFixture.at;
 
 import java.time.Duration;
@@ -9,9 +10,11 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.vmspace.api.Errno;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VextFrame;
+import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.kvm.testing.GuestFixture;
@@ -123,6 +126,37 @@ class VcpuPoolTest {
       });
       other.join();
       assertThat(seen.get()).isEqualTo(0x1234_5678_9ABC_DEF0L);
+    }
+  }
+
+  @Test
+  void copyVectorStateGivesAForkedThreadTheParentsRegistersAndLeavesThemIndependent() throws Exception {
+    try (GuestFixture g = new GuestFixture(KvmTests.open(VmspaceOptions.builder().maxVcpus(2).build()))) {
+      VmspaceId id = g.space(1);
+      VextFrame parent = new VextFrame();
+      TrapFrame fp = at("xmm_roundtrip").rdi(0x0DDB_A11L);
+      assertThat(g.run(id, fp, parent)).isEqualTo(RunResult.SYSCALL);
+      // The parent's xmm0 is live in this thread's idle vCPU; the child copies it from there.
+      VextFrame child = new VextFrame();
+      g.vms.copyVectorState(parent, child);
+      AtomicReference<Long> seen = new AtomicReference<>();
+      Thread other = Thread.ofPlatform().start(() -> {
+        TrapFrame fc = fp.copy();
+        assertThat(g.run(id, fc, child)).isEqualTo(RunResult.SYSCALL);
+        seen.set(fc.rdi());
+        // The child changes its copy ...
+        TrapFrame again = at("xmm_roundtrip").rdi(0x5EED);
+        assertThat(g.run(id, again, child)).isEqualTo(RunResult.SYSCALL);
+      });
+      other.join();
+      assertThat(seen.get()).isEqualTo(0x0DDB_A11L);
+      // ... which the parent does not see.
+      assertThat(g.run(id, fp, parent)).isEqualTo(RunResult.SYSCALL);
+      assertThat(fp.rdi()).isEqualTo(0x0DDB_A11L);
+      assertThatThrownBy(() -> g.vms.copyVectorState(parent, parent))
+          .isInstanceOfSatisfying(VmspaceException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+      assertThatThrownBy(() -> g.vms.copyVectorState(null, child))
+          .isInstanceOfSatisfying(VmspaceException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
     }
   }
 

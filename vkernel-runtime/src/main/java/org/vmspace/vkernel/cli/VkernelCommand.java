@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VkernelCommand.Version.class,
     description = "Run Linux x86-64 programs in vmspaces on KVM, from Java.",
-    subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {InfoCommand.class, RunCommand.class, CommandLine.HelpCommand.class})
 public final class VkernelCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -27,6 +27,8 @@ public final class VkernelCommand implements Runnable {
     CommandLine cl = new CommandLine(new VkernelCommand());
     cl.setOut(out);
     cl.setErr(err);
+    // Everything after the program's name is its own: `vkernel run ls -l` passes -l to ls.
+    cl.setStopAtPositional(true);
     cl.setExecutionExceptionHandler(
         (ex, commandLine, parseResult) -> {
           commandLine.getErr().println("vkernel: " + ex.getMessage());

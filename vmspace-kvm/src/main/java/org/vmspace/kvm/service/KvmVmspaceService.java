@@ -193,6 +193,20 @@ final class KvmVmspaceService implements VmspaceService {
   }
 
   @Override
+  public void copyVectorState(VextFrame from, VextFrame to) {
+    checkOpen();
+    if (from == null || to == null || from == to) {
+      throw error(Errno.EINVAL, "vmspace_copy_vector_state", null,
+          from == to && from != null ? "both frames are the same" : "a frame is null");
+    }
+    try {
+      ctx.fpu.copy(from, to);
+    } catch (IllegalStateException e) {
+      throw error(Errno.EBUSY, "vmspace_copy_vector_state", null, e.getMessage());
+    }
+  }
+
+  @Override
   public void mcontrol(VmspaceId id, long addr, long len, int behav, long value) {
     withVmspace("vmspace_mcontrol", id, vs -> {
       vs.mcontrol(addr, len, behav, value);

@@ -78,4 +78,59 @@ public final class FpuStates {
     }
     v.fpuOwner = owner;
   }
+  /**
+   * Gives the guest thread {@code to} a copy of the state of {@code from}, as fork(2) gives the
+   * child's thread the parent's registers. {@code from}'s state, if live in an idle vCPU, is
+   * saved first and stays live there; {@code to} loses any state it had.
+   *
+   * @throws IllegalStateException if either state is live in a vCPU that is running
+   */
+  public void copy(Object from, Object to) {
+    State copy = new State();
+    State src = states.getIfPresent(from);
+    if (src != null) {
+      synchronized (src) {
+        Vcpu live = src.liveIn;
+        if (live != null) {
+          withIdle(live, () -> {
+            if (live.fpuOwner == from) {
+              live.saveFpu(src.area);
+              src.saved = true;
+            }
+          });
+        }
+        if (src.saved) {
+          MemorySegment.copy(src.area, 0, copy.area, 0, src.area.byteSize());
+          copy.saved = true;
+        }
+      }
+    }
+    State old = states.getIfPresent(to);
+    if (old != null) {
+      synchronized (old) {
+        Vcpu live = old.liveIn;
+        if (live != null) {
+          withIdle(live, () -> {
+            if (live.fpuOwner == to) {
+              live.fpuOwner = null;
+            }
+          });
+          old.liveIn = null;
+        }
+      }
+    }
+    states.put(to, copy);
+  }
+
+  private static void withIdle(Vcpu v, Runnable action) {
+    VcpuPool pool = v.pool;
+    if (pool == null || !pool.tryLockIdle(v)) {
+      throw new IllegalStateException("the vext frame's register state is live in a running " + v);
+    }
+    try {
+      action.run();
+    } finally {
+      pool.release(v);
+    }
+  }
 }

@@ -1,0 +1,315 @@
+package org.vmspace.vkernel.cli;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.api.Vmspaces;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.HostStdio;
+import org.vmspace.vkernel.fs.Stat;
+import org.vmspace.vkernel.fs.Vfs;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.KernelConfig;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code vkernel run}: runs a static Linux x86-64 program in a vmspace under the virtual
+ * kernel, with the caller's stdin, stdout and stderr, and exits with its status (128 plus the
+ * signal for a signal death, 124 on --timeout). A program that cannot be run is one line on
+ * stderr and status 127 (not found) or 126 (found, not runnable).
+ */
+@Command(
+    name = "run",
+    description = {
+      "Run a Linux x86-64 program (static ELF, or a #! script) in a vmspace.",
+      "The guest's / is the host's / read-only with a private writable /tmp, unless --root is given."
+    },
+    sortOptions = false)
+final class RunCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host directory to use as the guest's / (writable by the guest).")
+  Path root;
+
+  @Option(names = "--cwd", paramLabel = "DIR",
+      description = "The guest's working directory (default: the current one when it is visible, else /).")
+  String cwd;
+
+  @Option(names = "--trace", arity = "0..1", paramLabel = "FILE", fallbackValue = "-",
+      preprocessor = AttachedValueOnly.class,
+      description = "Print one strace-style line per system call, to stderr or (--trace=FILE) to FILE.")
+  String trace;
+
+  @Option(names = "--timeout", paramLabel = "DURATION",
+      description = "Kill every guest process after DURATION (e.g. 30s, 500ms, 2m); exit status 124.")
+  String timeout;
+
+  @Option(names = "--env", paramLabel = "K=V", description = "Set an environment variable (repeatable).")
+  List<String> env = new ArrayList<>();
+
+  @Option(names = "--clear-env", description = "Start from an empty environment instead of the caller's.")
+  boolean clearEnv;
+
+  @Parameters(index = "0", paramLabel = "PROGRAM", description = "The program: a path, or a name looked up in PATH.")
+  String program;
+
+  @Parameters(index = "1..*", paramLabel = "ARGS", description = "Its arguments.")
+  List<String> args = new ArrayList<>();
+
+  /** {@code --trace FILE} would swallow the program's name: only {@code --trace=FILE} gives a file. */
+  static final class AttachedValueOnly implements CommandLine.IParameterPreprocessor {
+    @Override
+    public boolean preprocess(java.util.Stack<String> args, CommandLine.Model.CommandSpec spec,
+        CommandLine.Model.ArgSpec argSpec, Map<String, Object> info) {
+      if (!"=".equals(info.get("separator"))) {
+        args.push("-");
+      }
+      return false;
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter err = spec.commandLine().getErr();
+    Duration limit;
+    try {
+      limit = timeout == null ? null : parseDuration(timeout);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    Map<String, String> environment = new LinkedHashMap<>(clearEnv ? Map.of() : System.getenv());
+    for (String kv : env) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--env wants K=V, got '" + kv + "'");
+      }
+      environment.put(kv.substring(0, eq), kv.substring(eq + 1));
+    }
+    if (root != null && !Files.isDirectory(root)) {
+      err.println("vkernel: --root " + root + ": not a directory");
+      return 125;
+    }
+    VmspaceService vms;
+    try {
+      vms = Vmspaces.open();
+    } catch (VmspaceException | IllegalStateException e) {
+      err.println("vkernel: no way to run guest code here: " + e.getMessage());
+      return 125;
+    }
+    Path tmp = root == null ? Files.createTempDirectory("vkernel-tmp-") : null;
+    PrintStream traceOut = openTrace(err);
+    if (trace != null && traceOut == null) {
+      vms.close();
+      return 125;
+    }
+    KernelConfig.Builder config = KernelConfig.builder().trace(traceOut);
+    if (root != null) {
+      config.root(root, true);
+    } else {
+      config.root(Path.of("/"), false).tmp(tmp);
+    }
+    try (Kernel kernel = new Kernel(vms, config.build())) {
+      String guestCwd = cwd != null ? cwd : root != null ? "/" : visibleCwd(kernel.vfs());
+      List<String> envp = new ArrayList<>();
+      environment.forEach((k, v) -> envp.add(k + "=" + v));
+      String path = findProgram(kernel.vfs(), program, environment.getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin"),
+          guestCwd);
+      if (path == null) {
+        err.println("vkernel: " + program + ": command not found");
+        return 127;
+      }
+      List<String> argv = new ArrayList<>();
+      argv.add(program);
+      argv.addAll(args);
+      FileDescription[] stdio = {HostStdio.open(0), HostStdio.open(1), HostStdio.open(2)};
+      ForwardedSignals forwarded = ForwardedSignals.install(kernel);
+      Kernel.Exit exit;
+      try {
+        exit = kernel.run(path, argv, envp, guestCwd, stdio, limit);
+      } catch (SyscallError e) {
+        return execFailure(err, program, e);
+      } finally {
+        forwarded.uninstall();
+      }
+      if (exit.timedOut()) {
+        err.println("vkernel: " + program + ": timed out after " + timeout + "; killed");
+        return 124;
+      }
+      return exit.shellStatus();
+    } finally {
+      if (traceOut != null) {
+        traceOut.flush();
+        if (traceOut != System.err) {
+          traceOut.close();
+        }
+      }
+      vms.close();
+      if (tmp != null) {
+        deleteTree(tmp);
+      }
+    }
+  }
+
+  private PrintStream openTrace(PrintWriter err) {
+    if (trace == null) {
+      return null;
+    }
+    if (trace.equals("-")) {
+      return System.err;
+    }
+    try {
+      OutputStream out = Files.newOutputStream(Path.of(trace));
+      return new PrintStream(new BufferedOutputStream(out, 1 << 16), false, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      err.println("vkernel: --trace " + trace + ": " + e.getMessage());
+      return null;
+    }
+  }
+
+  /** One line for a program that cannot be executed; 127 for missing, 126 otherwise. */
+  private static int execFailure(PrintWriter err, String program, SyscallError e) {
+    int errno = e.errno();
+    String what = switch (errno) {
+      case LinuxErrno.ENOENT -> "No such file or directory";
+      case LinuxErrno.EACCES -> "Permission denied";
+      case LinuxErrno.ENOEXEC -> "cannot execute";
+      case LinuxErrno.ENOTDIR -> "Not a directory";
+      case LinuxErrno.ELOOP -> "Too many levels of symbolic links";
+      case LinuxErrno.E2BIG -> "Argument list too long";
+      case LinuxErrno.ENOMEM -> "Cannot allocate memory";
+      default -> LinuxErrno.name(errno);
+    };
+    String detail = e.getMessage();
+    int colon = detail.indexOf(": ");
+    detail = colon < 0 ? "" : detail.substring(colon + 2);
+    boolean showDetail = errno == LinuxErrno.ENOEXEC && !detail.isEmpty();
+    err.println("vkernel: " + program + ": " + what + (showDetail ? " (" + detail + ")" : ""));
+    return errno == LinuxErrno.ENOENT || errno == LinuxErrno.ENOTDIR ? 127 : 126;
+  }
+
+  /** The host's working directory if the guest can see it (it cannot under the private /tmp). */
+  private static String visibleCwd(Vfs vfs) {
+    String here = Path.of("").toAbsolutePath().normalize().toString();
+    if (here.equals("/tmp") || here.startsWith("/tmp/")) {
+      return "/";
+    }
+    return isDirectory(vfs, here, "/") ? here : "/";
+  }
+
+  /** PATH search in the guest's namespace, as execvp does; null if not found. */
+  static String findProgram(Vfs vfs, String program, String pathVar, String cwd) {
+    if (program.contains("/")) {
+      return program;
+    }
+    for (String dir : pathVar.split(":", -1)) {
+      String candidate = (dir.isEmpty() ? "." : dir) + "/" + program;
+      if (isExecutable(vfs, candidate, cwd)) {
+        return candidate;
+      }
+    }
+    return null;
+  }
+
+  private static boolean isExecutable(Vfs vfs, String path, String cwd) {
+    int mode = mode(vfs, path, cwd);
+    return mode != -1 && (mode & 0170000) == Stat.S_IFREG && (mode & 0111) != 0;
+  }
+
+  private static boolean isDirectory(Vfs vfs, String path, String cwd) {
+    int mode = mode(vfs, path, cwd);
+    return mode != -1 && (mode & 0170000) == Stat.S_IFDIR;
+  }
+
+  private static int mode(Vfs vfs, String path, String cwd) {
+    try (Arena a = Arena.ofConfined()) {
+      Vfs.Node n = vfs.resolve(path, cwd, true);
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      if (n instanceof Vfs.HostNode h) {
+        int fd = vfs.openPath(h);
+        try {
+          if (Host.fstat(fd, st) < 0) {
+            return -1;
+          }
+        } finally {
+          Host.close(fd);
+        }
+      } else if (n instanceof Vfs.VirtualNode v && v.entry() != null) {
+        v.entry().stat(st, v.guestPath());
+      } else {
+        return -1;
+      }
+      return Stat.mode(st);
+    } catch (SyscallError e) {
+      return -1;
+    }
+  }
+
+  private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)?");
+
+  /** "30s", "500ms", "2m", "1h", "10" (seconds) or ISO-8601 ("PT30S"). */
+  static Duration parseDuration(String s) {
+    if (s.startsWith("P") || s.startsWith("p")) {
+      try {
+        return Duration.parse(s);
+      } catch (java.time.format.DateTimeParseException e) {
+        throw new IllegalArgumentException("--timeout: cannot parse '" + s + "'");
+      }
+    }
+    Matcher m = DURATION.matcher(s.trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException("--timeout: cannot parse '" + s + "' (try 30s, 500ms, 2m)");
+    }
+    double v = Double.parseDouble(m.group(1));
+    String unit = m.group(2) == null ? "s" : m.group(2);
+    double millis = switch (unit) {
+      case "ms" -> v;
+      case "s" -> v * 1000;
+      case "m" -> v * 60_000;
+      default -> v * 3_600_000;
+    };
+    if (millis <= 0) {
+      throw new IllegalArgumentException("--timeout must be positive");
+    }
+    return Duration.ofMillis((long) Math.ceil(millis));
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // best effort: a file the guest made unremovable stays in the host's /tmp
+        }
+      });
+    } catch (IOException e) {
+      // same
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package org.vmspace.vkernel.elf;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * The parts of an ELF64 x86-64 executable the loader needs: type, entry, program headers.
+ * Immutable; parsed once per file version and cached by the kernel.
+ *
+ * @param type ET_EXEC (2) or ET_DYN (3)
+ * @param interp the PT_INTERP path, or null for a static executable
+ */
+public record ElfImage(int type, long entry, long phoff, int phentsize, int phnum,
+    List<Segment> segments, String interp, long fileSize) {
+
+  public static final int ET_EXEC = 2;
+  public static final int ET_DYN = 3;
+  public static final int PT_LOAD = 1;
+  public static final int PT_INTERP = 3;
+  public static final int PT_PHDR = 6;
+  public static final int PT_GNU_STACK = 0x6474e551;
+  public static final int PF_X = 1;
+  public static final int PF_W = 2;
+  public static final int PF_R = 4;
+
+  /** One program header. */
+  public record Segment(int type, int flags, long offset, long vaddr, long filesz, long memsz, long align) {}
+
+  private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * Parses the executable open on host descriptor {@code fd}.
+   *
+   * @throws SyscallError ENOEXEC if it is not an ELF64 x86-64 executable
+   */
+  public static ElfImage parse(int fd, long fileSize) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment h = a.allocate(64);
+      if (Host.pread(fd, h, 64, 0) != 64) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "too short for ELF");
+      }
+      if (h.get(INT, 0) != 0x464c457f) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "not ELF");
+      }
+      if (h.get(ValueLayout.JAVA_BYTE, 4) != 2 || h.get(ValueLayout.JAVA_BYTE, 5) != 1) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "not 64-bit little-endian ELF");
+      }
+      int type = Short.toUnsignedInt(h.get(SHORT, 16));
+      int machine = Short.toUnsignedInt(h.get(SHORT, 18));
+      if (machine != 62) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "not x86-64 (machine " + machine + ")");
+      }
+      if (type != ET_EXEC && type != ET_DYN) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "not an executable (type " + type + ")");
+      }
+      long entry = h.get(LONG, 24);
+      long phoff = h.get(LONG, 32);
+      int phentsize = Short.toUnsignedInt(h.get(SHORT, 54));
+      int phnum = Short.toUnsignedInt(h.get(SHORT, 56));
+      if (phentsize != 56 || phnum == 0 || phnum > 256 || phoff <= 0 || phoff + 56L * phnum > fileSize) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "bad program headers");
+      }
+      MemorySegment ph = a.allocate(56L * phnum);
+      if (Host.pread(fd, ph, 56L * phnum, phoff) != 56L * phnum) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "short program headers");
+      }
+      List<Segment> segs = new ArrayList<>();
+      String interp = null;
+      for (int i = 0; i < phnum; i++) {
+        long b = 56L * i;
+        Segment s = new Segment(ph.get(INT, b), ph.get(INT, b + 4), ph.get(LONG, b + 8), ph.get(LONG, b + 16),
+            ph.get(LONG, b + 32), ph.get(LONG, b + 40), ph.get(LONG, b + 48));
+        if (s.type() == PT_LOAD) {
+          if (s.filesz() > s.memsz() || s.offset() + s.filesz() > fileSize || s.offset() < 0) {
+            throw new SyscallError(LinuxErrno.ENOEXEC, "bad PT_LOAD");
+          }
+        }
+        if (s.type() == PT_INTERP && s.filesz() > 0 && s.filesz() < 4096) {
+          MemorySegment p = a.allocate(s.filesz());
+          Host.pread(fd, p, s.filesz(), s.offset());
+          interp = p.getString(0);
+        }
+        segs.add(s);
+      }
+      if (segs.stream().noneMatch(s -> s.type() == PT_LOAD)) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "no PT_LOAD");
+      }
+      return new ElfImage(type, entry, phoff, phentsize, phnum, List.copyOf(segs), interp, fileSize);
+    }
+  }
+
+  /** The PT_LOAD segments. */
+  public List<Segment> loads() {
+    return segments.stream().filter(s -> s.type() == PT_LOAD).toList();
+  }
+}

@@ -1,0 +1,215 @@
+package org.vmspace.vkernel.elf;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.vmspace.api.Backing;
+import org.vmspace.api.HostFile;
+import org.vmspace.api.MapFlags;
+import org.vmspace.api.Prot;
+import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.mem.UserMemory;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * Loads a static ELF executable (ET_EXEC or static-pie ET_DYN) into an empty vmspace the way
+ * Linux's binfmt_elf does: each PT_LOAD maps the file's pages privately (copy-on-write, so every
+ * process running the binary shares its page cache), the part of the last file page past
+ * {@code p_filesz} is zeroed and the rest of {@code p_memsz} is anonymous; then the stack with
+ * argv, envp and the auxiliary vector.
+ */
+public final class ElfLoader {
+  /** Where static-pie executables are loaded (Linux's ELF_ET_DYN_BASE on x86-64). */
+  public static final long PIE_BASE = 0x5555_5555_4000L;
+  /** The top of the stack, below the vmspace limit. */
+  public static final long STACK_TOP = 0x7FFF_FF00_0000L;
+  /** The stack's size (RLIMIT_STACK's usual value). */
+  public static final long STACK_SIZE = 8L << 20;
+  private static final long PAGE = 4096;
+  private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  // auxv types
+  static final int AT_NULL = 0;
+  static final int AT_PHDR = 3;
+  static final int AT_PHENT = 4;
+  static final int AT_PHNUM = 5;
+  static final int AT_PAGESZ = 6;
+  static final int AT_BASE = 7;
+  static final int AT_FLAGS = 8;
+  static final int AT_ENTRY = 9;
+  static final int AT_UID = 11;
+  static final int AT_EUID = 12;
+  static final int AT_GID = 13;
+  static final int AT_EGID = 14;
+  static final int AT_PLATFORM = 15;
+  static final int AT_HWCAP = 16;
+  static final int AT_CLKTCK = 17;
+  static final int AT_SECURE = 23;
+  static final int AT_RANDOM = 25;
+  static final int AT_HWCAP2 = 26;
+  static final int AT_EXECFN = 31;
+  static final int AT_SYSINFO_EHDR = 33;
+
+  /** Where the loaded program starts. */
+  public record Loaded(long entry, long stackPointer, long brk, long loadBase) {}
+
+  /** Credentials for the auxiliary vector. */
+  public record Ids(int uid, int euid, int gid, int egid) {}
+
+  private ElfLoader() {}
+
+  /**
+   * Loads {@code image} from {@code file} into the empty vmspace {@code id}.
+   *
+   * @throws SyscallError ENOEXEC for what cannot be loaded, ENOMEM without memory, E2BIG for
+   *     arguments over 2 MiB
+   */
+  public static Loaded load(AddressSpace as, HostFile file, String path, ElfImage image,
+      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, Backing vdso) {
+    if (image.interp() != null) {
+      throw new SyscallError(LinuxErrno.ENOEXEC, "dynamically linked (needs " + image.interp() + ")");
+    }
+    long base = image.type() == ElfImage.ET_DYN ? PIE_BASE : 0;
+    long brk = 0;
+    long phdrAddr = 0;
+    try {
+      for (ElfImage.Segment s : image.loads()) {
+        loadSegment(as, file, path, s, base);
+        brk = Math.max(brk, base + s.vaddr() + s.memsz());
+        if (image.phoff() >= s.offset() && image.phoff() < s.offset() + s.filesz()) {
+          phdrAddr = base + s.vaddr() + (image.phoff() - s.offset());
+        }
+      }
+      as.mapFixed(STACK_TOP - STACK_SIZE, STACK_SIZE, Prot.PROT_READ | Prot.PROT_WRITE,
+          MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_STACK, null, 0, "[stack]");
+      if (vdso != null) {
+        // Private: a guest that makes its copy writable changes only its own.
+        as.mapFixed(Vdso.ADDRESS, Vdso.SIZE, Prot.PROT_READ | Prot.PROT_EXEC, MapFlags.MAP_PRIVATE, vdso, 0, "[vdso]");
+      }
+    } catch (SyscallError e) {
+      throw e.errno() == LinuxErrno.ENOMEM ? e : new SyscallError(LinuxErrno.ENOEXEC, e.getMessage());
+    }
+    long sp = buildStack(as.memory(), image, base, phdrAddr, argv, envp, execfn, ids, random,
+        vdso != null ? Vdso.ADDRESS : 0);
+    return new Loaded(base + image.entry(), sp, (brk + PAGE - 1) & ~(PAGE - 1), base);
+  }
+
+  private static int prot(int pflags) {
+    return ((pflags & ElfImage.PF_R) != 0 ? Prot.PROT_READ : 0)
+        | ((pflags & ElfImage.PF_W) != 0 ? Prot.PROT_WRITE : 0)
+        | ((pflags & ElfImage.PF_X) != 0 ? Prot.PROT_EXEC : 0);
+  }
+
+  private static void loadSegment(AddressSpace as, HostFile file, String path, ElfImage.Segment s, long base) {
+    long vaddr = base + s.vaddr();
+    long start = vaddr & ~(PAGE - 1);
+    long fileEnd = vaddr + s.filesz();
+    long memEnd = vaddr + s.memsz();
+    long fileMapEnd = (fileEnd + PAGE - 1) & ~(PAGE - 1);
+    int prot = prot(s.flags());
+    boolean tail = s.memsz() > s.filesz() && (fileEnd & (PAGE - 1)) != 0;
+    if (s.filesz() > 0) {
+      if ((s.offset() & (PAGE - 1)) != (vaddr & (PAGE - 1))) {
+        throw new SyscallError(LinuxErrno.ENOEXEC, "segment offset not congruent to its address");
+      }
+      int mapProt = tail ? prot | Prot.PROT_WRITE : prot;
+      as.mapFixed(start, fileMapEnd - start, mapProt, MapFlags.MAP_PRIVATE, file, s.offset() & ~(PAGE - 1), path);
+      if (tail) {
+        int n = (int) (fileMapEnd - fileEnd);
+        as.memory().write(fileEnd, MemorySegment.ofArray(new byte[n]), 0, n);
+        if (mapProt != prot) {
+          as.mprotect(start, fileMapEnd - start, prot);
+        }
+      }
+    } else {
+      fileMapEnd = start;
+    }
+    long anonEnd = (memEnd + PAGE - 1) & ~(PAGE - 1);
+    if (anonEnd > fileMapEnd) {
+      as.mapFixed(fileMapEnd, anonEnd - fileMapEnd, prot, MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0, "");
+    }
+  }
+
+  /**
+   * The initial stack: strings at the top, then (16-byte aligned) argc, argv[], NULL, envp[],
+   * NULL, auxv pairs ending in AT_NULL, with rsp at argc.
+   */
+  private static long buildStack(UserMemory mem, ElfImage image, long base, long phdr,
+      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, long vdso) {
+    byte[] platform = "x86_64".getBytes(StandardCharsets.US_ASCII);
+    int strings = execfn.length + 1 + platform.length + 1 + 16;
+    for (byte[] a : argv) {
+      strings += a.length + 1;
+    }
+    for (byte[] e : envp) {
+      strings += e.length + 1;
+    }
+    if (strings > (2 << 20)) {
+      throw new SyscallError(LinuxErrno.E2BIG);
+    }
+    long[][] aux = {
+      {AT_SYSINFO_EHDR, vdso},
+      {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, image.phnum()}, {AT_PAGESZ, PAGE},
+      {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, base + image.entry()},
+      {AT_UID, ids.uid()}, {AT_EUID, ids.euid()}, {AT_GID, ids.gid()}, {AT_EGID, ids.egid()},
+      {AT_SECURE, 0}, {AT_RANDOM, 0}, {AT_HWCAP, 0x178bfbffL}, {AT_HWCAP2, 0}, {AT_CLKTCK, 100},
+      {AT_PLATFORM, 0}, {AT_EXECFN, 0}, {AT_NULL, 0},
+    };
+    int pointers = 1 + argv.size() + 1 + envp.size() + 1 + 2 * aux.length;
+    long stringsStart = (STACK_TOP - 16 - strings) & ~15L;
+    long sp = (stringsStart - 8L * pointers) & ~15L;
+    int size = (int) (STACK_TOP - sp);
+    MemorySegment img = MemorySegment.ofArray(new byte[size]);
+    long at = stringsStart;
+    long[] argvAddr = new long[argv.size()];
+    long[] envAddr = new long[envp.size()];
+    for (int i = 0; i < argv.size(); i++) {
+      argvAddr[i] = at;
+      at = putString(img, sp, at, argv.get(i));
+    }
+    for (int i = 0; i < envp.size(); i++) {
+      envAddr[i] = at;
+      at = putString(img, sp, at, envp.get(i));
+    }
+    long execfnAddr = at;
+    at = putString(img, sp, at, execfn);
+    long platformAddr = at;
+    at = putString(img, sp, at, platform);
+    long randomAddr = at;
+    MemorySegment.copy(MemorySegment.ofArray(random), 0, img, at - sp, 16);
+    long p = sp;
+    img.set(LONG, p - sp, argv.size());
+    p += 8;
+    for (long a : argvAddr) {
+      img.set(LONG, p - sp, a);
+      p += 8;
+    }
+    p += 8; // NULL
+    for (long e : envAddr) {
+      img.set(LONG, p - sp, e);
+      p += 8;
+    }
+    p += 8; // NULL
+    for (long[] pair : aux) {
+      long value = switch ((int) pair[0]) {
+        case AT_RANDOM -> randomAddr;
+        case AT_PLATFORM -> platformAddr;
+        case AT_EXECFN -> execfnAddr;
+        default -> pair[1];
+      };
+      img.set(LONG, p - sp, pair[0]);
+      img.set(LONG, p - sp + 8, value);
+      p += 16;
+    }
+    mem.write(sp, img, 0, size);
+    return sp;
+  }
+
+  private static long putString(MemorySegment img, long sp, long at, byte[] s) {
+    MemorySegment.copy(MemorySegment.ofArray(s), 0, img, at - sp, s.length);
+    return at + s.length + 1;
+  }
+}

@@ -1,0 +1,48 @@
+package org.vmspace.vkernel.fs;
+
+import java.util.List;
+import java.util.Map;
+
+/** What /proc shows of the kernel: its processes. Implemented by the kernel. */
+public interface ProcView {
+  /** One process as /proc/PID shows it. */
+  interface ProcInfo {
+    int pid();
+
+    /** The executable's guest path (the target of /proc/PID/exe). */
+    String exePath();
+
+    /** The current directory's guest path. */
+    String cwd();
+
+    /** argv, NUL-separated and NUL-terminated, as /proc/PID/cmdline. */
+    byte[] cmdline();
+
+    /** The line of /proc/PID/stat. */
+    String statLine();
+
+    /** /proc/PID/status. */
+    String status();
+
+    /** /proc/PID/maps. */
+    String maps();
+
+    /** The open descriptors. */
+    Map<Integer, FileDescription> fds();
+  }
+
+  /** The calling process's pid. */
+  int selfPid();
+
+  /** The process with this pid, or null. */
+  ProcInfo process(int pid);
+
+  /** Every live pid. */
+  List<Integer> pids();
+
+  /** /proc/meminfo. */
+  String meminfo();
+
+  /** /proc/cpuinfo. */
+  String cpuinfo();
+}

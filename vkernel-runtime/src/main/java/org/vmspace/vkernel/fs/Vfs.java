@@ -1,0 +1,303 @@
+package org.vmspace.vkernel.fs;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * The guest's file system: the root (a host directory), an optional private {@code /tmp}, and
+ * the virtual {@code /proc} and {@code /dev}.
+ *
+ * <p>Resolution is done here, component by component, so that symbolic links are interpreted
+ * in the guest's namespace (an absolute link restarts at the guest root, {@code ..} stops at
+ * it, links into {@code /proc} or {@code /tmp} reach them). Host objects are then opened with
+ * {@code openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)} relative to their mount's directory, so
+ * a path a racing guest turns into a symlink fails instead of escaping the root.
+ */
+public final class Vfs implements AutoCloseable {
+  /** A host directory mounted at a guest path. */
+  public record Mount(String name, int dirFd, boolean writable) {}
+
+  /** A resolved path. */
+  public sealed interface Node permits HostNode, VirtualNode {
+    String guestPath();
+  }
+
+  /** A path under a host mount: {@code rel} is relative to the mount's directory ("." for it). */
+  public record HostNode(Mount mount, byte[] rel, String guestPath) implements Node {}
+
+  /** A path in /proc or /dev. */
+  public record VirtualNode(String guestPath, VirtualFs.Entry entry) implements Node {}
+
+  private static final int MAX_SYMLINKS = 40;
+  private static final long RESOLVE = Host.RESOLVE_IN_ROOT | Host.RESOLVE_NO_SYMLINKS;
+  private final Mount root;
+  private final Mount tmp;
+  private final VirtualFs virtual;
+
+  /**
+   * @param root the host directory that is the guest's {@code /}
+   * @param rootWritable whether the guest may change it
+   * @param tmp a host directory for a private writable {@code /tmp}, or null
+   */
+  public Vfs(java.nio.file.Path root, boolean rootWritable, java.nio.file.Path tmp, ProcView procs) {
+    this.root = new Mount("", openDir(root), rootWritable);
+    this.tmp = tmp == null ? null : new Mount("tmp", openDir(tmp), true);
+    this.virtual = new VirtualFs(procs);
+  }
+
+  private static int openDir(java.nio.file.Path dir) {
+    int fd = Host.openat2(Host.AT_FDCWD, dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8),
+        Host.O_PATH | Host.O_DIRECTORY | Host.O_CLOEXEC, 0, 0);
+    if (fd < 0) {
+      throw new IllegalArgumentException("cannot open " + dir + ": " + LinuxErrno.name(-fd));
+    }
+    return fd;
+  }
+
+  // ---------------------------------------------------------------- resolution
+
+  /** Joins a path to a directory and normalises "." and ".." lexically (no links). */
+  static List<String> components(String path, String cwd) {
+    List<String> out = new ArrayList<>();
+    if (!path.startsWith("/")) {
+      split(cwd, out);
+    }
+    split(path, out);
+    return out;
+  }
+
+  private static void split(String p, List<String> out) {
+    for (String c : p.split("/")) {
+      if (!c.isEmpty()) {
+        out.add(c);
+      }
+    }
+  }
+
+  private static String join(List<String> comps) {
+    return comps.isEmpty() ? "/" : "/" + String.join("/", comps);
+  }
+
+  private Mount mountFor(List<String> comps) {
+    return tmp != null && !comps.isEmpty() && comps.get(0).equals("tmp") ? tmp : root;
+  }
+
+  private static byte[] relative(Mount m, List<String> comps) {
+    List<String> rest = m.name().isEmpty() ? comps : comps.subList(1, comps.size());
+    return (rest.isEmpty() ? "." : String.join("/", rest)).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Resolves a guest path.
+   *
+   * @param follow whether a symbolic link as the last component is followed
+   * @throws SyscallError ENOENT for a missing directory on the way (a missing last component
+   *     resolves, for creation), ENOTDIR, ELOOP, ENAMETOOLONG
+   */
+  public Node resolve(String path, String cwd, boolean follow) {
+    if (path.isEmpty()) {
+      throw new SyscallError(LinuxErrno.ENOENT);
+    }
+    if (path.length() > 4095) {
+      throw new SyscallError(LinuxErrno.ENAMETOOLONG);
+    }
+    Deque<String> todo = new ArrayDeque<>();
+    List<String> done = new ArrayList<>();
+    if (!path.startsWith("/")) {
+      split(cwd, done);
+    }
+    for (String c : path.split("/")) {
+      if (!c.isEmpty()) {
+        todo.addLast(c);
+      }
+    }
+    boolean trailingSlash = path.endsWith("/");
+    int links = 0;
+    while (!todo.isEmpty()) {
+      String c = todo.pollFirst();
+      if (c.equals(".")) {
+        continue;
+      }
+      if (c.equals("..")) {
+        if (!done.isEmpty()) {
+          done.remove(done.size() - 1);
+        }
+        continue;
+      }
+      done.add(c);
+      boolean last = todo.isEmpty();
+      if (last && !follow && !trailingSlash) {
+        break;
+      }
+      String target;
+      if (VirtualFs.owns(done)) {
+        VirtualFs.Entry e = virtual.lookup(done);
+        if (e == null) {
+          if (last) {
+            break;
+          }
+          throw new SyscallError(LinuxErrno.ENOENT, join(done));
+        }
+        target = e.linkTarget();
+        if (target == null) {
+          if (!last && !e.isDirectory()) {
+            throw new SyscallError(LinuxErrno.ENOTDIR, join(done));
+          }
+          continue;
+        }
+      } else {
+        target = hostLinkTarget(done, last);
+        if (target == null) {
+          continue;
+        }
+      }
+      if (++links > MAX_SYMLINKS) {
+        throw new SyscallError(LinuxErrno.ELOOP);
+      }
+      done.remove(done.size() - 1);
+      if (target.startsWith("/")) {
+        done.clear();
+      }
+      List<String> expanded = new ArrayList<>();
+      split(target, expanded);
+      for (int i = expanded.size() - 1; i >= 0; i--) {
+        todo.addFirst(expanded.get(i));
+      }
+    }
+    String guestPath = join(done);
+    if (VirtualFs.owns(done)) {
+      return new VirtualNode(guestPath, virtual.lookup(done));
+    }
+    Mount m = mountFor(done);
+    return new HostNode(m, relative(m, done), guestPath);
+  }
+
+  /**
+   * If the host object at {@code comps} is a symbolic link, its target; null if it is not one
+   * (or does not exist and is last).
+   */
+  private String hostLinkTarget(List<String> comps, boolean last) {
+    Mount m = mountFor(comps);
+    byte[] rel = relative(m, comps);
+    int fd = Host.openat2(m.dirFd(), rel, Host.O_PATH | Host.O_NOFOLLOW | Host.O_CLOEXEC, 0, RESOLVE);
+    if (fd < 0) {
+      if (-fd == LinuxErrno.ENOENT && last) {
+        return null;
+      }
+      throw new SyscallError(-fd, join(comps));
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      HostFileDescription.check(Host.fstat(fd, st));
+      int type = Stat.mode(st) & 0170000;
+      if (type == Stat.S_IFLNK) {
+        MemorySegment buf = a.allocate(4096);
+        long n = HostFileDescription.check(Host.readlinkat(fd, new byte[0], buf, 4096));
+        return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+      }
+      if (type != Stat.S_IFDIR && !last) {
+        throw new SyscallError(LinuxErrno.ENOTDIR, join(comps));
+      }
+      return null;
+    } finally {
+      Host.close(fd);
+    }
+  }
+
+  // ---------------------------------------------------------------- host operations
+
+  /**
+   * openat2 on a resolved host node.
+   *
+   * @return the host descriptor
+   */
+  public int openHost(HostNode n, int flags, int mode) {
+    if ((flags & (Host.O_ACCMODE | Host.O_CREAT | Host.O_TRUNC)) != 0 && !n.mount().writable()
+        && ((flags & Host.O_ACCMODE) != Host.O_RDONLY || (flags & (Host.O_CREAT | Host.O_TRUNC)) != 0)) {
+      // Read-only root: creating or opening for writing fails, except for objects that exist
+      // and are not regular files (devices, fifos) which the guest may write (as on a ro mount
+      // with devices).
+      int probe = Host.openat2(n.mount().dirFd(), n.rel(), Host.O_PATH | Host.O_CLOEXEC, 0, RESOLVE);
+      if (probe < 0) {
+        throw new SyscallError((flags & Host.O_CREAT) != 0 ? LinuxErrno.EROFS : -probe, n.guestPath());
+      }
+      try (Arena a = Arena.ofConfined()) {
+        MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+        Host.fstat(probe, st);
+        int type = Stat.mode(st) & 0170000;
+        if (type == Stat.S_IFREG || type == Stat.S_IFDIR || (flags & Host.O_TRUNC) != 0) {
+          throw new SyscallError(LinuxErrno.EROFS, n.guestPath());
+        }
+      } finally {
+        Host.close(probe);
+      }
+    }
+    int fd = Host.openat2(n.mount().dirFd(), n.rel(), flags | Host.O_CLOEXEC, (flags & Host.O_CREAT) != 0 ? mode : 0, RESOLVE);
+    if (fd < 0) {
+      throw new SyscallError(-fd, n.guestPath());
+    }
+    return fd;
+  }
+
+  /** An O_PATH descriptor of the node (not following a final link). */
+  public int openPath(HostNode n) {
+    int fd = Host.openat2(n.mount().dirFd(), n.rel(), Host.O_PATH | Host.O_NOFOLLOW | Host.O_CLOEXEC, 0, RESOLVE);
+    if (fd < 0) {
+      throw new SyscallError(-fd, n.guestPath());
+    }
+    return fd;
+  }
+
+  /** The parent directory of a node (an O_PATH descriptor) and its last name. */
+  public record Parent(int dirFd, byte[] name, Mount mount) implements AutoCloseable {
+    @Override
+    public void close() {
+      Host.close(dirFd);
+    }
+  }
+
+  /** Opens the parent of a (not followed) path, for mkdir, unlink and the like. */
+  public Parent parent(String path, String cwd, boolean needWrite) {
+    Node n = resolve(path, cwd, false);
+    if (!(n instanceof HostNode h)) {
+      throw new SyscallError(needWrite ? LinuxErrno.EACCES : LinuxErrno.EPERM, n.guestPath());
+    }
+    if (needWrite && !h.mount().writable()) {
+      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
+    }
+    String rel = new String(h.rel(), StandardCharsets.UTF_8);
+    if (rel.equals(".")) {
+      throw new SyscallError(LinuxErrno.EBUSY, h.guestPath());
+    }
+    int slash = rel.lastIndexOf('/');
+    byte[] dir = (slash < 0 ? "." : rel.substring(0, slash)).getBytes(StandardCharsets.UTF_8);
+    byte[] name = rel.substring(slash + 1).getBytes(StandardCharsets.UTF_8);
+    int fd = Host.openat2(h.mount().dirFd(), dir, Host.O_PATH | Host.O_DIRECTORY | Host.O_CLOEXEC, 0, RESOLVE);
+    if (fd < 0) {
+      throw new SyscallError(-fd, h.guestPath());
+    }
+    return new Parent(fd, name, h.mount());
+  }
+
+  /** The virtual file systems (for opening their files). */
+  public VirtualFs virtual() {
+    return virtual;
+  }
+
+  @Override
+  public void close() {
+    Host.close(root.dirFd());
+    if (tmp != null) {
+      Host.close(tmp.dirFd());
+    }
+  }
+}

@@ -1,0 +1,353 @@
+package org.vmspace.vkernel.fs;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * The virtual {@code /proc} and {@code /dev}.
+ *
+ * <p>{@code /proc}: {@code self}, {@code mounts}, {@code cpuinfo}, {@code meminfo}, and per
+ * process {@code exe}, {@code cwd}, {@code root}, {@code fd/}, {@code cmdline}, {@code stat},
+ * {@code status}, {@code maps}. {@code /dev}: {@code null zero full random urandom tty} (the
+ * host's devices) and {@code stdin stdout stderr fd} (links into {@code /proc/self/fd}).
+ */
+public final class VirtualFs {
+  /** One virtual object. */
+  public interface Entry {
+    /** Whether it is a directory. */
+    default boolean isDirectory() {
+      return false;
+    }
+
+    /** For a symbolic link, its target (followed by path resolution); null otherwise. */
+    default String linkTarget() {
+      return null;
+    }
+
+    /** What readlink(2) returns; null if it is not a link. */
+    default String readlinkText() {
+      return linkTarget();
+    }
+
+    /** The names in a directory. */
+    default List<String> list() {
+      throw new SyscallError(LinuxErrno.ENOTDIR);
+    }
+
+    /** Opens it. */
+    FileDescription open(int flags, String guestPath);
+
+    /** Fills a stat. */
+    void stat(MemorySegment st, String guestPath);
+  }
+
+  private static final String[] DEVICES = {"null", "zero", "full", "random", "urandom", "tty"};
+  private final ProcView procs;
+
+  VirtualFs(ProcView procs) {
+    this.procs = procs;
+  }
+
+  static boolean owns(List<String> comps) {
+    return !comps.isEmpty() && (comps.get(0).equals("proc") || comps.get(0).equals("dev"));
+  }
+
+  static long inode(String guestPath) {
+    return 0x1_0000_0000L | (guestPath.hashCode() & 0xFFFF_FFFFL);
+  }
+
+  /** The entry at these components (which start with proc or dev), or null. */
+  Entry lookup(List<String> comps) {
+    if (comps.get(0).equals("dev")) {
+      return lookupDev(comps);
+    }
+    return lookupProc(comps);
+  }
+
+  private Entry lookupDev(List<String> comps) {
+    if (comps.size() == 1) {
+      List<String> names = new ArrayList<>(List.of(DEVICES));
+      names.addAll(List.of("stdin", "stdout", "stderr", "fd"));
+      return dir(names);
+    }
+    if (comps.size() > 2) {
+      return null;
+    }
+    String name = comps.get(1);
+    return switch (name) {
+      case "stdin" -> link("/proc/self/fd/0");
+      case "stdout" -> link("/proc/self/fd/1");
+      case "stderr" -> link("/proc/self/fd/2");
+      case "fd" -> link("/proc/self/fd");
+      default -> List.of(DEVICES).contains(name) ? device("/dev/" + name) : null;
+    };
+  }
+
+  private Entry lookupProc(List<String> comps) {
+    if (comps.size() == 1) {
+      List<String> names = new ArrayList<>(List.of("self", "mounts", "cpuinfo", "meminfo"));
+      for (int pid : procs.pids()) {
+        names.add(Integer.toString(pid));
+      }
+      return dir(names);
+    }
+    String name = comps.get(1);
+    if (comps.size() == 2) {
+      switch (name) {
+        case "self":
+          return link(Integer.toString(procs.selfPid()));
+        case "mounts":
+          return file(() -> mounts());
+        case "cpuinfo":
+          return file(procs::cpuinfo);
+        case "meminfo":
+          return file(procs::meminfo);
+        default:
+          break;
+      }
+    }
+    int pid;
+    try {
+      pid = Integer.parseInt(name);
+    } catch (NumberFormatException e) {
+      return null;
+    }
+    ProcView.ProcInfo p = procs.process(pid);
+    if (p == null) {
+      return null;
+    }
+    if (comps.size() == 2) {
+      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "stat", "status", "maps"));
+    }
+    String what = comps.get(2);
+    if (comps.size() == 3) {
+      return switch (what) {
+        case "exe" -> link(p.exePath());
+        case "cwd" -> link(p.cwd());
+        case "root" -> link("/");
+        case "cmdline" -> file(() -> new String(p.cmdline(), StandardCharsets.ISO_8859_1));
+        case "stat" -> file(p::statLine);
+        case "status" -> file(p::status);
+        case "maps" -> file(p::maps);
+        case "fd" -> {
+          List<String> fds = new ArrayList<>();
+          for (int fd : p.fds().keySet()) {
+            fds.add(Integer.toString(fd));
+          }
+          yield dir(fds);
+        }
+        default -> null;
+      };
+    }
+    if (comps.size() == 4 && what.equals("fd")) {
+      try {
+        FileDescription d = p.fds().get(Integer.parseInt(comps.get(3)));
+        return d == null ? null : fdEntry(d);
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
+    return null;
+  }
+
+  private static String mounts() {
+    return "/dev/root / rootfs ro 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\n"
+        + "tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\ndevtmpfs /dev devtmpfs rw,nosuid 0 0\n";
+  }
+
+  // ---------------------------------------------------------------- entry kinds
+
+  private static Entry dir(List<String> names) {
+    return new Entry() {
+      @Override
+      public boolean isDirectory() {
+        return true;
+      }
+
+      @Override
+      public List<String> list() {
+        return names;
+      }
+
+      @Override
+      public FileDescription open(int flags, String guestPath) {
+        if ((flags & Host.O_ACCMODE) != Host.O_RDONLY) {
+          throw new SyscallError(LinuxErrno.EISDIR);
+        }
+        return new VirtualDirectory(guestPath, names);
+      }
+
+      @Override
+      public void stat(MemorySegment st, String guestPath) {
+        Stat.fill(st, inode(guestPath), Stat.S_IFDIR | 0555, 2, 0);
+      }
+    };
+  }
+
+  private static Entry link(String target) {
+    return new Entry() {
+      @Override
+      public String linkTarget() {
+        return target;
+      }
+
+      @Override
+      public FileDescription open(int flags, String guestPath) {
+        throw new SyscallError(LinuxErrno.ELOOP);
+      }
+
+      @Override
+      public void stat(MemorySegment st, String guestPath) {
+        Stat.fill(st, inode(guestPath), Stat.S_IFLNK | 0777, 1, target.length());
+      }
+    };
+  }
+
+  private static Entry file(java.util.function.Supplier<String> content) {
+    return new Entry() {
+      @Override
+      public FileDescription open(int flags, String guestPath) {
+        if ((flags & Host.O_ACCMODE) != Host.O_RDONLY) {
+          throw new SyscallError(LinuxErrno.EACCES);
+        }
+        return new VirtualFile(guestPath, content.get().getBytes(StandardCharsets.ISO_8859_1), inode(guestPath));
+      }
+
+      @Override
+      public void stat(MemorySegment st, String guestPath) {
+        Stat.fill(st, inode(guestPath), Stat.S_IFREG | 0444, 1, 0);
+      }
+    };
+  }
+
+  /** A host device node, opened by its host path. */
+  private static Entry device(String hostPath) {
+    return new Entry() {
+      @Override
+      public FileDescription open(int flags, String guestPath) {
+        int fd = Host.openat2(Host.AT_FDCWD, hostPath.getBytes(StandardCharsets.UTF_8),
+            (flags & ~Host.O_CREAT) | Host.O_CLOEXEC, 0, 0);
+        if (fd < 0) {
+          throw new SyscallError(-fd, guestPath);
+        }
+        return new HostFileDescription(fd, guestPath, flags & (Host.O_ACCMODE | Host.O_APPEND | Host.O_NONBLOCK));
+      }
+
+      @Override
+      public void stat(MemorySegment st, String guestPath) {
+        int r = Host.fstatat(Host.AT_FDCWD, hostPath.getBytes(StandardCharsets.UTF_8), st, 0);
+        if (r < 0) {
+          throw new SyscallError(-r, guestPath);
+        }
+      }
+    };
+  }
+
+  /**
+   * /proc/PID/fd/N: a link to the file's path when it has one in the guest's namespace;
+   * otherwise (a pipe, a virtual file) opening it refers to the same open file, as Linux's
+   * magic links do.
+   */
+  private static Entry fdEntry(FileDescription d) {
+    String path = d.path();
+    boolean real = path.startsWith("/");
+    return new Entry() {
+      @Override
+      public String linkTarget() {
+        return real ? path : null;
+      }
+
+      @Override
+      public String readlinkText() {
+        return path;
+      }
+
+      @Override
+      public FileDescription open(int flags, String guestPath) {
+        return d.retain();
+      }
+
+      @Override
+      public void stat(MemorySegment st, String guestPath) {
+        d.fstat(st);
+      }
+    };
+  }
+
+  /** A directory listing made up when opened. */
+  static final class VirtualDirectory extends FileDescription {
+    private final String path;
+    private final List<String> names;
+    private int next;
+
+    VirtualDirectory(String path, List<String> names) {
+      super(0);
+      this.path = path;
+      List<String> all = new ArrayList<>(List.of(".", ".."));
+      all.addAll(names);
+      this.names = all;
+    }
+
+    @Override
+    public String path() {
+      return path;
+    }
+
+    @Override
+    public void fstat(MemorySegment st) {
+      Stat.fill(st, inode(path), Stat.S_IFDIR | 0555, 2, 0);
+    }
+
+    @Override
+    public synchronized long getdents64(MemorySegment buf, long len) {
+      long at = 0;
+      while (next < names.size()) {
+        byte[] name = names.get(next).getBytes(StandardCharsets.UTF_8);
+        int reclen = (19 + name.length + 1 + 7) & ~7;
+        if (at + reclen > len) {
+          if (at == 0) {
+            throw new SyscallError(LinuxErrno.EINVAL);
+          }
+          break;
+        }
+        buf.set(ValueLayout.JAVA_LONG_UNALIGNED, at, inode(path + "/" + names.get(next)));
+        buf.set(ValueLayout.JAVA_LONG_UNALIGNED, at + 8, next + 1);
+        buf.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + 16, (short) reclen);
+        buf.set(ValueLayout.JAVA_BYTE, at + 18, (byte) 0); // DT_UNKNOWN: callers stat
+        MemorySegment.copy(MemorySegment.ofArray(name), 0, buf, at + 19, name.length);
+        buf.asSlice(at + 19 + name.length, reclen - 19 - name.length).fill((byte) 0);
+        at += reclen;
+        next++;
+      }
+      return at;
+    }
+
+    @Override
+    public synchronized long lseek(long offset, int whence) {
+      if (whence != 0 || offset < 0) {
+        throw new SyscallError(LinuxErrno.EINVAL);
+      }
+      next = (int) Math.min(offset, names.size());
+      return next;
+    }
+  }
+
+  /** The host's /proc/cpuinfo, for ProcView implementations. */
+  public static String hostCpuinfo() {
+    try {
+      return Files.readString(Path.of("/proc/cpuinfo"), StandardCharsets.ISO_8859_1);
+    } catch (java.io.IOException e) {
+      return "";
+    }
+  }
+
+}

@@ -1,0 +1,532 @@
+package org.vmspace.vkernel.mem;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.vmspace.api.Backing;
+import org.vmspace.api.Errno;
+import org.vmspace.api.Madvise;
+import org.vmspace.api.MapFlags;
+import org.vmspace.api.Prot;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceId;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * A guest process's address space: one vmspace, and the kernel's own record of what is mapped
+ * where (for {@code /proc/PID/maps}, and because Linux's munmap, mprotect and mremap take ranges
+ * the vmspace calls would refuse). Shared by processes created with {@code CLONE_VM} (vfork);
+ * the vmspace is destroyed when the last of them releases it.
+ *
+ * <p>Linux semantics and errnos at this level: flags are Linux's ({@code MAP_ANONYMOUS} 0x20 and
+ * so on) and are translated to the vmspace's DragonFly values here. Thread-safe: every operation
+ * holds the object's monitor.
+ */
+public final class AddressSpace {
+  /** Where mappings without an address hint go (bottom-up from here, below the stack). */
+  public static final long MMAP_BASE = 0x7F00_0000_0000L;
+  /** The highest address a mapping may end at. */
+  public static final long USER_END = VmspaceService.VM_MAX_USER_ADDRESS;
+
+  // Linux mmap flags.
+  public static final int MAP_SHARED = 0x01;
+  public static final int MAP_PRIVATE = 0x02;
+  public static final int MAP_SHARED_VALIDATE = 0x03;
+  public static final int MAP_TYPE = 0x0f;
+  public static final int MAP_FIXED = 0x10;
+  public static final int MAP_ANONYMOUS = 0x20;
+  public static final int MAP_32BIT = 0x40;
+  public static final int MAP_GROWSDOWN = 0x100;
+  public static final int MAP_DENYWRITE = 0x800;
+  public static final int MAP_EXECUTABLE = 0x1000;
+  public static final int MAP_LOCKED = 0x2000;
+  public static final int MAP_NORESERVE = 0x4000;
+  public static final int MAP_POPULATE = 0x8000;
+  public static final int MAP_NONBLOCK = 0x10000;
+  public static final int MAP_STACK = 0x20000;
+  public static final int MAP_HUGETLB = 0x40000;
+  public static final int MAP_SYNC = 0x80000;
+  public static final int MAP_FIXED_NOREPLACE = 0x100000;
+  private static final int MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN
+      | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK
+      | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE;
+
+  public static final int MREMAP_MAYMOVE = 1;
+  public static final int MREMAP_FIXED = 2;
+
+  private static final long PAGE = VmspaceService.PAGE_SIZE;
+  private static final int PROT_MASK = Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC;
+  private static final long COPY_CHUNK = 1 << 20;
+
+  /**
+   * One mapping as /proc/PID/maps shows it.
+   *
+   * @param shared MAP_SHARED (else private)
+   * @param backing the file or memory object, or null for anonymous memory
+   * @param offset the backing's offset at {@code start}
+   * @param name the path, {@code [heap]}, {@code [stack]} or empty
+   */
+  public record Region(long start, long end, int prot, boolean shared, Backing backing, long offset, String name) {
+    Region slice(long from, long to) {
+      return new Region(from, to, prot, shared, backing, backing == null ? 0 : offset + (from - start), name);
+    }
+
+    Region withProt(int p) {
+      return new Region(start, end, p, shared, backing, offset, name);
+    }
+  }
+
+  private final VmspaceService vms;
+  private final VmspaceId id;
+  private final UserMemory memory;
+  private final TreeMap<Long, Region> regions = new TreeMap<>();
+  private final AtomicInteger users = new AtomicInteger(1);
+  private long brkStart;
+  private long brkEnd;
+
+  private AddressSpace(VmspaceService vms, VmspaceId id) {
+    this.vms = vms;
+    this.id = id;
+    this.memory = new UserMemory(vms, id);
+  }
+
+  /**
+   * Creates an empty address space in a new vmspace {@code id}.
+   *
+   * @throws SyscallError ENOMEM if the vmspace cannot be created
+   */
+  public static AddressSpace create(VmspaceService vms, VmspaceId id) {
+    try {
+      vms.create(id);
+    } catch (VmspaceException e) {
+      throw new SyscallError(LinuxErrno.ENOMEM, e.getMessage());
+    }
+    return new AddressSpace(vms, id);
+  }
+
+  public VmspaceId id() {
+    return id;
+  }
+
+  /** Copies to and from this address space's memory. */
+  public UserMemory memory() {
+    return memory;
+  }
+
+  /** Another process shares this address space (CLONE_VM). */
+  public AddressSpace retain() {
+    users.incrementAndGet();
+    return this;
+  }
+
+  /** A process no longer uses it; the last one destroys the vmspace. */
+  public void release() {
+    if (users.decrementAndGet() == 0) {
+      synchronized (this) {
+        regions.clear();
+      }
+      try {
+        vms.destroy(id);
+      } catch (VmspaceException e) {
+        // EBUSY cannot happen (no thread runs it any more); ENOENT means it is already gone.
+      }
+    }
+  }
+
+  /**
+   * fork(2): a copy-on-write copy in the new vmspace {@code childId}.
+   *
+   * @throws SyscallError ENOMEM
+   */
+  public synchronized AddressSpace fork(VmspaceId childId) {
+    try {
+      vms.fork(id, childId);
+    } catch (VmspaceException e) {
+      throw new SyscallError(LinuxErrno.ENOMEM, e.getMessage());
+    }
+    AddressSpace child = new AddressSpace(vms, childId);
+    child.regions.putAll(regions);
+    child.brkStart = brkStart;
+    child.brkEnd = brkEnd;
+    return child;
+  }
+
+  // ---------------------------------------------------------------- mmap
+
+  /**
+   * Maps at a fixed address with DragonFly flags, replacing what was there; for the ELF loader.
+   */
+  public synchronized void mapFixed(long start, long len, int prot, int dflyFlags, Backing backing, long offset, String name) {
+    long at = call(() -> vms.mmap(id, start, len, prot, dflyFlags | MapFlags.MAP_FIXED, backing, offset));
+    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name));
+  }
+
+  /**
+   * mmap(2) with Linux flags.
+   *
+   * @param backing the file's backing (null for MAP_ANONYMOUS)
+   * @param name the path shown in /proc/PID/maps
+   * @return the address
+   * @throws SyscallError EINVAL, ENOMEM, EEXIST, EACCES as Linux
+   */
+  public synchronized long mmap(long addr, long len, int prot, int flags, Backing backing, long offset, String name) {
+    int type = flags & MAP_TYPE;
+    if (len == 0 || (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (type == MAP_SHARED_VALIDATE && (flags & ~MAP_KNOWN) != 0) {
+      throw new SyscallError(LinuxErrno.EOPNOTSUPP);
+    }
+    if ((flags & MAP_HUGETLB) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "MAP_HUGETLB");
+    }
+    if ((prot & ~PROT_MASK) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "prot");
+    }
+    if ((offset & (PAGE - 1)) != 0 || len < 0 || len > USER_END) {
+      throw new SyscallError(len > USER_END ? LinuxErrno.ENOMEM : LinuxErrno.EINVAL);
+    }
+    boolean fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+    if (fixed && (addr & (PAGE - 1)) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    long size = roundUp(len);
+    if (fixed && (addr + size > USER_END || addr + size < addr)) {
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    boolean shared = type != MAP_PRIVATE;
+    int d = shared ? MapFlags.MAP_SHARED : MapFlags.MAP_PRIVATE;
+    if ((flags & MAP_ANONYMOUS) != 0) {
+      d |= MapFlags.MAP_ANON;
+      backing = null;
+      offset = 0;
+    }
+    if ((flags & MAP_STACK) != 0) {
+      d |= MapFlags.MAP_STACK;
+    }
+    if ((flags & MAP_NORESERVE) != 0) {
+      d |= MapFlags.MAP_NORESERVE;
+    }
+    if ((flags & MAP_FIXED_NOREPLACE) != 0) {
+      d |= MapFlags.MAP_TRYFIXED;
+    } else if ((flags & MAP_FIXED) != 0) {
+      d |= MapFlags.MAP_FIXED;
+    }
+    long hint = fixed ? addr : addr != 0 ? roundDown(addr) : (flags & MAP_32BIT) != 0 ? 0x4000_0000L : MMAP_BASE;
+    if (!fixed && (hint < 0x10000 || hint + size > USER_END || hint + size < hint)) {
+      hint = MMAP_BASE;
+    }
+    if ((flags & MAP_FIXED_NOREPLACE) != 0 && overlaps(addr, addr + size)) {
+      throw new SyscallError(LinuxErrno.EEXIST);
+    }
+    final int dfly = d;
+    final long h = hint;
+    final Backing b = backing;
+    final long off = offset;
+    long at = call(() -> vms.mmap(id, h, size, prot, dfly, b, off));
+    if ((flags & MAP_32BIT) != 0 && !fixed && at + size > 0x8000_0000L) {
+      call(() -> {
+        vms.munmap(id, at, size);
+        return 0L;
+      });
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name));
+    if ((flags & MAP_POPULATE) != 0) {
+      call(() -> {
+        vms.mcontrol(id, at, size, Madvise.MADV_WILLNEED, 0);
+        return 0L;
+      });
+    }
+    return at;
+  }
+
+  /** munmap(2): holes in the range are fine. */
+  public synchronized void munmap(long addr, long len) {
+    if ((addr & (PAGE - 1)) != 0 || len == 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    long end = addr + roundUp(len);
+    if (end > USER_END || end < addr) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    for (Region r : overlapping(addr, end)) {
+      long from = Math.max(r.start(), addr);
+      long to = Math.min(r.end(), end);
+      call(() -> {
+        vms.munmap(id, from, to - from);
+        return 0L;
+      });
+    }
+    cut(addr, end);
+  }
+
+  /** mprotect(2): ENOMEM if part of the range is not mapped. */
+  public synchronized void mprotect(long addr, long len, int prot) {
+    prot &= ~0x0300_0000; // PROT_GROWSDOWN, PROT_GROWSUP
+    if ((addr & (PAGE - 1)) != 0 || (prot & ~PROT_MASK) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    long end = addr + roundUp(len);
+    if (end < addr) {
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    if (end == addr) {
+      return;
+    }
+    if (!covered(addr, end)) {
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    final int p = prot;
+    call(() -> {
+      vms.mprotect(id, addr, end - addr, p);
+      return 0L;
+    });
+    List<Region> changed = new ArrayList<>();
+    for (Region r : overlapping(addr, end)) {
+      changed.add(r.slice(Math.max(r.start(), addr), Math.min(r.end(), end)).withProt(prot));
+    }
+    cut(addr, end);
+    changed.forEach(this::put);
+  }
+
+  /** madvise(2): the advice the vmspace understands is passed on, the rest accepted. */
+  public synchronized void madvise(long addr, long len, int advice) {
+    if ((addr & (PAGE - 1)) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    long end = addr + roundUp(len);
+    if (end < addr) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    int behav = switch (advice) {
+      case 0, 1, 2, 3 -> advice; // NORMAL RANDOM SEQUENTIAL WILLNEED are the same numbers
+      case 4 -> Madvise.MADV_DONTNEED;
+      case 8 -> Madvise.MADV_FREE;
+      default -> -1;
+    };
+    if (advice < 0 || advice > 200) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (behav < 0 || end == addr) {
+      return;
+    }
+    if (behav == Madvise.MADV_DONTNEED && !covered(addr, end)) {
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    for (Region r : overlapping(addr, end)) {
+      long from = Math.max(r.start(), addr);
+      long to = Math.min(r.end(), end);
+      call(() -> {
+        vms.mcontrol(id, from, to - from, behav, 0);
+        return 0L;
+      });
+    }
+  }
+
+  /**
+   * mremap(2) for anonymous private memory: shrinking unmaps the tail; growing extends in place
+   * when the pages after are free, otherwise (with MREMAP_MAYMOVE) maps a new range, copies the
+   * contents and unmaps the old one. Other mappings get ENOMEM (callers fall back to
+   * mmap-copy-munmap themselves, as glibc and musl do).
+   */
+  public synchronized long mremap(long old, long oldLen, long newLen, int flags, long newAddr) {
+    if ((old & (PAGE - 1)) != 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) != 0 || newLen == 0
+        || ((flags & MREMAP_FIXED) != 0 && (flags & MREMAP_MAYMOVE) == 0)) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if ((flags & (MREMAP_FIXED | 4)) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "MREMAP_FIXED and MREMAP_DONTUNMAP are not supported");
+    }
+    oldLen = roundUp(oldLen);
+    newLen = roundUp(newLen);
+    Map.Entry<Long, Region> e = regions.floorEntry(old);
+    if (e == null || e.getValue().end() <= old || oldLen == 0 || old + oldLen > e.getValue().end()) {
+      throw new SyscallError(LinuxErrno.EFAULT);
+    }
+    Region r = e.getValue();
+    if (newLen <= oldLen) {
+      if (newLen < oldLen) {
+        munmap(old + newLen, oldLen - newLen);
+      }
+      return old;
+    }
+    if (r.backing() != null || r.shared()) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "mremap of a file or shared mapping");
+    }
+    long growStart = old + oldLen;
+    long growLen = newLen - oldLen;
+    if (growStart + growLen <= USER_END && !overlaps(growStart, growStart + growLen)) {
+      long at = call(() -> vms.mmap(id, growStart, growLen, r.prot(),
+          MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
+      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name()));
+      return old;
+    }
+    if ((flags & MREMAP_MAYMOVE) == 0) {
+      throw new SyscallError(LinuxErrno.ENOMEM);
+    }
+    if ((r.prot() & Prot.PROT_READ) == 0) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "mremap of unreadable memory");
+    }
+    final long size = newLen;
+    long to = call(() -> vms.mmap(id, MMAP_BASE, size, Prot.PROT_READ | Prot.PROT_WRITE,
+        MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0));
+    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name()));
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment buf = a.allocate(COPY_CHUNK, 64);
+      for (long done = 0; done < oldLen; done += COPY_CHUNK) {
+        long n = Math.min(COPY_CHUNK, oldLen - done);
+        memory.read(old + done, buf, 0, n);
+        memory.write(to + done, buf, 0, n);
+      }
+    }
+    if (r.prot() != (Prot.PROT_READ | Prot.PROT_WRITE)) {
+      mprotect(to, newLen, r.prot());
+    }
+    munmap(old, oldLen);
+    return to;
+  }
+
+  // ---------------------------------------------------------------- brk
+
+  /** Sets the start of the heap (just after the loaded image). */
+  public synchronized void initBrk(long start) {
+    brkStart = start;
+    brkEnd = start;
+  }
+
+  /**
+   * brk(2): moves the program break; returns the new break, or the old one when it cannot move
+   * (as Linux does: the caller compares).
+   */
+  public synchronized long brk(long requested) {
+    if (requested < brkStart || requested > USER_END) {
+      return brkEnd;
+    }
+    long oldTop = roundUp(brkEnd);
+    long newTop = roundUp(requested);
+    if (newTop > oldTop) {
+      try {
+        long at = vms.mmap(id, oldTop, newTop - oldTop, Prot.PROT_READ | Prot.PROT_WRITE,
+            MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0);
+        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]"));
+      } catch (VmspaceException e) {
+        return brkEnd;
+      }
+    } else if (newTop < oldTop) {
+      munmap(newTop, oldTop - newTop);
+    }
+    brkEnd = requested;
+    return brkEnd;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** The mappings, in address order. */
+  public synchronized List<Region> regions() {
+    return List.copyOf(regions.values());
+  }
+
+  /** The mapping at {@code addr}, or null. */
+  public synchronized Region regionAt(long addr) {
+    Map.Entry<Long, Region> e = regions.floorEntry(addr);
+    return e != null && e.getValue().end() > addr ? e.getValue() : null;
+  }
+
+  /** /proc/PID/maps. */
+  public String maps() {
+    StringBuilder sb = new StringBuilder();
+    for (Region r : regions()) {
+      String line = String.format("%08x-%08x %c%c%c%c %08x 00:00 0", r.start(), r.end(),
+          (r.prot() & Prot.PROT_READ) != 0 ? 'r' : '-', (r.prot() & Prot.PROT_WRITE) != 0 ? 'w' : '-',
+          (r.prot() & Prot.PROT_EXEC) != 0 ? 'x' : '-', r.shared() ? 's' : 'p', r.offset());
+      sb.append(line);
+      if (!r.name().isEmpty()) {
+        // Linux pads the name to column 74.
+        sb.append(" ".repeat(Math.max(1, 73 - line.length()))).append(r.name());
+      }
+      sb.append('\n');
+    }
+    return sb.toString();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private boolean overlaps(long start, long end) {
+    return !overlapping(start, end).isEmpty();
+  }
+
+  private boolean covered(long start, long end) {
+    long at = start;
+    for (Region r : overlapping(start, end)) {
+      if (r.start() > at) {
+        return false;
+      }
+      at = r.end();
+    }
+    return at >= end;
+  }
+
+  private List<Region> overlapping(long start, long end) {
+    List<Region> out = new ArrayList<>();
+    Map.Entry<Long, Region> first = regions.floorEntry(start);
+    long from = first != null && first.getValue().end() > start ? first.getKey() : start;
+    for (Region r : regions.subMap(from, true, end, false).values()) {
+      if (r.end() > start) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /** Records a new mapping, replacing what it covers (as the vmspace did). */
+  private void record(Region r) {
+    cut(r.start(), r.end());
+    put(r);
+  }
+
+  private void put(Region r) {
+    regions.put(r.start(), r);
+  }
+
+  /** Removes [start, end) from the record, splitting regions at its edges. */
+  private void cut(long start, long end) {
+    for (Region r : overlapping(start, end)) {
+      regions.remove(r.start());
+      if (r.start() < start) {
+        put(r.slice(r.start(), start));
+      }
+      if (r.end() > end) {
+        put(r.slice(end, r.end()));
+      }
+    }
+  }
+
+  private interface VmCall {
+    long call();
+  }
+
+  /** Runs a vmspace call, turning its errno into the Linux one. */
+  private static long call(VmCall c) {
+    try {
+      return c.call();
+    } catch (VmspaceException e) {
+      Errno errno = e.errno();
+      throw new SyscallError(errno.code(), e.getMessage());
+    }
+  }
+
+  private static long roundUp(long v) {
+    return (v + PAGE - 1) & -PAGE;
+  }
+
+  private static long roundDown(long v) {
+    return v & -PAGE;
+  }
+}

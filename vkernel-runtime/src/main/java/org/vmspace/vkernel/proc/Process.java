@@ -1,0 +1,381 @@
+package org.vmspace.vkernel.proc;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledFuture;
+import org.vmspace.vkernel.fs.FdTable;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.ProcView;
+import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.signal.SigAction;
+import org.vmspace.vkernel.signal.SigInfo;
+import org.vmspace.vkernel.signal.Signals;
+
+/**
+ * A guest process: its ids, its place in the process tree, credentials, working directory,
+ * descriptors, signal dispositions, address space and exit state.
+ *
+ * <p>Locking: fields documented "kernel lock" are guarded by {@link Kernel#lock}; the signal
+ * state (dispositions, pending set, exit request) by the process's own monitor. The kernel lock
+ * is never taken while holding a process monitor.
+ */
+public final class Process implements ProcView.ProcInfo {
+  final Kernel kernel;
+  final int pid;
+  /** Kernel lock. Null for a child of the virtual init (pid 1). */
+  Process parent;
+  /** Kernel lock. */
+  int pgid;
+  /** Kernel lock. */
+  int sid;
+  /** Kernel lock. */
+  final List<Process> children = new ArrayList<>();
+  /** Changed under the kernel lock; read without it (copy-on-write). */
+  final List<GuestThread> threads = new CopyOnWriteArrayList<>();
+  /** Kernel lock: exited, not yet waited for. */
+  boolean zombie;
+  /** Kernel lock: the wait status (exit code << 8, or the signal number). */
+  int waitStatus;
+  /** Kernel lock: whether it has called execve (setpgid on it then fails). */
+  boolean execed;
+  /** Kernel lock: the parent thread waiting in vfork until this child execs or exits, or null. */
+  GuestThread vforkParent;
+
+  final int uid;
+  final int gid;
+  volatile String cwd = "/";
+  volatile int umask = 022;
+  volatile FdTable fds;
+  volatile AddressSpace mm;
+  volatile String exePath = "";
+  volatile byte[] cmdline = new byte[0];
+  volatile String comm = "";
+  /** PR_SET_PDEATHSIG: the signal this process gets when its parent exits, or 0. */
+  public volatile int pdeathSig;
+  /** PR_SET_DUMPABLE. */
+  public volatile boolean dumpable = true;
+  /** The signal sent to the parent at exit (SIGCHLD unless clone said otherwise). */
+  volatile int exitSignal = Signals.SIGCHLD;
+  final long startNanos = System.nanoTime();
+  /** Resource limits (soft, hard) by resource number, as prlimit64 sees them. */
+  final long[][] rlimits = Limits.defaults();
+
+  // Signal state, guarded by this.
+  private final SigAction[] actions = new SigAction[Signals.NSIG + 1];
+  private long pending;
+  private final SigInfo[] pendingInfo = new SigInfo[Signals.NSIG + 1];
+  private boolean exiting;
+  private int exitStatus;
+  /** The ITIMER_REAL timer (alarm, setitimer), or null. */
+  ScheduledFuture<?> alarm;
+  long alarmDeadline;
+  long alarmInterval;
+
+  Process(Kernel kernel, int pid, int uid, int gid) {
+    this.kernel = kernel;
+    this.pid = pid;
+    this.uid = uid;
+    this.gid = gid;
+    Arrays.fill(actions, SigAction.DEFAULT);
+  }
+
+  @Override
+  public int pid() {
+    return pid;
+  }
+
+  public Kernel kernel() {
+    return kernel;
+  }
+
+  /** The address space (execve replaces it). */
+  public AddressSpace mm() {
+    return mm;
+  }
+
+  /** The descriptor table. */
+  public FdTable fdTable() {
+    return fds;
+  }
+
+  @Override
+  public String cwd() {
+    return cwd;
+  }
+
+  public void cwd(String path) {
+    this.cwd = path;
+  }
+
+  public int umask() {
+    return umask;
+  }
+
+  public void umask(int mask) {
+    this.umask = mask & 0777;
+  }
+
+  public int uid() {
+    return uid;
+  }
+
+  public int gid() {
+    return gid;
+  }
+
+  /** The parent's pid (1, the virtual init, for orphans). */
+  public int ppid() {
+    kernel.lock.lock();
+    try {
+      return parent == null ? 1 : parent.pid;
+    } finally {
+      kernel.lock.unlock();
+    }
+  }
+
+  public int pgid() {
+    kernel.lock.lock();
+    try {
+      return pgid;
+    } finally {
+      kernel.lock.unlock();
+    }
+  }
+
+  public int sid() {
+    kernel.lock.lock();
+    try {
+      return sid;
+    } finally {
+      kernel.lock.unlock();
+    }
+  }
+
+  public String comm() {
+    return comm;
+  }
+
+  public void comm(String name) {
+    this.comm = name.length() > 15 ? name.substring(0, 15) : name;
+  }
+
+  public long[] rlimit(int resource) {
+    synchronized (rlimits) {
+      return rlimits[resource].clone();
+    }
+  }
+
+  public void rlimit(int resource, long soft, long hard) {
+    synchronized (rlimits) {
+      rlimits[resource] = new long[] {soft, hard};
+    }
+  }
+
+  // ---------------------------------------------------------------- signal dispositions
+
+  public synchronized SigAction action(int sig) {
+    return actions[sig];
+  }
+
+  /**
+   * rt_sigaction: sets a disposition. Setting one that ignores the signal discards it if
+   * pending (POSIX).
+   */
+  public void action(int sig, SigAction a) {
+    List<GuestThread> ts;
+    synchronized (this) {
+      actions[sig] = a;
+      if (!a.ignores(sig)) {
+        return;
+      }
+      pending &= ~Signals.bit(sig);
+      pendingInfo[sig] = null;
+    }
+    ts = threadsSnapshot();
+    for (GuestThread t : ts) {
+      t.discardPending(sig);
+    }
+  }
+
+  /** fork: the child gets copies of the dispositions. */
+  void copyActionsTo(Process child) {
+    SigAction[] copy;
+    synchronized (this) {
+      copy = actions.clone();
+    }
+    synchronized (child) {
+      System.arraycopy(copy, 0, child.actions, 0, copy.length);
+    }
+  }
+
+  /** execve: handlers become SIG_DFL; ignored signals stay ignored. */
+  synchronized void resetHandlersForExec() {
+    for (int s = 1; s <= Signals.NSIG; s++) {
+      if (actions[s].handler() != SigAction.SIG_IGN) {
+        actions[s] = SigAction.DEFAULT;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- process-directed signals
+
+  /** Adds a process-directed pending signal; false if it was discarded. */
+  synchronized boolean addPending(int sig, SigInfo info) {
+    if (exiting) {
+      return false;
+    }
+    if (sig != Signals.SIGKILL && actions[sig].ignores(sig) && !allThreadsBlock(sig)) {
+      return false;
+    }
+    if ((pending & Signals.bit(sig)) == 0) {
+      pendingInfo[sig] = info;
+    }
+    pending |= Signals.bit(sig);
+    return true;
+  }
+
+  private boolean allThreadsBlock(int sig) {
+    List<GuestThread> ts = threadsSnapshot();
+    if (ts.isEmpty()) {
+      return false;
+    }
+    for (GuestThread t : ts) {
+      if ((t.mask() & Signals.bit(sig)) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The process-directed signals pending. */
+  public synchronized long pending() {
+    return pending;
+  }
+
+  /** Takes the lowest pending signal in {@code allowed}; its number, or 0. */
+  synchronized int takePending(long allowed, SigInfo[] info) {
+    long ready = pending & allowed;
+    if (ready == 0) {
+      return 0;
+    }
+    int sig = Long.numberOfTrailingZeros(ready) + 1;
+    pending &= ~Signals.bit(sig);
+    info[0] = pendingInfo[sig] != null ? pendingInfo[sig] : SigInfo.user(sig, 0, 0);
+    pendingInfo[sig] = null;
+    return sig;
+  }
+
+  // ---------------------------------------------------------------- exit
+
+  /**
+   * Starts the process's exit with {@code status} (a wait status): every thread stops at its
+   * next opportunity. The first request wins.
+   */
+  public void requestExit(int status) {
+    synchronized (this) {
+      if (exiting) {
+        return;
+      }
+      exiting = true;
+      exitStatus = status;
+    }
+    for (GuestThread t : threadsSnapshot()) {
+      t.wake(true);
+    }
+  }
+
+  public synchronized boolean exiting() {
+    return exiting;
+  }
+
+  synchronized int exitStatus() {
+    return exitStatus;
+  }
+
+  List<GuestThread> threadsSnapshot() {
+    return threads;
+  }
+
+  // ---------------------------------------------------------------- ProcInfo
+
+  @Override
+  public String exePath() {
+    return exePath;
+  }
+
+  @Override
+  public byte[] cmdline() {
+    return cmdline;
+  }
+
+  private char state() {
+    kernel.lock.lock();
+    try {
+      return zombie ? 'Z' : threads.stream().anyMatch(GuestThread::isBlocked) ? 'S' : 'R';
+    } finally {
+      kernel.lock.unlock();
+    }
+  }
+
+  @Override
+  public String statLine() {
+    int ppid;
+    int pg;
+    int s;
+    kernel.lock.lock();
+    try {
+      ppid = parent == null ? 1 : parent.pid;
+      pg = pgid;
+      s = sid;
+    } finally {
+      kernel.lock.unlock();
+    }
+    long startTicks = (startNanos - kernel.bootNanos) / 10_000_000L;
+    AddressSpace m = mm;
+    long vsize = 0;
+    if (m != null) {
+      for (AddressSpace.Region r : m.regions()) {
+        vsize += r.end() - r.start();
+      }
+    }
+    // Fields 1-52 of proc(5); times and counters the kernel does not keep are 0.
+    return pid + " (" + comm + ") " + state() + " " + ppid + " " + pg + " " + s
+        + " 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 " + startTicks + " " + vsize
+        + " 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+  }
+
+  @Override
+  public String status() {
+    int ppid = ppid();
+    char st = state();
+    String stateName = switch (st) {
+      case 'Z' -> "Z (zombie)";
+      case 'S' -> "S (sleeping)";
+      default -> "R (running)";
+    };
+    return "Name:\t" + comm + "\nUmask:\t" + String.format("%04o", umask) + "\nState:\t" + stateName
+        + "\nTgid:\t" + pid + "\nPid:\t" + pid + "\nPPid:\t" + ppid
+        + "\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid
+        + "\nGid:\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid + "\nThreads:\t1\n";
+  }
+
+  @Override
+  public String maps() {
+    AddressSpace m = mm;
+    return m == null ? "" : m.maps();
+  }
+
+  @Override
+  public Map<Integer, FileDescription> fds() {
+    FdTable t = fds;
+    return t == null ? Map.of() : t.snapshot();
+  }
+
+  @Override
+  public String toString() {
+    return "process " + pid + " (" + comm + ")";
+  }
+}

@@ -1,0 +1,75 @@
+package org.vmspace.vkernel.syscall;
+
+import java.nio.file.Path;
+import org.vmspace.api.HostFile;
+import org.vmspace.api.Prot;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.HostFileDescription;
+import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/** mmap, munmap, mprotect, brk, mremap, madvise, msync: see {@link AddressSpace}. */
+final class MemoryCalls {
+  private MemoryCalls() {}
+
+  static void register(Syscalls s) {
+    s.defHex(9, "mmap", "xuPMfx", MemoryCalls::mmap);
+    s.def(11, "munmap", "xu", c -> {
+      c.process.mm().munmap(c.a(0), c.a(1));
+      return 0;
+    });
+    s.def(10, "mprotect", "xuP", c -> {
+      c.process.mm().mprotect(c.a(0), c.a(1), c.i(2));
+      return 0;
+    });
+    s.defHex(12, "brk", "x", c -> c.process.mm().brk(c.a(0)));
+    s.defHex(25, "mremap", "xuudx", c -> c.process.mm().mremap(c.a(0), c.a(1), c.a(2), c.i(3), c.a(4)));
+    s.def(28, "madvise", "xud", c -> {
+      c.process.mm().madvise(c.a(0), c.a(1), c.i(2));
+      return 0;
+    });
+    s.def(26, "msync", "xud", c -> {
+      if ((c.a(0) & 4095) != 0 || (c.i(2) & ~7) != 0 || (c.i(2) & 5) == 5) {
+        throw new SyscallError(LinuxErrno.EINVAL);
+      }
+      // Shared file mappings are the host's page cache: there is nothing to flush.
+      return 0;
+    });
+  }
+
+  private static long mmap(Call c) {
+    long addr = c.a(0);
+    long len = c.a(1);
+    int prot = c.i(2);
+    int flags = c.i(3);
+    int fd = c.i(4);
+    long offset = c.a(5);
+    AddressSpace mm = c.process.mm();
+    if ((flags & AddressSpace.MAP_ANONYMOUS) != 0) {
+      return mm.mmap(addr, len, prot, flags, null, 0, "");
+    }
+    FileDescription d = c.fds().get(fd);
+    if (!(d instanceof HostFileDescription h) || !h.isRegular()) {
+      throw new SyscallError(LinuxErrno.ENODEV, "only regular files can be mapped");
+    }
+    boolean shared = (flags & AddressSpace.MAP_TYPE) != AddressSpace.MAP_PRIVATE;
+    boolean writeShared = shared && (prot & Prot.PROT_WRITE) != 0;
+    if (!d.readable() || (writeShared && (!d.writable() || !h.mountWritable()))) {
+      throw new SyscallError(LinuxErrno.EACCES);
+    }
+    HostFile file;
+    try {
+      file = c.kernel.vms().openFile(Path.of("/proc/self/fd/" + h.hostFd()), writeShared);
+    } catch (VmspaceException e) {
+      throw new SyscallError(e.errno().code(), e.getMessage());
+    }
+    try {
+      return mm.mmap(addr, len, prot, flags, file, offset, d.path());
+    } finally {
+      // The mapping holds its own reference to the file.
+      file.close();
+    }
+  }
+}

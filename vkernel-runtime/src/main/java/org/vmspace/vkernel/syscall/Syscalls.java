@@ -1,0 +1,250 @@
+package org.vmspace.vkernel.syscall;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.vmspace.api.TrapFrame;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.signal.Signals;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * The system call table (x86-64 numbers) and the dispatcher: decodes the call from the frame,
+ * runs its handler, puts the result (or {@code -errno}) in {@code rax}, and traces it.
+ *
+ * <p>Handlers throw {@link SyscallError}; {@code ERESTARTSYS} and {@code ERESTARTNOHAND} mark a
+ * blocking call a signal interrupted (see {@link GuestThread}). A number without a handler
+ * returns {@code ENOSYS}.
+ */
+public final class Syscalls {
+  /** A handler's result that leaves rax alone (rt_sigreturn, a successful execve, exit). */
+  static final long NO_RETURN = Long.MIN_VALUE;
+
+  /** One system call's handler. */
+  @FunctionalInterface
+  interface Handler {
+    long call(Call c);
+  }
+
+  /**
+   * An entry of the table.
+   *
+   * @param args how to print the arguments, one letter each (see {@link ArgFormat})
+   * @param hexResult print the result in hex (addresses)
+   */
+  record Entry(int nr, String name, String args, boolean hexResult, Handler handler) {}
+
+  private static final int SIZE = 512;
+  private final Entry[] table = new Entry[SIZE];
+  private final Kernel kernel;
+
+  public Syscalls(Kernel kernel) {
+    this.kernel = kernel;
+    FileCalls.register(this);
+    IoCalls.register(this);
+    MemoryCalls.register(this);
+    ProcessCalls.register(this);
+    SignalCalls.register(this);
+    TimeCalls.register(this);
+  }
+
+  void def(int nr, String name, String args, Handler h) {
+    add(new Entry(nr, name, args, false, h));
+  }
+
+  void defHex(int nr, String name, String args, Handler h) {
+    add(new Entry(nr, name, args, true, h));
+  }
+
+  private void add(Entry e) {
+    if (table[e.nr()] != null) {
+      throw new IllegalStateException("system call " + e.nr() + " defined twice");
+    }
+    table[e.nr()] = e;
+  }
+
+  /** The name of system call {@code nr}, or {@code syscall_NNN}. */
+  public String name(long nr) {
+    Entry e = nr >= 0 && nr < SIZE ? table[(int) nr] : null;
+    return e != null ? e.name() : "syscall_" + nr;
+  }
+
+  /** The system calls with handlers, in number order. */
+  public List<String> names() {
+    List<String> out = new ArrayList<>();
+    for (Entry e : table) {
+      if (e != null) {
+        out.add(e.name());
+      }
+    }
+    return out;
+  }
+
+  /** Handles the system call the thread's frame holds. */
+  public void dispatch(GuestThread t) {
+    TrapFrame f = t.frame;
+    long nr = f.rax();
+    Entry e = nr >= 0 && nr < SIZE ? table[(int) nr] : null;
+    Trace trace = kernel.trace();
+    String text = null;
+    long start = 0;
+    int pid = t.process().pid();
+    if (trace != null) {
+      text = ArgFormat.format(e, nr, new Call(t, nr));
+      start = System.nanoTime();
+    }
+    long result;
+    String detail = null;
+    if (e == null) {
+      result = -LinuxErrno.ENOSYS;
+    } else {
+      try {
+        result = e.handler().call(new Call(t, nr));
+      } catch (SyscallError err) {
+        int errno = err.errno();
+        if (errno == LinuxErrno.ERESTARTSYS || errno == GuestThread.ERESTARTNOHAND) {
+          t.restartAfterSignal(errno, nr);
+          errno = LinuxErrno.EINTR;
+        }
+        result = -errno;
+        detail = err.getMessage();
+        int colon = detail == null ? -1 : detail.indexOf(": ");
+        detail = colon < 0 ? null : detail.substring(colon + 2);
+      } catch (VmspaceException ve) {
+        result = -ve.errno().code();
+        detail = ve.getMessage();
+      }
+    }
+    if (result != NO_RETURN) {
+      f.rax(result);
+    }
+    if (trace != null) {
+      if (result == NO_RETURN) {
+        if (t.process().exiting()) {
+          trace.noReturn(pid, text);
+        } else {
+          trace.call(pid, text, 0, false, null, System.nanoTime() - start);
+        }
+      } else {
+        trace.call(pid, text, result, e != null && e.hexResult(), detail, System.nanoTime() - start);
+      }
+    }
+  }
+
+  /** Argument printing for traces. */
+  static final class ArgFormat {
+    private ArgFormat() {}
+
+    /**
+     * The call as strace shows it. Letters: d int, u unsigned, x pointer, f fd, F dirfd (with
+     * AT_FDCWD), s string, o octal, O open flags, S signal, w write buffer (the next argument is
+     * its length), v string vector, P mmap prot, M mmap flags.
+     */
+    static String format(Entry e, long nr, Call c) {
+      if (e == null) {
+        return "syscall_" + nr + "(0x" + Long.toHexString(c.a(0)) + ", 0x" + Long.toHexString(c.a(1)) + ", 0x"
+            + Long.toHexString(c.a(2)) + ")";
+      }
+      StringBuilder sb = new StringBuilder(e.name()).append('(');
+      String spec = e.args();
+      for (int i = 0; i < spec.length(); i++) {
+        if (i > 0) {
+          sb.append(", ");
+        }
+        long v = c.a(i);
+        try {
+          sb.append(arg(spec.charAt(i), v, i, c));
+        } catch (SyscallError | VmspaceException err) {
+          sb.append("0x").append(Long.toHexString(v));
+        }
+      }
+      return sb.append(')').toString();
+    }
+
+    private static String arg(char kind, long v, int i, Call c) {
+      return switch (kind) {
+        case 'd' -> Integer.toString((int) v);
+        case 'u' -> Long.toUnsignedString(v);
+        case 'x' -> v == 0 ? "NULL" : "0x" + Long.toHexString(v);
+        case 'f' -> Integer.toString((int) v);
+        case 'F' -> (int) v == -100 ? "AT_FDCWD" : Integer.toString((int) v);
+        case 's' -> v == 0 ? "NULL" : Trace.quote(c.mem().readCStringBytes(v, 4096), 256);
+        case 'o' -> "0" + Integer.toOctalString((int) v);
+        case 'O' -> openFlags((int) v);
+        case 'S' -> Signals.name((int) v);
+        case 'w' -> {
+          int len = (int) Math.min(Math.max(c.a(i + 1), 0), 32);
+          yield v == 0 ? "NULL" : Trace.quote(c.mem().readBytes(v, len), 32) + (c.a(i + 1) > 32 ? "..." : "");
+        }
+        case 'v' -> {
+          if (v == 0) {
+            yield "NULL";
+          }
+          List<byte[]> items = c.mem().readStringArray(v, 64);
+          StringBuilder sb = new StringBuilder("[");
+          for (int k = 0; k < items.size(); k++) {
+            sb.append(k > 0 ? ", " : "").append(Trace.quote(items.get(k), 64));
+          }
+          yield sb.append(']').toString();
+        }
+        case 'P' -> prot((int) v);
+        case 'M' -> mapFlags((int) v);
+        default -> "0x" + Long.toHexString(v);
+      };
+    }
+
+    static String openFlags(int f) {
+      StringBuilder sb = new StringBuilder(switch (f & 3) {
+        case 0 -> "O_RDONLY";
+        case 1 -> "O_WRONLY";
+        case 2 -> "O_RDWR";
+        default -> "O_ACCMODE";
+      });
+      String[][] bits = {
+        {"40", "O_CREAT"}, {"80", "O_EXCL"}, {"100", "O_NOCTTY"}, {"200", "O_TRUNC"}, {"400", "O_APPEND"},
+        {"800", "O_NONBLOCK"}, {"10000", "O_DIRECTORY"}, {"20000", "O_NOFOLLOW"}, {"80000", "O_CLOEXEC"},
+        {"200000", "O_PATH"}, {"8000", "O_LARGEFILE"},
+      };
+      for (String[] b : bits) {
+        if ((f & Integer.parseInt(b[0], 16)) != 0) {
+          sb.append('|').append(b[1]);
+        }
+      }
+      return sb.toString();
+    }
+
+    static String prot(int p) {
+      if (p == 0) {
+        return "PROT_NONE";
+      }
+      List<String> s = new ArrayList<>();
+      if ((p & 1) != 0) {
+        s.add("PROT_READ");
+      }
+      if ((p & 2) != 0) {
+        s.add("PROT_WRITE");
+      }
+      if ((p & 4) != 0) {
+        s.add("PROT_EXEC");
+      }
+      return String.join("|", s);
+    }
+
+    static String mapFlags(int f) {
+      List<String> s = new ArrayList<>();
+      s.add((f & 3) == 1 ? "MAP_SHARED" : (f & 3) == 2 ? "MAP_PRIVATE" : "MAP_TYPE_" + (f & 3));
+      String[][] bits = {
+        {"10", "MAP_FIXED"}, {"20", "MAP_ANONYMOUS"}, {"100", "MAP_GROWSDOWN"}, {"4000", "MAP_NORESERVE"},
+        {"8000", "MAP_POPULATE"}, {"20000", "MAP_STACK"}, {"100000", "MAP_FIXED_NOREPLACE"},
+      };
+      for (String[] b : bits) {
+        if ((f & Integer.parseInt(b[0], 16)) != 0) {
+          s.add(b[1]);
+        }
+      }
+      return String.join("|", s);
+    }
+  }
+}
