@@ -94,11 +94,13 @@ public final class VirtualFs {
 
   private Entry lookupProc(List<String> comps) {
     if (comps.size() == 1) {
-      List<String> names = new ArrayList<>(List.of("self", "mounts", "cpuinfo", "meminfo"));
-      for (int pid : procs.pids()) {
-        names.add(Integer.toString(pid));
-      }
-      return dir(names);
+      return dir(() -> {
+        List<String> names = new ArrayList<>(List.of("self", "mounts", "cpuinfo", "meminfo"));
+        for (int pid : procs.pids()) {
+          names.add(Integer.toString(pid));
+        }
+        return names;
+      });
     }
     String name = comps.get(1);
     if (comps.size() == 2) {
@@ -138,13 +140,14 @@ public final class VirtualFs {
         case "stat" -> file(p::statLine);
         case "status" -> file(p::status);
         case "maps" -> file(p::maps);
-        case "fd" -> {
+        case "fd" -> dir(() -> {
+          // Listed when read, not when opened: the directory's own descriptor is in it.
           List<String> fds = new ArrayList<>();
           for (int fd : p.fds().keySet()) {
             fds.add(Integer.toString(fd));
           }
-          yield dir(fds);
-        }
+          return fds;
+        });
         default -> null;
       };
     }
@@ -167,6 +170,10 @@ public final class VirtualFs {
   // ---------------------------------------------------------------- entry kinds
 
   private static Entry dir(List<String> names) {
+    return dir(() -> names);
+  }
+
+  private static Entry dir(java.util.function.Supplier<List<String>> names) {
     return new Entry() {
       @Override
       public boolean isDirectory() {
@@ -175,7 +182,7 @@ public final class VirtualFs {
 
       @Override
       public List<String> list() {
-        return names;
+        return names.get();
       }
 
       @Override
@@ -286,15 +293,24 @@ public final class VirtualFs {
   /** A directory listing made up when opened. */
   static final class VirtualDirectory extends FileDescription {
     private final String path;
-    private final List<String> names;
+    private final java.util.function.Supplier<List<String>> source;
+    private List<String> names;
     private int next;
 
-    VirtualDirectory(String path, List<String> names) {
+    VirtualDirectory(String path, java.util.function.Supplier<List<String>> source) {
       super(0);
       this.path = path;
-      List<String> all = new ArrayList<>(List.of(".", ".."));
-      all.addAll(names);
-      this.names = all;
+      this.source = source;
+    }
+
+    /** The names, taken at the first read (or after a rewind), as Linux lists /proc. */
+    private List<String> names() {
+      if (names == null) {
+        List<String> all = new ArrayList<>(List.of(".", ".."));
+        all.addAll(source.get());
+        names = all;
+      }
+      return names;
     }
 
     @Override
@@ -309,6 +325,7 @@ public final class VirtualFs {
 
     @Override
     public synchronized long getdents64(MemorySegment buf, long len) {
+      List<String> names = names();
       long at = 0;
       while (next < names.size()) {
         byte[] name = names.get(next).getBytes(StandardCharsets.UTF_8);
@@ -336,7 +353,10 @@ public final class VirtualFs {
       if (whence != 0 || offset < 0) {
         throw new SyscallError(LinuxErrno.EINVAL);
       }
-      next = (int) Math.min(offset, names.size());
+      if (offset == 0) {
+        names = null;
+      }
+      next = (int) Math.min(offset, names().size());
       return next;
     }
   }

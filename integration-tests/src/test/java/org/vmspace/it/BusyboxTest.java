@@ -1,0 +1,70 @@
+package org.vmspace.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * busybox (Debian's busybox-static: glibc, static, re-executing itself through /proc/self/exe)
+ * runs its applets in the vkernel with the same output and status as natively.
+ */
+class BusyboxTest {
+  static Path data;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    Guests.prepare();
+    data = Guests.WORK.resolve("data");
+    Files.createDirectories(data);
+    byte[] mib = new byte[1 << 20];
+    new Random(20261123L).nextBytes(mib);
+    Files.write(data.resolve("random-1m.bin"), mib);
+    StringBuilder lines = new StringBuilder();
+    Random r = new Random(7);
+    for (int i = 0; i < 2000; i++) {
+      lines.append("line ").append(r.nextInt(100000)).append(i % 7 == 0 ? " seven" : "").append('\n');
+    }
+    Files.writeString(data.resolve("lines.txt"), lines);
+  }
+
+  static Stream<Arguments> applets() {
+    String bb = Guests.BUSYBOX;
+    return Stream.of(
+        Arguments.of(List.of(bb, "echo", "hello", "from", "busybox")),
+        Arguments.of(List.of(bb, "cat", "/etc/os-release")),
+        Arguments.of(List.of(bb, "ls", "-l", "/etc")),
+        Arguments.of(List.of(bb, "sha256sum", "data/random-1m.bin")),
+        Arguments.of(List.of(bb, "sort", "-n", "-k2", "data/lines.txt")),
+        Arguments.of(List.of(bb, "find", "/etc", "-name", "*.conf")),
+        Arguments.of(List.of(bb, "awk", "-F:", "{ n++; s = s $1 \",\" } END { print n, s }", "/etc/passwd")),
+        Arguments.of(List.of(bb, "sed", "-e", "s/line/LINE/", "-e", "/seven/d", "data/lines.txt")),
+        Arguments.of(List.of(bb, "grep", "-c", "seven", "data/lines.txt")),
+        Arguments.of(List.of(bb, "sh", "-c", "t=/tmp/vk-tar-$$.tar; tar cf $t data && tar tf $t; s=$?; rm -f $t; exit $s")),
+        Arguments.of(List.of(bb, "sh", "-c", "echo a | wc -c")),
+        Arguments.of(List.of(bb, "sh", "-c", "gzip -c < data/random-1m.bin | gunzip -c | md5sum")),
+        Arguments.of(List.of(bb, "sh", "-c", "exit 42")),
+        Arguments.of(List.of(bb, "false")));
+  }
+
+  @ParameterizedTest
+  @MethodSource("applets")
+  void sameOutputAndStatusAsNatively(List<String> command) throws Exception {
+    Guests.assertSameAsNative(command);
+  }
+
+  @Test
+  void stdinComesFromTheCaller() throws Exception {
+    // stdin passes through: the caller's file is the guest's descriptor 0.
+    Guests.Result r = Guests.assertSameAsNative(List.of(Guests.BUSYBOX, "md5sum"), data.resolve("lines.txt"));
+    assertThat(r.stdout()).hasSize(36);
+  }
+}

@@ -1,0 +1,92 @@
+package org.vmspace.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * C programs compiled now, with {@code musl-gcc -static} (musl: legacy system call numbers,
+ * open/stat/fork/pipe) and {@code gcc -static} (glibc: the *at family, clone, rseq and clone3
+ * refused), run with the same output and status as natively.
+ */
+class CProgramsTest {
+  static Path out;
+
+  @BeforeAll
+  static void compile() throws Exception {
+    Guests.prepare();
+    Guests.require("/usr/bin/musl-gcc", "musl-tools");
+    Guests.require("/usr/bin/gcc", "gcc libc6-dev");
+    out = Guests.WORK.resolve("cbin");
+    Files.createDirectories(out);
+    Path src = Path.of("src", "test", "c").toAbsolutePath();
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls")) {
+      for (String cc : List.of("musl-gcc", "gcc")) {
+        Path bin = out.resolve(name + "-" + libc(cc));
+        Path c = src.resolve(name + ".c");
+        if (Files.exists(bin) && Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(c)) > 0) {
+          continue;
+        }
+        Guests.Result r = Guests.runNative(List.of("/usr/bin/" + cc, "-static", "-O2", "-Wall", "-o", bin.toString(),
+            c.toString()), Guests.env(), null);
+        assertThat(r.status()).as("%s %s: %s", cc, c, r).isZero();
+      }
+    }
+  }
+
+  private static String libc(String cc) {
+    return cc.equals("gcc") ? "glibc" : "musl";
+  }
+
+  static Stream<Arguments> programs() {
+    return Stream.of("musl", "glibc").flatMap(libc -> Stream.of(
+        Arguments.of("hello", libc, List.of("one", "two words")),
+        Arguments.of("malloc_stress", libc, List.of()),
+        Arguments.of("touch_pages", libc, List.of()),
+        Arguments.of("syscalls", libc, List.of())));
+  }
+
+  @ParameterizedTest(name = "{0} ({1})")
+  @MethodSource("programs")
+  void sameOutputAndStatusAsNatively(String name, String libc, List<String> args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>();
+    cmd.add(out.resolve(name + "-" + libc).toString());
+    cmd.addAll(args);
+    Guests.assertSameAsNative(cmd);
+  }
+
+  @Test
+  void helloHasItsArgumentsAndStatus() throws Exception {
+    Guests.Result r = Guests.runVkernel(List.of(out.resolve("hello-musl").toString(), "a", "b c"));
+    assertThat(r.stdout()).isEqualTo("hello, world: 2 argument(s) [a] [b c]\n");
+    assertThat(r.status()).isEqualTo(7);
+  }
+
+  @ParameterizedTest
+  @MethodSource("libcs")
+  void aSegfaultingGuestDiesWith139AndTheTraceShowsSigsegv(String libc) throws Exception {
+    Path trace = Guests.WORK.resolve("segv-" + libc + ".trace");
+    Files.deleteIfExists(trace);
+    Guests.Result r = Guests.runVkernel(List.of("--trace=" + trace), List.of(out.resolve("segv-" + libc).toString()),
+        Guests.env(), null);
+    assertThat(r.status()).as("%s", r).isEqualTo(139);
+    assertThat(r.stdout()).isEqualTo("about to fault\n");
+    String text = Files.readString(trace);
+    assertThat(text).contains("--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x0} ---");
+    assertThat(text).contains("+++ killed by SIGSEGV +++");
+    assertThat(Guests.runNative(List.of(out.resolve("segv-" + libc).toString()), Guests.env(), null).status())
+        .isEqualTo(139);
+  }
+
+  static Stream<String> libcs() {
+    return Stream.of("musl", "glibc");
+  }
+}

@@ -1,0 +1,72 @@
+package org.vmspace.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * One shell script (functions, loops, $(...), subshells, a here-document, pipes, trap, a
+ * background job) run by busybox sh, by mksh built on three C libraries (musl, dietlibc, klibc:
+ * the latter two call exit rather than exit_group, klibc sets up no TLS, dietlibc looks for the
+ * vDSO) and by bash-static, with the same output as natively.
+ */
+class ShellTest {
+  static Path script;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    Guests.prepare();
+    script = Guests.WORK.resolve("features.sh");
+    try (var in = ShellTest.class.getResourceAsStream("/scripts/features.sh")) {
+      Files.write(script, in.readAllBytes());
+    }
+  }
+
+  static Stream<Arguments> shells() {
+    return Stream.of(
+        Arguments.of(Guests.BUSYBOX + " sh", "busybox-static"),
+        Arguments.of("/usr/lib/x86_64-linux-musl/bin/mksh", "mksh"),
+        Arguments.of("/usr/lib/diet/bin/mksh", "mksh"),
+        Arguments.of("/usr/lib/klibc/bin/mksh", "mksh"),
+        Arguments.of("/bin/bash-static", "bash-static"));
+  }
+
+  private static List<String> command(String shell, String... rest) {
+    String[] parts = shell.split(" ");
+    Guests.require(parts[0], "?");
+    java.util.List<String> cmd = new java.util.ArrayList<>(List.of(parts));
+    cmd.addAll(List.of(rest));
+    return cmd;
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("shells")
+  void theScriptRunsAsNatively(String shell, String debianPackage) throws Exception {
+    Guests.require(shell.split(" ")[0], debianPackage);
+    Guests.Result r = Guests.assertSameAsNative(command(shell, script.toString()));
+    assertThat(r.stdout()).contains("sum=55", "hello, WORLD", "| line two with 55", "trapped USR1", "bye from trap");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("shells")
+  void killTermOfAChildFromTheShell(String shell, String debianPackage) throws Exception {
+    Guests.require(shell.split(" ")[0], debianPackage);
+    Guests.Result r = Guests.assertSameAsNative(command(shell, "-c",
+        "sleep 30 & pid=$!; sleep 0.3; kill -TERM $pid; wait $pid; echo \"status $?\""));
+    assertThat(r.stdout()).isEqualTo("status 143\n");
+  }
+
+  @Test
+  void aSignalDeathInsideIsReportedByTheShell() throws Exception {
+    Guests.Result r = Guests.assertSameAsNative(List.of(Guests.BUSYBOX, "sh", "-c", "kill -KILL $$; echo not reached"));
+    assertThat(r.status()).isEqualTo(137);
+  }
+}
