@@ -491,8 +491,26 @@ public final class AddressSpace {
     put(r);
   }
 
+  /** Adds a region, merged with neighbours it continues (as Linux merges VMAs). */
   private void put(Region r) {
+    Map.Entry<Long, Region> before = regions.lowerEntry(r.start());
+    if (before != null && continues(before.getValue(), r)) {
+      regions.remove(before.getKey());
+      r = new Region(before.getValue().start(), r.end(), r.prot(), r.shared(), r.backing(),
+          before.getValue().offset(), r.name());
+    }
+    Region after = regions.get(r.end());
+    if (after != null && continues(r, after)) {
+      regions.remove(after.start());
+      r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name());
+    }
     regions.put(r.start(), r);
+  }
+
+  /** Whether {@code b} starts where {@code a} ends and is the same kind of memory. */
+  private static boolean continues(Region a, Region b) {
+    return a.end() == b.start() && a.prot() == b.prot() && a.shared() == b.shared() && a.backing() == b.backing()
+        && a.name().equals(b.name()) && (a.backing() == null || a.offset() + (a.end() - a.start()) == b.offset());
   }
 
   /** Removes [start, end) from the record, splitting regions at its edges. */

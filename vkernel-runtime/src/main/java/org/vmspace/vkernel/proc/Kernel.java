@@ -293,6 +293,11 @@ public final class Kernel implements ProcView, AutoCloseable {
     vfs.close();
   }
 
+  /** The number of executables in the image cache. */
+  long imageCacheSize() {
+    return images.size();
+  }
+
   // ---------------------------------------------------------------- process table
 
   private int allocatePid() {

@@ -1,0 +1,62 @@
+package org.vmspace.vkernel.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** Parsing of {@code vkernel run}'s command line (no guest is run here). */
+class RunCommandTest {
+  private static RunCommand parse(String... args) {
+    RunCommand run = new RunCommand();
+    CommandLine cl = new CommandLine(run);
+    cl.setStopAtPositional(true);
+    cl.parseArgs(args);
+    return run;
+  }
+
+  @Test
+  void durationsTakeUnitsOrIso() {
+    assertThat(RunCommand.parseDuration("30s")).isEqualTo(Duration.ofSeconds(30));
+    assertThat(RunCommand.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(RunCommand.parseDuration("2m")).isEqualTo(Duration.ofMinutes(2));
+    assertThat(RunCommand.parseDuration("1.5h")).isEqualTo(Duration.ofMinutes(90));
+    assertThat(RunCommand.parseDuration("10")).isEqualTo(Duration.ofSeconds(10));
+    assertThat(RunCommand.parseDuration("PT3S")).isEqualTo(Duration.ofSeconds(3));
+    assertThatThrownBy(() -> RunCommand.parseDuration("soon")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RunCommand.parseDuration("0s")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void traceTakesAFileOnlyWhenAttached() {
+    RunCommand bare = parse("--trace", "prog", "arg");
+    assertThat(bare.trace).isEqualTo("-");
+    assertThat(bare.program).isEqualTo("prog");
+    assertThat(bare.args).containsExactly("arg");
+    RunCommand file = parse("--trace=out.txt", "prog");
+    assertThat(file.trace).isEqualTo("out.txt");
+    assertThat(file.program).isEqualTo("prog");
+  }
+
+  @Test
+  void everythingAfterTheProgramIsItsOwn() {
+    RunCommand r = parse("--env", "A=1", "--env=B=2", "ls", "-l", "--trace", "--", "x");
+    assertThat(r.env).containsExactly("A=1", "B=2");
+    assertThat(r.program).isEqualTo("ls");
+    assertThat(r.args).containsExactly("-l", "--trace", "--", "x");
+    assertThat(r.trace).isNull();
+  }
+
+  @Test
+  void badOptionsAreOneLineAndStatus2() {
+    StringWriter err = new StringWriter();
+    int status = VkernelCommand.execute(new String[] {"run", "--timeout", "soon", "prog"},
+        new PrintWriter(new StringWriter()), new PrintWriter(err));
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("--timeout: cannot parse 'soon'");
+  }
+}

@@ -1,0 +1,96 @@
+package org.vmspace.vkernel.fs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+class FdTableTest {
+  static final class Counted extends FileDescription {
+    final AtomicInteger closes = new AtomicInteger();
+
+    Counted() {
+      super(0);
+    }
+
+    @Override
+    public String path() {
+      return "counted";
+    }
+
+    @Override
+    public void fstat(MemorySegment stat) {}
+
+    @Override
+    protected void close() {
+      closes.incrementAndGet();
+    }
+  }
+
+  @Test
+  void installTakesTheLowestFreeDescriptor() {
+    FdTable t = new FdTable();
+    Counted a = new Counted();
+    assertThat(t.install(a, 0, false)).isZero();
+    assertThat(t.install(a.retain(), 0, false)).isEqualTo(1);
+    assertThat(t.install(a.retain(), 10, true)).isEqualTo(10);
+    t.close(0);
+    assertThat(t.install(a.retain(), 0, false)).isZero();
+    assertThat(t.closeOnExec(10)).isTrue();
+    assertThat(t.closeOnExec(1)).isFalse();
+  }
+
+  @Test
+  void theLastReferenceClosesTheDescription() {
+    FdTable t = new FdTable();
+    Counted a = new Counted();
+    int fd = t.install(a, 0, false);
+    t.installAt(a.retain(), 5, false);
+    t.close(fd);
+    assertThat(a.closes).hasValue(0);
+    t.installAt(new Counted(), 5, false); // dup2 over it
+    assertThat(a.closes).hasValue(1);
+  }
+
+  @Test
+  void execClosesCloseOnExecAndCopiesShareDescriptions() {
+    FdTable t = new FdTable();
+    Counted keep = new Counted();
+    Counted drop = new Counted();
+    t.install(keep, 0, false);
+    t.install(drop, 0, true);
+    FdTable child = t.copy();
+    t.closeOnExec();
+    assertThat(t.isOpen(1)).isFalse();
+    assertThat(drop.closes).hasValue(0); // the child still has it
+    child.release();
+    assertThat(drop.closes).hasValue(1);
+    assertThat(keep.closes).hasValue(0);
+    FdTable shared = t.share();
+    t.release();
+    assertThat(keep.closes).hasValue(0);
+    shared.release();
+    assertThat(keep.closes).hasValue(1);
+  }
+
+  @Test
+  void badDescriptorsAreEbadfAndAFullTableIsEmfile() {
+    FdTable t = new FdTable();
+    assertThatThrownBy(() -> t.get(3)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EBADF));
+    assertThatThrownBy(() -> t.close(-1)).isInstanceOf(SyscallError.class);
+    Counted c = new Counted();
+    t.install(c, 0, false);
+    for (int i = 1; i < FdTable.LIMIT; i++) {
+      t.install(c.retain(), 0, false);
+    }
+    Counted extra = new Counted();
+    assertThatThrownBy(() -> t.install(extra, 0, false)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EMFILE));
+    assertThat(extra.closes).hasValue(1);
+  }
+}

@@ -1,0 +1,221 @@
+package org.vmspace.vkernel.mem;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.vmspace.api.Prot;
+import org.vmspace.api.VmspaceId;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+import org.vmspace.vkernel.testing.Kvm;
+
+/**
+ * Linux's mmap, munmap, mprotect, brk and mremap on a real vmspace, against a page-by-page
+ * model: the kernel's record of the mappings, the protections the guest gets and the bytes it
+ * sees must all agree with the model after every step.
+ */
+class AddressSpaceTest {
+  static final long PAGE = 4096;
+  static final long BASE = 0x1000_0000L;
+  static final int WINDOW = 256;
+  static final int[] PROTS = {Prot.PROT_NONE, Prot.PROT_READ, Prot.PROT_READ | Prot.PROT_WRITE,
+      Prot.PROT_READ | Prot.PROT_EXEC, Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC};
+  static final int ANON_PRIVATE = AddressSpace.MAP_ANONYMOUS | AddressSpace.MAP_PRIVATE;
+
+  VmspaceService vms;
+  AddressSpace as;
+
+  @BeforeEach
+  void setUp() {
+    vms = Kvm.open();
+    as = AddressSpace.create(vms, VmspaceId.of(7));
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (as != null) {
+      as.release();
+    }
+    vms.close();
+  }
+
+  /** The model: page number to protection, and page number to the byte at its start. */
+  final TreeMap<Long, Integer> prot = new TreeMap<>();
+  final Map<Long, Byte> content = new HashMap<>();
+
+  @Test
+  void randomOperationsAgreeWithThePageModel() {
+    Random r = new Random(20261123L);
+    for (int step = 0; step < 3000; step++) {
+      long first = r.nextInt(WINDOW);
+      long pages = 1 + r.nextInt(16);
+      long addr = BASE + first * PAGE;
+      long len = Math.min(pages, WINDOW - first) * PAGE;
+      int op = r.nextInt(6);
+      switch (op) {
+        case 0 -> {
+          int p = PROTS[r.nextInt(PROTS.length)];
+          long at = as.mmap(addr, len, p, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+          assertThat(at).isEqualTo(addr);
+          for (long pg = addr / PAGE; pg < (addr + len) / PAGE; pg++) {
+            prot.put(pg, p);
+            content.remove(pg);
+          }
+        }
+        case 1 -> {
+          as.munmap(addr, len);
+          for (long pg = addr / PAGE; pg < (addr + len) / PAGE; pg++) {
+            prot.remove(pg);
+            content.remove(pg);
+          }
+        }
+        case 2 -> {
+          int p = PROTS[r.nextInt(PROTS.length)];
+          boolean covered = true;
+          for (long pg = addr / PAGE; pg < (addr + len) / PAGE; pg++) {
+            covered &= prot.containsKey(pg);
+          }
+          if (covered) {
+            as.mprotect(addr, len, p);
+            for (long pg = addr / PAGE; pg < (addr + len) / PAGE; pg++) {
+              prot.put(pg, p);
+            }
+          } else {
+            assertThatThrownBy(() -> as.mprotect(addr, len, p)).isInstanceOfSatisfying(SyscallError.class,
+                e -> assertThat(e.errno()).isEqualTo(LinuxErrno.ENOMEM));
+          }
+        }
+        case 3 -> {
+          long pg = addr / PAGE;
+          byte v = (byte) (1 + r.nextInt(250));
+          Integer p = prot.get(pg);
+          boolean writable = p != null && (p & Prot.PROT_WRITE) != 0;
+          long n = vms.pwrite(as.id(), MemorySegment.ofArray(new byte[] {v}), 1, 0, pg * PAGE);
+          assertThat(n).as("write to page %x with prot %s", pg, p).isEqualTo(writable ? 1 : 0);
+          if (writable) {
+            content.put(pg, v);
+          }
+        }
+        default -> checkPage(addr / PAGE);
+      }
+      if (step % 50 == 0) {
+        checkRecord();
+      }
+    }
+    checkRecord();
+    for (long pg = BASE / PAGE; pg < BASE / PAGE + WINDOW; pg++) {
+      checkPage(pg);
+    }
+  }
+
+  private void checkPage(long pg) {
+    Integer p = prot.get(pg);
+    byte[] b = new byte[1];
+    long n = vms.pread(as.id(), MemorySegment.ofArray(b), 1, 0, pg * PAGE);
+    boolean readable = p != null && (p & Prot.PROT_READ) != 0;
+    assertThat(n).as("read of page %x with prot %s", pg, p).isEqualTo(readable ? 1 : 0);
+    if (readable) {
+      assertThat(b[0]).as("page %x", pg).isEqualTo(content.getOrDefault(pg, (byte) 0));
+    }
+  }
+
+  /** The kernel's record of the mappings, page by page, is the model's. */
+  private void checkRecord() {
+    TreeMap<Long, Integer> recorded = new TreeMap<>();
+    long lastEnd = 0;
+    for (AddressSpace.Region region : as.regions()) {
+      assertThat(region.start()).isGreaterThanOrEqualTo(lastEnd);
+      assertThat(region.end()).isGreaterThan(region.start());
+      lastEnd = region.end();
+      for (long a = region.start(); a < region.end(); a += PAGE) {
+        recorded.put(a / PAGE, region.prot());
+      }
+    }
+    assertThat(recorded).isEqualTo(prot);
+  }
+
+  @Test
+  void munmapTakesHolesAndLinuxErrnosComeBack() {
+    as.mmap(BASE, 4 * PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    as.mmap(BASE + 8 * PAGE, 4 * PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    as.munmap(BASE, 16 * PAGE);
+    assertThat(as.regions()).isEmpty();
+    assertThatThrownBy(() -> as.munmap(BASE + 1, PAGE)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EINVAL));
+    assertThatThrownBy(() -> as.mmap(0, 0, Prot.PROT_READ, ANON_PRIVATE, null, 0, ""))
+        .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EINVAL));
+    assertThatThrownBy(() -> as.mmap(0, PAGE, Prot.PROT_READ, AddressSpace.MAP_ANONYMOUS, null, 0, ""))
+        .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EINVAL));
+    as.mmap(BASE, PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    assertThatThrownBy(() -> as.mmap(BASE, PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED_NOREPLACE,
+        null, 0, "")).isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EEXIST));
+    long hinted = as.mmap(0, PAGE, Prot.PROT_READ, ANON_PRIVATE, null, 0, "");
+    assertThat(hinted).isGreaterThanOrEqualTo(AddressSpace.MMAP_BASE);
+  }
+
+  @Test
+  void brkGrowsAndShrinksTheHeapAndRefusesToGoBelowItsStart() {
+    long start = 0x60_0000L;
+    as.initBrk(start);
+    assertThat(as.brk(0)).isEqualTo(start);
+    assertThat(as.brk(start + 3 * PAGE + 10)).isEqualTo(start + 3 * PAGE + 10);
+    as.memory().writeInt(start + 3 * PAGE, 77);
+    assertThat(as.brk(start + PAGE)).isEqualTo(start + PAGE);
+    assertThat(vms.pread(as.id(), MemorySegment.ofArray(new byte[1]), 1, 0, start + 3 * PAGE)).isZero();
+    assertThat(as.brk(start - PAGE)).isEqualTo(start + PAGE);
+    // A mapping in the way stops the heap: brk returns the old break, as Linux does.
+    as.mmap(start + 4 * PAGE, PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    assertThat(as.brk(start + 8 * PAGE)).isEqualTo(start + PAGE);
+    assertThat(as.regions()).anyMatch(reg -> reg.name().equals("[heap]"));
+  }
+
+  @Test
+  void mremapShrinksGrowsInPlaceAndMovesKeepingTheBytes() {
+    long a = as.mmap(BASE, 4 * PAGE, Prot.PROT_READ | Prot.PROT_WRITE, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    for (int i = 0; i < 4; i++) {
+      as.memory().writeInt(a + i * PAGE, 100 + i);
+    }
+    assertThat(as.mremap(a, 4 * PAGE, 2 * PAGE, 0, 0)).isEqualTo(a);
+    assertThat(as.regionAt(a + 2 * PAGE)).isNull();
+    assertThat(as.mremap(a, 2 * PAGE, 6 * PAGE, 0, 0)).isEqualTo(a);
+    assertThat(as.memory().readInt(a + PAGE)).isEqualTo(101);
+    assertThat(as.memory().readInt(a + 5 * PAGE)).isZero();
+    // Blocked after: without MAYMOVE ENOMEM, with it a move that keeps every byte.
+    as.mmap(a + 6 * PAGE, PAGE, Prot.PROT_READ, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    assertThatThrownBy(() -> as.mremap(a, 6 * PAGE, 8 * PAGE, 0, 0)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.ENOMEM));
+    long moved = as.mremap(a, 6 * PAGE, 8 * PAGE, AddressSpace.MREMAP_MAYMOVE, 0);
+    assertThat(moved).isNotEqualTo(a);
+    assertThat(as.memory().readInt(moved)).isEqualTo(100);
+    assertThat(as.memory().readInt(moved + PAGE)).isEqualTo(101);
+    assertThat(as.regionAt(a)).isNull();
+    assertThat(as.regionAt(moved + 7 * PAGE).prot()).isEqualTo(Prot.PROT_READ | Prot.PROT_WRITE);
+    assertThatThrownBy(() -> as.mremap(BASE + 100 * PAGE, PAGE, 2 * PAGE, AddressSpace.MREMAP_MAYMOVE, 0))
+        .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EFAULT));
+  }
+
+  @Test
+  void forkCopiesTheRecordAndTheMemoryCopyOnWrite() {
+    long a = as.mmap(BASE, PAGE, Prot.PROT_READ | Prot.PROT_WRITE, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    as.memory().writeInt(a, 1);
+    AddressSpace child = as.fork(VmspaceId.of(8));
+    try {
+      child.memory().writeInt(a, 2);
+      assertThat(as.memory().readInt(a)).isEqualTo(1);
+      assertThat(child.memory().readInt(a)).isEqualTo(2);
+      assertThat(child.regions()).isEqualTo(as.regions());
+      assertThat(child.maps()).contains("10000000-10001000 rw-p");
+    } finally {
+      child.release();
+    }
+  }
+}

@@ -1,0 +1,161 @@
+package org.vmspace.vkernel.proc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.HostFileDescription;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.signal.Signals;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+import org.vmspace.vkernel.testing.Kvm;
+
+/** The kernel in-process, on busybox: running, exec failures, the image cache, signals, teardown. */
+class KernelTest {
+  static final String BUSYBOX = "/bin/busybox";
+  static final List<String> ENV = List.of("PATH=/bin:/usr/bin", "LC_ALL=C");
+  @TempDir Path dir;
+  VmspaceService vms;
+  Kernel kernel;
+  Path out;
+
+  @BeforeEach
+  void setUp() {
+    vms = Kvm.open();
+    Kvm.require(BUSYBOX, "busybox-static");
+    // No private /tmp: the test's files (under the host's /tmp) must be visible to the guests.
+    kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build());
+    out = dir.resolve("out.txt");
+  }
+
+  @AfterEach
+  void tearDown() {
+    kernel.close();
+    vms.close();
+  }
+
+  /** Runs with stdout and stderr to {@code out}, stdin from /dev/null. */
+  private Kernel.Exit run(Duration limit, String... argv) throws Exception {
+    int in = Host.openat2(Host.AT_FDCWD, "/dev/null".getBytes(StandardCharsets.US_ASCII), Host.O_RDONLY | Host.O_CLOEXEC, 0, 0);
+    int o = Host.openat2(Host.AT_FDCWD, out.toString().getBytes(StandardCharsets.UTF_8),
+        Host.O_WRONLY | Host.O_CREAT | Host.O_TRUNC | Host.O_CLOEXEC, 0644, 0);
+    FileDescription stdout = new HostFileDescription(o, out.toString(), Host.O_WRONLY, false, true);
+    FileDescription[] stdio = {new HostFileDescription(in, "/dev/null", Host.O_RDONLY), stdout, stdout.retain()};
+    return kernel.run(argv[0], List.of(argv), ENV, "/", stdio, limit);
+  }
+
+  private String output() throws Exception {
+    return Files.readString(out);
+  }
+
+  @Test
+  void runsAProgramAndReturnsItsStatus() throws Exception {
+    Kernel.Exit e = run(null, BUSYBOX, "sh", "-c", "echo hello; exit 5");
+    assertThat(output()).isEqualTo("hello\n");
+    assertThat(e.code()).isEqualTo(5);
+    assertThat(e.signal()).isZero();
+    assertThat(e.shellStatus()).isEqualTo(5);
+    assertThat(e.timedOut()).isFalse();
+  }
+
+  @Test
+  void execFailuresComeBackWithTheirErrno() throws Exception {
+    Path text = Files.writeString(dir.resolve("text"), "no interpreter line\n");
+    Files.setPosixFilePermissions(text, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path plain = Files.writeString(dir.resolve("plain"), "#!/bin/busybox sh\n");
+    Path chain = dir.resolve("chain0");
+    Files.writeString(chain, "#!" + chain + "\n");
+    Files.setPosixFilePermissions(chain, PosixFilePermissions.fromString("rwxr-xr-x"));
+    assertErrno(LinuxErrno.ENOENT, "/no/such/program");
+    assertErrno(LinuxErrno.ENOEXEC, text.toString());
+    assertErrno(LinuxErrno.EACCES, plain.toString());
+    assertErrno(LinuxErrno.EACCES, "/etc");
+    assertErrno(LinuxErrno.ELOOP, chain.toString());
+    assertThatThrownBy(() -> run(null, "/usr/bin/env")).isInstanceOfSatisfying(SyscallError.class, e -> {
+      assertThat(e.errno()).isEqualTo(LinuxErrno.ENOEXEC);
+      assertThat(e.getMessage()).contains("dynamically linked");
+    });
+    // The kernel is usable after a failed start.
+    assertThat(run(null, BUSYBOX, "true").shellStatus()).isZero();
+  }
+
+  private void assertErrno(int errno, String program) {
+    assertThatThrownBy(() -> run(null, program)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).as(program).isEqualTo(errno));
+  }
+
+  @Test
+  void aScriptRunsThroughItsInterpreter() throws Exception {
+    Path script = Files.writeString(dir.resolve("script"), "#!/bin/busybox sh\necho \"args: $*\"\nexit 4\n");
+    Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Kernel.Exit e = run(null, script.toString(), "a", "b");
+    assertThat(output()).isEqualTo("args: a b\n");
+    assertThat(e.code()).isEqualTo(4);
+  }
+
+  @Test
+  void repeatedExecsOfOneBinaryShareOneCachedImage() throws Exception {
+    Kernel.Exit e = run(null, BUSYBOX, "sh", "-c", "i=0; while [ $i -lt 20 ]; do /bin/busybox true; i=$((i+1)); done; echo $i");
+    assertThat(output()).isEqualTo("20\n");
+    assertThat(e.code()).isZero();
+    assertThat(kernel.imageCacheSize()).isEqualTo(1);
+  }
+
+  @Test
+  void aSignalFromOutsideStopsAGuestBusyInUserCode() throws Exception {
+    Thread sender = Thread.ofPlatform().start(() -> {
+      try {
+        Thread.sleep(700);
+      } catch (InterruptedException ignored) {
+        return;
+      }
+      kernel.signalForeground(Signals.SIGINT);
+    });
+    Kernel.Exit e = run(Duration.ofSeconds(60), BUSYBOX, "sh", "-c", "trap 'echo got INT; exit 3' INT; while :; do :; done");
+    sender.join();
+    assertThat(e.timedOut()).isFalse();
+    assertThat(output()).isEqualTo("got INT\n");
+    assertThat(e.code()).isEqualTo(3);
+  }
+
+  @Test
+  void aTimeoutKillsEveryProcess() throws Exception {
+    long start = System.nanoTime();
+    Kernel.Exit e = run(Duration.ofMillis(500), BUSYBOX, "sh", "-c", "sleep 100 & sleep 100");
+    assertThat(e.timedOut()).isTrue();
+    assertThat(e.signal()).isEqualTo(Signals.SIGKILL);
+    assertThat((System.nanoTime() - start) / 1e9).isLessThan(20);
+    assertThat(kernel.pids()).isEmpty();
+  }
+
+  @Test
+  void processesLeftBehindAreKilledWhenTheFirstExits() throws Exception {
+    long start = System.nanoTime();
+    Kernel.Exit e = run(Duration.ofSeconds(60), BUSYBOX, "sh", "-c", "sleep 100 & echo started");
+    assertThat(output()).isEqualTo("started\n");
+    assertThat(e.code()).isZero();
+    assertThat((System.nanoTime() - start) / 1e9).isLessThan(20);
+    assertThat(kernel.pids()).isEmpty();
+  }
+
+  @Test
+  void childrenAreReapedAndPidsAdvance() throws Exception {
+    Kernel.Exit e = run(null, BUSYBOX, "sh", "-c", "for i in 1 2 3; do /bin/busybox true & done; wait; echo $$ $!");
+    String[] pids = output().trim().split(" ");
+    assertThat(Integer.parseInt(pids[1])).isGreaterThan(Integer.parseInt(pids[0]));
+    assertThat(e.code()).isZero();
+    assertThat(kernel.pids()).isEmpty();
+  }
+}
