@@ -22,6 +22,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *   <li>{@code syscall}, {@code trap}: KVM round trips vs a C program (see {@link KvmRoundTrip}).
  *   <li>{@code fault}, {@code mmap-scale}, {@code touch-1g}: address spaces (see {@link
  *       AddressSpaceBench}).
+ *   <li>{@code sh-pipeline}, {@code sha256-64m}: real programs in the virtual kernel vs
+ *       natively vs qemu-user (see {@link VkernelBench}).
  * </ul>
  */
 public final class BenchMain {
@@ -29,13 +31,14 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m");
       System.exit(2);
     }
     switch (args[0]) {
       case "registry" -> registry(args.length > 1 && args[1].equals("--quick"));
       case "syscall", "trap" -> KvmRoundTrip.main(args);
       case "fault", "mmap-scale", "touch-1g" -> AddressSpaceBench.main(args);
+      case "sh-pipeline", "sha256-64m" -> VkernelBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);
         System.exit(2);

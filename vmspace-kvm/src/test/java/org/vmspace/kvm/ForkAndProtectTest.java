@@ -57,6 +57,39 @@ class ForkAndProtectTest {
   }
 
   @Test
+  void aCopyOnWriteFaultTakesItsNeighboursAlongWithoutMixingTheTwoSides() {
+    VmspaceId parent = g.space(1);
+    int pages = 32;
+    g.anon(parent, DATA, pages * 4096L, RW);
+    for (int i = 0; i < pages; i++) {
+      write(parent, DATA + 4096L * i, 1000 + i);
+    }
+    VmspaceId child = VmspaceId.of(2);
+    g.vms.fork(parent, child);
+    // One write in the child copies its block; every page of both sides must still read as
+    // that side last wrote it, whichever side writes next.
+    write(child, DATA + 4096L * 5, 2005);
+    for (int i = 0; i < pages; i += 3) {
+      write(parent, DATA + 4096L * i, 3000 + i);
+    }
+    for (int i = 1; i < pages; i += 4) {
+      write(child, DATA + 4096L * i, 4000 + i);
+    }
+    for (int i = 0; i < pages; i++) {
+      long expectParent = i % 3 == 0 ? 3000 + i : 1000 + i;
+      long expectChild = i % 4 == 1 ? 4000 + i : i == 5 ? 2005 : 1000 + i;
+      assertThat(read(parent, DATA + 4096L * i)).as("parent page %d", i).isEqualTo(expectParent);
+      assertThat(read(child, DATA + 4096L * i)).as("child page %d", i).isEqualTo(expectChild);
+    }
+    // The child is gone: the parent's pages are its own again and take writes.
+    g.vms.destroy(child);
+    for (int i = 0; i < pages; i++) {
+      write(parent, DATA + 4096L * i, 5000 + i);
+      assertThat(read(parent, DATA + 4096L * i)).isEqualTo(5000 + i);
+    }
+  }
+
+  @Test
   void forkCopiesPrivateMemoryOnWriteAndSharesSharedMemory() {
     VmspaceId parent = g.space(1);
     g.anon(parent, DATA, 4 * 4096, RW);

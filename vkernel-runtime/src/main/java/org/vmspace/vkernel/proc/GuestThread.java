@@ -127,10 +127,23 @@ public final class GuestThread implements Runnable {
     return blocked;
   }
 
+  /**
+   * Starts the loop on one of the kernel's carrier threads. Carriers outlive guest threads, so a
+   * new process runs on a Java thread whose vCPU binding (and its timer and signal setup) is
+   * already made.
+   */
   void start(String name) {
-    Thread t = Thread.ofPlatform().name(name).daemon(true).unstarted(this);
-    javaThread = t;
-    t.start();
+    kernel.carriers.execute(() -> {
+      Thread self = Thread.currentThread();
+      String carrierName = self.getName();
+      self.setName(name);
+      javaThread = self;
+      try {
+        run();
+      } finally {
+        self.setName(carrierName);
+      }
+    });
   }
 
   Thread javaThread() {

@@ -90,6 +90,9 @@ public final class Kernel implements ProcView, AutoCloseable {
   private final AtomicLong nextVmspace = new AtomicLong(1);
   private final SecureRandom random = new SecureRandom();
   private final ScheduledExecutorService timers;
+  /** The Java threads guest threads run on (see {@link GuestThread#start}). */
+  final java.util.concurrent.ExecutorService carriers = Executors.newCachedThreadPool(
+      Thread.ofPlatform().daemon(true).name("vk-carrier-", 1).factory());
   private final int hostUid = Host.getuid();
   private final int hostGid = Host.getgid();
   private int nextPid = 2;
@@ -288,6 +291,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       Thread.currentThread().interrupt();
     }
     timers.shutdownNow();
+    carriers.shutdown();
     images.close();
     vdso.close();
     vfs.close();

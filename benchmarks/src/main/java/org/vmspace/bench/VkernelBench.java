@@ -1,0 +1,146 @@
+package org.vmspace.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.vmspace.api.VmspaceService;
+import org.vmspace.api.Vmspaces;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.HostFileDescription;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.KernelConfig;
+
+/**
+ * Real programs under the virtual kernel, natively, and under {@code qemu-x86_64-static}
+ * (Debian's qemu-user-static), in the same run, each as the median wall time of several runs
+ * after a warm-up run:
+ *
+ * <ul>
+ *   <li>{@code sh-pipeline}: a busybox sh script with 100 pipeline steps, each forking a
+ *       subshell and a child that execs busybox (200 forks, 100 execs, 100 pipes).
+ *   <li>{@code sha256-64m}: busybox sha256sum of a 64 MiB file (compute, and reading the file).
+ * </ul>
+ *
+ * The vkernel runs in this JVM (a warm kernel: the JVM's start is not counted; the first run is
+ * the warm-up). Under qemu-user only the first process is emulated: the children a script execs
+ * run natively (qemu-user does not follow execve), which favours qemu on sh-pipeline.
+ */
+final class VkernelBench {
+  private static final String BUSYBOX = "/bin/busybox";
+  private static final String QEMU = "/usr/bin/qemu-x86_64-static";
+  private static final int RUNS = 5;
+
+  private VkernelBench() {}
+
+  static void main(String[] args) throws Exception {
+    for (String program : List.of(BUSYBOX, QEMU)) {
+      if (!Files.isExecutable(Path.of(program))) {
+        System.err.println("benchmarks/run: " + program + " is missing (apt-get install busybox-static qemu-user-static)");
+        System.exit(127);
+      }
+    }
+    Path work = Path.of(System.getProperty("bench.root", "benchmarks"), "target", "vkernel-bench").toAbsolutePath();
+    Files.createDirectories(work);
+    List<String> command = switch (args[0]) {
+      case "sh-pipeline" -> {
+        Path script = work.resolve("pipeline.sh");
+        Files.writeString(script, """
+            i=0
+            while [ $i -lt 100 ]; do
+              echo "step $i of the pipeline" | /bin/busybox tr a-z A-Z > /dev/null
+              i=$((i + 1))
+            done
+            echo $i
+            """);
+        yield List.of(BUSYBOX, "sh", script.toString());
+      }
+      case "sha256-64m" -> {
+        Path file = work.resolve("random-64m.bin");
+        if (!Files.exists(file) || Files.size(file) != 64L << 20) {
+          byte[] chunk = new byte[1 << 20];
+          Random r = new Random(64);
+          try (var out = Files.newOutputStream(file)) {
+            for (int i = 0; i < 64; i++) {
+              r.nextBytes(chunk);
+              out.write(chunk);
+            }
+          }
+        }
+        yield List.of(BUSYBOX, "sha256sum", file.toString());
+      }
+      default -> throw new IllegalArgumentException(args[0]);
+    };
+    long[] nativeNs = new long[RUNS];
+    long[] qemuNs = new long[RUNS];
+    long[] vkNs = new long[RUNS];
+    String expected = runHost(command, work);
+    List<String> qemuCommand = new ArrayList<>(List.of(QEMU));
+    qemuCommand.addAll(command);
+    check("qemu", expected, runHost(qemuCommand, work));
+    try (VmspaceService vms = Vmspaces.open();
+        Kernel kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build())) {
+      Path out = work.resolve("vkernel.out");
+      check("vkernel", expected, runVkernel(kernel, command, work, out));
+      for (int i = 0; i < RUNS; i++) {
+        long t0 = System.nanoTime();
+        runHost(command, work);
+        long t1 = System.nanoTime();
+        runHost(qemuCommand, work);
+        long t2 = System.nanoTime();
+        runVkernel(kernel, command, work, out);
+        long t3 = System.nanoTime();
+        nativeNs[i] = t1 - t0;
+        qemuNs[i] = t2 - t1;
+        vkNs[i] = t3 - t2;
+      }
+    }
+    double n = median(nativeNs) / 1e6;
+    double q = median(qemuNs) / 1e6;
+    double v = median(vkNs) / 1e6;
+    System.out.printf("%s: vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f qemu/native=%.2f "
+        + "(median of %d, same run)%n", args[0], v, n, q, v / n, q / n, RUNS);
+  }
+
+  private static void check(String who, String expected, String actual) {
+    if (!expected.equals(actual)) {
+      throw new IllegalStateException(who + " printed " + actual.strip() + ", natively " + expected.strip());
+    }
+  }
+
+  private static double median(long[] values) {
+    long[] s = values.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+
+  private static String runHost(List<String> command, Path dir) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException(command + " failed: " + out);
+    }
+    return out;
+  }
+
+  private static String runVkernel(Kernel kernel, List<String> command, Path dir, Path out) throws Exception {
+    int in = Host.openat2(Host.AT_FDCWD, "/dev/null".getBytes(StandardCharsets.US_ASCII), Host.O_RDONLY | Host.O_CLOEXEC, 0, 0);
+    int o = Host.openat2(Host.AT_FDCWD, out.toString().getBytes(StandardCharsets.UTF_8),
+        Host.O_WRONLY | Host.O_CREAT | Host.O_TRUNC | Host.O_CLOEXEC, 0644, 0);
+    FileDescription stdout = new HostFileDescription(o, out.toString(), Host.O_WRONLY, false, true);
+    FileDescription[] stdio = {new HostFileDescription(in, "/dev/null", Host.O_RDONLY), stdout, stdout.retain()};
+    Kernel.Exit e = kernel.run(command.get(0), command, List.of("PATH=/bin:/usr/bin"), dir.toString(), stdio,
+        Duration.ofMinutes(5));
+    if (e.shellStatus() != 0) {
+      throw new IllegalStateException("vkernel run of " + command + " ended with " + e.shellStatus());
+    }
+    return Files.readString(out);
+  }
+}
