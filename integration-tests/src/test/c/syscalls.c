@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -117,6 +119,26 @@ int main(int argc, char **argv) {
   }
   waitpid(pid, &status, 0);
   printf("exec child exited %d\n", WEXITSTATUS(status));
+
+  int pp[2];
+  pipe(pp);
+  struct pollfd pfd = {.fd = pp[0], .events = POLLIN};
+  int empty = poll(&pfd, 1, 0);
+  int waited = poll(&pfd, 1, 100);
+  write(pp[1], "x", 1);
+  int ready = poll(&pfd, 1, 1000);
+  fd_set rs;
+  FD_ZERO(&rs);
+  FD_SET(pp[0], &rs);
+  struct timeval tv = {1, 0};
+  int sel = select(pp[0] + 1, &rs, NULL, NULL, &tv);
+  printf("poll empty %d, after 100 ms %d, with data %d (POLLIN %d), select %d (set %d)\n", empty, waited, ready,
+         (pfd.revents & POLLIN) != 0, sel, FD_ISSET(pp[0], &rs) != 0);
+  close(pp[1]);
+  read(pp[0], buf, 1);
+  pfd.revents = 0;
+  poll(&pfd, 1, 1000);
+  printf("writer closed: POLLHUP %d, read returns %zd\n", (pfd.revents & POLLHUP) != 0, read(pp[0], buf, 1));
 
   long page = sysconf(_SC_PAGESIZE);
   char *m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -51,6 +51,7 @@ class BusyboxTest {
         Arguments.of(List.of(bb, "sh", "-c", "t=/tmp/vk-tar-$$.tar; tar cf $t data && tar tf $t; s=$?; rm -f $t; exit $s")),
         Arguments.of(List.of(bb, "sh", "-c", "echo a | wc -c")),
         Arguments.of(List.of(bb, "sh", "-c", "gzip -c < data/random-1m.bin | gunzip -c | md5sum")),
+        Arguments.of(List.of(bb, "sh", "-c", "yes | head -n 3")), // yes dies of SIGPIPE
         Arguments.of(List.of(bb, "sh", "-c", "exit 42")),
         Arguments.of(List.of(bb, "false")));
   }

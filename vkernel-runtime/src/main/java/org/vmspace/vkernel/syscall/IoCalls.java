@@ -547,12 +547,60 @@ final class IoCalls {
   // ---------------------------------------------------------------- poll and select
 
   /**
-   * poll over guest pollfds: descriptors with a host pollable object are polled on the host
-   * (with the thread's wake eventfd), the rest (regular and virtual files) are always ready.
+   * The readiness of guest descriptors, as poll(2) reports it: descriptors with a host pollable
+   * object are polled on the host (with the thread's wake eventfd), the rest (regular and
+   * virtual files) are always ready, closed ones are POLLNVAL; negative ones are skipped.
    *
    * @param deadline a nanoTime deadline, 0 with {@code forever} false meaning "do not wait"
-   * @param sigmask the mask to wait with (ppoll), or 0 for none
+   * @param sigmaskAddr the mask to wait with (ppoll, pselect6), or 0 for none
+   * @return the revents of each descriptor
+   * @throws SyscallError ERESTARTNOHAND if a signal came before anything was ready
    */
+  private static short[] readiness(Call c, int[] fds, short[] events, long deadline, boolean forever,
+      long sigmaskAddr) {
+    int n = fds.length;
+    short[] revents = new short[n];
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(8L * Math.max(1, n), 8);
+      int[] hostIndex = new int[n];
+      int hn = 0;
+      boolean ready = false;
+      for (int i = 0; i < n; i++) {
+        hostIndex[i] = -1;
+        if (fds[i] < 0) {
+          continue;
+        }
+        FileDescription d = c.fds().isOpen(fds[i]) ? c.fds().get(fds[i]) : null;
+        if (d == null) {
+          revents[i] = POLLNVAL;
+        } else if (d.pollFd() >= 0) {
+          host.set(ValueLayout.JAVA_INT, 8L * hn, d.pollFd());
+          host.set(ValueLayout.JAVA_SHORT, 8L * hn + 4, events[i]);
+          host.set(ValueLayout.JAVA_SHORT, 8L * hn + 6, (short) 0);
+          hostIndex[i] = hn++;
+        } else {
+          revents[i] = (short) (events[i] & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM));
+        }
+        ready |= revents[i] != 0;
+      }
+      if (sigmaskAddr != 0) {
+        c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
+      }
+      long wait = ready ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
+      GuestThread.Wait w = c.thread.awaitMany(host, hn, wait);
+      if (w == GuestThread.Wait.SIGNAL && !ready) {
+        throw new SyscallError(GuestThread.ERESTARTNOHAND);
+      }
+      for (int i = 0; i < n; i++) {
+        if (hostIndex[i] >= 0) {
+          revents[i] = host.get(ValueLayout.JAVA_SHORT, 8L * hostIndex[i] + 6);
+        }
+      }
+      return revents;
+    }
+  }
+
+  /** poll/ppoll over the guest's pollfd array at {@code addr}. */
   static long poll(Call c, long addr, long nfds, long deadline, boolean forever, long sigmaskAddr) {
     if (nfds < 0 || nfds > FdTable.LIMIT) {
       throw new SyscallError(LinuxErrno.EINVAL);
@@ -560,56 +608,24 @@ final class IoCalls {
     int n = (int) nfds;
     byte[] raw = n == 0 ? new byte[0] : c.mem().readBytes(addr, 8 * n);
     ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment host = a.allocate(8L * Math.max(1, n), 8);
-      int[] hostIndex = new int[n];
-      int hn = 0;
-      int ready = 0;
-      for (int i = 0; i < n; i++) {
-        int fd = b.getInt(8 * i);
-        short events = b.getShort(8 * i + 4);
-        short revents = 0;
-        hostIndex[i] = -1;
-        if (fd >= 0) {
-          FileDescription d = c.fds().isOpen(fd) ? c.fds().get(fd) : null;
-          if (d == null) {
-            revents = POLLNVAL;
-          } else if (d.pollFd() >= 0) {
-            host.set(ValueLayout.JAVA_INT, 8L * hn, d.pollFd());
-            host.set(ValueLayout.JAVA_SHORT, 8L * hn + 4, events);
-            host.set(ValueLayout.JAVA_SHORT, 8L * hn + 6, (short) 0);
-            hostIndex[i] = hn++;
-          } else {
-            revents = (short) (events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM));
-          }
-        }
-        b.putShort(8 * i + 6, revents);
-        if (revents != 0) {
-          ready++;
-        }
-      }
-      if (sigmaskAddr != 0) {
-        c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
-      }
-      long wait = ready > 0 ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
-      GuestThread.Wait w = c.thread.awaitMany(host, hn, wait);
-      if (w == GuestThread.Wait.SIGNAL && ready == 0) {
-        throw new SyscallError(GuestThread.ERESTARTNOHAND);
-      }
-      for (int i = 0; i < n; i++) {
-        if (hostIndex[i] >= 0) {
-          short rev = host.get(ValueLayout.JAVA_SHORT, 8L * hostIndex[i] + 6);
-          b.putShort(8 * i + 6, rev);
-          if (rev != 0) {
-            ready++;
-          }
-        }
-      }
-      if (n > 0) {
-        c.mem().writeBytes(addr, raw);
-      }
-      return ready;
+    int[] fds = new int[n];
+    short[] events = new short[n];
+    for (int i = 0; i < n; i++) {
+      fds[i] = b.getInt(8 * i);
+      events[i] = b.getShort(8 * i + 4);
     }
+    short[] revents = readiness(c, fds, events, deadline, forever, sigmaskAddr);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+      b.putShort(8 * i + 6, revents[i]);
+      if (revents[i] != 0) {
+        count++;
+      }
+    }
+    if (n > 0) {
+      c.mem().writeBytes(addr, raw);
+    }
+    return count;
   }
 
   private static long ppoll(Call c) {
@@ -666,98 +682,56 @@ final class IoCalls {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     int words = (nfds + 63) / 64;
-    long[][] sets = new long[3][];
+    long[][] sets = new long[3][words];
     for (int k = 0; k < 3; k++) {
       long p = c.a(1 + k);
-      sets[k] = new long[words];
       for (int w = 0; w < words && p != 0; w++) {
         sets[k][w] = c.mem().readLong(p + 8L * w);
       }
     }
-    java.util.List<int[]> polled = new java.util.ArrayList<>();
+    short[] kinds = {POLLIN, POLLOUT, POLLPRI};
+    java.util.List<Integer> polled = new java.util.ArrayList<>();
+    java.util.List<Short> wanted = new java.util.ArrayList<>();
     for (int fd = 0; fd < nfds; fd++) {
       short ev = 0;
-      if ((sets[0][fd / 64] & (1L << (fd % 64))) != 0) {
-        ev |= POLLIN;
-      }
-      if ((sets[1][fd / 64] & (1L << (fd % 64))) != 0) {
-        ev |= POLLOUT;
-      }
-      if ((sets[2][fd / 64] & (1L << (fd % 64))) != 0) {
-        ev |= POLLPRI;
+      for (int k = 0; k < 3; k++) {
+        if ((sets[k][fd / 64] & (1L << (fd % 64))) != 0) {
+          ev |= kinds[k];
+        }
       }
       if (ev != 0) {
         if (!c.fds().isOpen(fd)) {
           throw new SyscallError(LinuxErrno.EBADF);
         }
-        polled.add(new int[] {fd, ev});
+        polled.add(fd);
+        wanted.add(ev);
       }
     }
-    long scratch;
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment host = a.allocate(8L * Math.max(1, polled.size()), 8);
-      int[] hostIndex = new int[polled.size()];
-      int hn = 0;
-      short[] rev = new short[polled.size()];
-      int ready = 0;
-      for (int i = 0; i < polled.size(); i++) {
-        FileDescription d = c.fds().get(polled.get(i)[0]);
-        short ev = (short) polled.get(i)[1];
-        hostIndex[i] = -1;
-        if (d.pollFd() >= 0) {
-          host.set(ValueLayout.JAVA_INT, 8L * hn, d.pollFd());
-          host.set(ValueLayout.JAVA_SHORT, 8L * hn + 4, ev);
-          host.set(ValueLayout.JAVA_SHORT, 8L * hn + 6, (short) 0);
-          hostIndex[i] = hn++;
-        } else {
-          rev[i] = (short) (ev & (POLLIN | POLLOUT));
-          if (rev[i] != 0) {
-            ready++;
-          }
-        }
-      }
-      if (sigmaskAddr != 0) {
-        c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
-      }
-      long wait = ready > 0 ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
-      GuestThread.Wait w = c.thread.awaitMany(host, hn, wait);
-      if (w == GuestThread.Wait.SIGNAL && ready == 0) {
-        throw new SyscallError(GuestThread.ERESTARTNOHAND);
-      }
-      for (int i = 0; i < polled.size(); i++) {
-        if (hostIndex[i] >= 0) {
-          rev[i] = host.get(ValueLayout.JAVA_SHORT, 8L * hostIndex[i] + 6);
-        }
-      }
-      long[][] out = new long[3][words];
-      int count = 0;
-      for (int i = 0; i < polled.size(); i++) {
-        int fd = polled.get(i)[0];
-        short ev = (short) polled.get(i)[1];
-        long bit = 1L << (fd % 64);
-        short r = rev[i];
-        boolean hup = (r & (0x8 | 0x10)) != 0; // POLLERR, POLLHUP make a descriptor readable/writable
-        if ((ev & POLLIN) != 0 && ((r & POLLIN) != 0 || hup)) {
-          out[0][fd / 64] |= bit;
-          count++;
-        }
-        if ((ev & POLLOUT) != 0 && ((r & POLLOUT) != 0 || hup)) {
-          out[1][fd / 64] |= bit;
-          count++;
-        }
-        if ((ev & POLLPRI) != 0 && (r & POLLPRI) != 0) {
-          out[2][fd / 64] |= bit;
-          count++;
-        }
-      }
+    int[] fds = polled.stream().mapToInt(Integer::intValue).toArray();
+    short[] events = new short[fds.length];
+    for (int i = 0; i < events.length; i++) {
+      events[i] = wanted.get(i);
+    }
+    short[] revents = readiness(c, fds, events, deadline, forever, sigmaskAddr);
+    long[][] out = new long[3][words];
+    int count = 0;
+    for (int i = 0; i < fds.length; i++) {
+      long bit = 1L << (fds[i] % 64);
+      boolean hup = (revents[i] & (0x8 | 0x10)) != 0; // POLLERR, POLLHUP make it readable/writable
       for (int k = 0; k < 3; k++) {
-        long p = c.a(1 + k);
-        for (int w2 = 0; w2 < words && p != 0; w2++) {
-          c.mem().writeLong(p + 8L * w2, out[k][w2]);
+        boolean ready = (revents[i] & kinds[k]) != 0 || (k < 2 && hup);
+        if ((events[i] & kinds[k]) != 0 && ready) {
+          out[k][fds[i] / 64] |= bit;
+          count++;
         }
       }
-      scratch = count;
     }
-    return scratch;
+    for (int k = 0; k < 3; k++) {
+      long p = c.a(1 + k);
+      for (int w = 0; w < words && p != 0; w++) {
+        c.mem().writeLong(p + 8L * w, out[k][w]);
+      }
+    }
+    return count;
   }
 }
