@@ -47,7 +47,7 @@ import picocli.CommandLine.Parameters;
     name = "run",
     description = {
       "Run a Linux x86-64 program (static ELF, or a #! script) in a vmspace.",
-      "The guest's / is the host's / read-only with a private writable /tmp, unless --root is given."
+      "The guest's / is the host's / read-only, with a private writable /tmp over the host's, unless --root is given."
     },
     sortOptions = false)
 final class RunCommand implements Callable<Integer> {
@@ -213,12 +213,9 @@ final class RunCommand implements Callable<Integer> {
     return errno == LinuxErrno.ENOENT || errno == LinuxErrno.ENOTDIR ? 127 : 126;
   }
 
-  /** The host's working directory if the guest can see it (it cannot under the private /tmp). */
+  /** The host's working directory if the guest can see it as a directory, else {@code /}. */
   private static String visibleCwd(Vfs vfs) {
     String here = Path.of("").toAbsolutePath().normalize().toString();
-    if (here.equals("/tmp") || here.startsWith("/tmp/")) {
-      return "/";
-    }
     return isDirectory(vfs, here, "/") ? here : "/";
   }
 

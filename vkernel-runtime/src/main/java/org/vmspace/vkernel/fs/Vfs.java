@@ -13,8 +13,9 @@ import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * The guest's file system: the root (a host directory), an optional private {@code /tmp}, and
- * the virtual {@code /proc} and {@code /dev}.
+ * The guest's file system: the root (a host directory), an optional private {@code /tmp}
+ * layered over the root's (see {@link #mountFor}), and the virtual {@code /proc} and {@code
+ * /dev}.
  *
  * <p>Resolution is done here, component by component, so that symbolic links are interpreted
  * in the guest's namespace (an absolute link restarts at the guest root, {@code ..} stops at
@@ -87,8 +88,34 @@ public final class Vfs implements AutoCloseable {
     return comps.isEmpty() ? "/" : "/" + String.join("/", comps);
   }
 
+  /**
+   * The mount a path is in. The private {@code /tmp} is layered over the root's {@code /tmp}:
+   * an entry of {@code /tmp} that the private directory has is the private one; one only the
+   * root has (a checkout under the host's /tmp, say) is the root's, read-only with it; a new
+   * one is created in the private directory.
+   */
   private Mount mountFor(List<String> comps) {
-    return tmp != null && !comps.isEmpty() && comps.get(0).equals("tmp") ? tmp : root;
+    if (tmp == null || comps.isEmpty() || !comps.get(0).equals("tmp")) {
+      return root;
+    }
+    if (comps.size() == 1) {
+      return tmp;
+    }
+    byte[] name = comps.get(1).getBytes(StandardCharsets.UTF_8);
+    if (exists(tmp.dirFd(), name)) {
+      return tmp;
+    }
+    byte[] underRoot = ("tmp/" + comps.get(1)).getBytes(StandardCharsets.UTF_8);
+    return exists(root.dirFd(), underRoot) ? root : tmp;
+  }
+
+  private static boolean exists(int dirFd, byte[] rel) {
+    int fd = Host.openat2(dirFd, rel, Host.O_PATH | Host.O_NOFOLLOW | Host.O_CLOEXEC, 0, RESOLVE);
+    if (fd < 0) {
+      return false;
+    }
+    Host.close(fd);
+    return true;
   }
 
   private static byte[] relative(Mount m, List<String> comps) {

@@ -150,6 +150,25 @@ class VfsTest {
   }
 
   @Test
+  void thePrivateTmpIsLayeredOverTheRootsTmp() throws Exception {
+    Files.createDirectories(root.resolve("tmp/checkout"));
+    Files.writeString(root.resolve("tmp/checkout/file"), "from the root's /tmp\n");
+    Files.writeString(root.resolve("tmp/x"), "shadowed\n");
+    // Only the root has it: visible, read-only.
+    assertThat(read("/tmp/checkout/file", "/")).isEqualTo("from the root's /tmp\n");
+    Vfs.HostNode n = (Vfs.HostNode) vfs.resolve("/tmp/checkout/new", "/", true);
+    assertThatThrownBy(() -> vfs.openHost(n, Host.O_WRONLY | Host.O_CREAT, 0644))
+        .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EROFS));
+    // Both have it: the private one wins.
+    assertThat(read("/tmp/x", "/")).isEqualTo("in tmp\n");
+    // Neither has it: created privately.
+    Vfs.HostNode fresh = (Vfs.HostNode) vfs.resolve("/tmp/fresh", "/", true);
+    Host.close(vfs.openHost(fresh, Host.O_WRONLY | Host.O_CREAT, 0644));
+    assertThat(tmp.resolve("fresh")).exists();
+    assertThat(root.resolve("tmp/fresh")).doesNotExist();
+  }
+
+  @Test
   void procAndDevAreVirtual() {
     assertThat(vfs.resolve("/proc/self", "/", true).guestPath()).isEqualTo("/proc/2");
     assertThat(vfs.resolve("/dev/null", "/", true)).isInstanceOf(Vfs.VirtualNode.class);
