@@ -88,6 +88,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   private final MemoryObject vdso;
   private final Map<Integer, Process> processes = new HashMap<>();
   private final AtomicLong nextVmspace = new AtomicLong(1);
+  private final java.util.concurrent.atomic.AtomicBoolean unrunnableReported =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final SecureRandom random = new SecureRandom();
   private final ScheduledExecutorService timers;
   /** The Java threads guest threads run on (see {@link GuestThread#start}). */
@@ -1132,9 +1134,19 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   // ---------------------------------------------------------------- diagnostics
 
-  /** A bug in the kernel: reported on the JVM's stderr; the process is killed. */
+  /**
+   * A guest thread's loop failed: a bug in the kernel (reported with its stack trace), or a
+   * backend that cannot run guest code on this machine (one line, once). The process is killed.
+   */
   void internalError(GuestThread t, Throwable e) {
     PrintStream err = System.err;
+    if (e instanceof org.vmspace.api.VmspaceException ve && ve.errno() == org.vmspace.api.Errno.EOPNOTSUPP) {
+      // Not a bug: this machine's KVM cannot run guest code with this backend (yet).
+      if (!unrunnableReported.getAndSet(true)) {
+        err.println("vkernel: cannot run guest code here: " + ve.getMessage());
+      }
+      return;
+    }
     synchronized (err) {
       err.println("vkernel: internal error in " + t + ": " + e);
       e.printStackTrace(err);

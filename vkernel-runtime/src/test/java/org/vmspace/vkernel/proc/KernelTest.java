@@ -151,6 +151,40 @@ class KernelTest {
   }
 
   @Test
+  void aBackendThatCannotRunGuestsIsOneLineNotAStackTrace() throws Exception {
+    // The service as on a host whose flavour is recognised but not implemented: every call
+    // works except ctl(RUN), which fails with EOPNOTSUPP.
+    VmspaceService noRun = (VmspaceService) java.lang.reflect.Proxy.newProxyInstance(
+        VmspaceService.class.getClassLoader(), new Class<?>[] {VmspaceService.class}, (proxy, m, args) -> {
+          if (m.getName().equals("run") || m.getName().equals("ctl")) {
+            throw new org.vmspace.api.VmspaceException(org.vmspace.api.Errno.EOPNOTSUPP, "vmspace_ctl",
+                (org.vmspace.api.VmspaceId) args[0], "no execution backend for this flavour");
+          }
+          try {
+            return m.invoke(vms, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream saved = System.err;
+    kernel.close();
+    kernel = new Kernel(noRun, KernelConfig.builder().root(Path.of("/"), false).build());
+    Kernel.Exit e;
+    System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      e = run(Duration.ofSeconds(30), BUSYBOX, "true");
+    } finally {
+      System.setErr(saved);
+    }
+    assertThat(e.signal()).isEqualTo(Signals.SIGKILL);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .startsWith("vkernel: cannot run guest code here: vmspace_ctl(")
+        .contains("EOPNOTSUPP", "no execution backend for this flavour")
+        .hasLineCount(1);
+  }
+
+  @Test
   void childrenAreReapedAndPidsAdvance() throws Exception {
     Kernel.Exit e = run(null, BUSYBOX, "sh", "-c", "for i in 1 2 3; do /bin/busybox true & done; wait; echo $$ $!");
     String[] pids = output().trim().split(" ");
