@@ -45,4 +45,28 @@ public interface ExecutionFlavour {
    * it (standard KVM). IN exits report the instruction itself on both.
    */
   boolean reportsRipAfterOut();
+
+  /** Whether an OUT exit at {@code rip} is the exit of the 2-byte {@code out} at {@code outAddress}. */
+  default boolean isOutExit(long rip, long outAddress) {
+    return rip == outAddress + (reportsRipAfterOut() ? 2 : 0);
+  }
+
+  /**
+   * Whether the syscall exit happens at CPL0 (the stub runs in kernel mode), so the vCPU's
+   * segments must be set back to user ones before the next entry.
+   */
+  default boolean syscallExitsAtCpl0() {
+    return false;
+  }
+
+  /**
+   * Whether the guest-side stores of a revocation leave other vCPUs' TLBs stale, so that every
+   * vCPU must flush before it next runs guest code and running ones must be stopped and flushed
+   * before the revocation returns. True with nested paging (the hardware walks the tables and
+   * caches what it walked); false where KVM shadows the tables and zaps its own copies on every
+   * guest-side store, as on the PVM hosts.
+   */
+  default boolean needsTlbShootdown() {
+    return false;
+  }
 }

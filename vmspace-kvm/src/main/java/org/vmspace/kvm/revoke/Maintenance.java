@@ -26,10 +26,13 @@ import org.vmspace.kvm.vcpu.Vcpu;
  *   out    %al, $0x13                       ; done
  * </pre>
  *
- * <p>Each store is an emulated CPL0 instruction that KVM sees (it write-protects the tables it
- * shadows), so it drops the old translation on every vCPU, running or not, before the store
- * completes; the frames are freed only after the run returns. About 1 us per store on this
- * host, plus one KVM_RUN per batch of up to about 5000 stores. Thread-safe: one batch at a time.
+ * <p>On a shadowing host (PVM, or VMX/SVM without nested paging) each store is an instruction
+ * that KVM sees (it write-protects the tables it shadows), so it drops the old translation on
+ * every vCPU, running or not, before the store completes. With nested paging the stores are
+ * plain memory writes and the hardware TLBs of the other vCPUs must be flushed as well: the
+ * flavour's shootdown runs after the stores. The frames are freed only after both. About 1 us
+ * per store on the PVM host (emulated CPL0), native speed on VMX/SVM, plus one KVM_RUN per
+ * batch of up to about 5000 stores. Thread-safe: one batch at a time.
  */
 public final class Maintenance {
   /** Bytes reserved at the end of the code buffer for the final out and hlt. */
@@ -39,6 +42,7 @@ public final class Maintenance {
   private final GuestMemory memory;
   private final GuestLayout layout;
   private final FrameAllocator frames;
+  private final Runnable shootdown;
   private final ReentrantLock lock = new ReentrantLock();
   private long runs;
   private long stores;
@@ -47,12 +51,17 @@ public final class Maintenance {
    * @param memory the memory holding the VM's system area from its first byte (the code buffer
    *     is written there)
    * @param frames where freed frames go, or null for a VM whose revocations never free frames
+   * @param shootdown run after the stores and before any frame is freed, for flavours whose
+   *     other vCPUs may still hold the old translations in their TLBs; null where the stores
+   *     themselves revoke everywhere (see {@code ExecutionFlavour.needsTlbShootdown()})
    */
-  public Maintenance(Vcpu vcpu, GuestMemory memory, GuestLayout layout, FrameAllocator frames) {
+  public Maintenance(Vcpu vcpu, GuestMemory memory, GuestLayout layout, FrameAllocator frames,
+      Runnable shootdown) {
     this.vcpu = vcpu;
     this.memory = memory;
     this.layout = layout;
     this.frames = frames;
+    this.shootdown = shootdown;
   }
 
   /**
@@ -66,6 +75,9 @@ public final class Maintenance {
       lock.lock();
       try {
         storeAll(r);
+        if (shootdown != null) {
+          shootdown.run();
+        }
       } finally {
         lock.unlock();
       }
@@ -141,10 +153,12 @@ public final class Maintenance {
       break;
     }
     runs++;
-    long expected = codeVa + doneOffset + 2;
+    // The out's own address (standard KVM) or the one after it (PVM): both are this code's, run
+    // at CPL0 where no guest code runs, and the probe uses this before any flavour is known.
+    long expected = codeVa + doneOffset;
     if (run.exitReason() != Kvm.KVM_EXIT_IO
         || run.ioPort() != GuestLayout.PORT_MAINTENANCE
-        || run.reg(KvmRegs.RIP) != expected) {
+        || !(run.reg(KvmRegs.RIP) == expected || run.reg(KvmRegs.RIP) == expected + 2)) {
       vcpu.markDead();
       throw new IllegalStateException(
           "maintenance vCPU stopped unexpectedly: exit " + Kvm.exitName(run.exitReason())

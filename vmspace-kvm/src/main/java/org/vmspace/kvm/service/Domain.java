@@ -2,6 +2,8 @@ package org.vmspace.kvm.service;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.vmspace.kvm.flavour.ExecutionFlavour;
 import org.vmspace.kvm.guest.GuestLayout;
 import org.vmspace.kvm.guest.SystemImage;
@@ -10,6 +12,8 @@ import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
 import org.vmspace.kvm.revoke.Maintenance;
+import org.vmspace.kvm.linux.Libc;
+import org.vmspace.kvm.vcpu.KickSignal;
 import org.vmspace.kvm.vcpu.Vcpu;
 import org.vmspace.kvm.vcpu.VcpuPool;
 
@@ -60,8 +64,43 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
     this.image = new SystemImage(system, layout);
     image.write(flavour.stubs());
     this.maintenanceVcpu = Vcpu.create(vm, 0, image, flavour, cpuid, false);
-    this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames);
+    this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames,
+        flavour.needsTlbShootdown() ? this::shootdown : null);
     this.vcpus = new VcpuPool(maxVcpus, 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
+  }
+
+  /**
+   * Bumped by every shootdown; a user vCPU whose {@link Vcpu#flushedGeneration} is behind
+   * flushes its TLB before it next runs guest code (see {@code RunLoop}).
+   */
+  final AtomicLong tlbGeneration = new AtomicLong();
+  private static final int PID = Libc.getpid();
+
+  /**
+   * Makes every user vCPU of this VM drop translations cached before now: later entries flush
+   * (the generation moves), and a vCPU in guest mode now is kicked out and waited for, so when
+   * this returns none can still use one. Its run loop re-enters on its own, flushing first.
+   */
+  void shootdown() {
+    tlbGeneration.incrementAndGet();
+    for (Vcpu v : vcpus.snapshot()) {
+      if (!v.inGuest) {
+        continue;
+      }
+      long seen = v.exits;
+      int tid = v.ownerTid();
+      if (tid != 0) {
+        Libc.tgkill(PID, tid, KickSignal.number());
+      }
+      long spins = 0;
+      while (v.inGuest && v.exits == seen) {
+        if (++spins < 1000) {
+          Thread.onSpinWait();
+        } else {
+          LockSupport.parkNanos(20_000);
+        }
+      }
+    }
   }
 
   /** The guest-physical address of the PML4 whose upper half every root of this VM shares. */

@@ -10,6 +10,7 @@ import org.vmspace.api.Prot;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.kvm.flavour.ExecutionFlavour;
 import org.vmspace.kvm.flavour.PvmFlavour;
+import org.vmspace.kvm.flavour.StandardFlavour;
 import org.vmspace.kvm.guest.GuestLayout;
 import org.vmspace.kvm.ioctl.Kvm;
 import org.vmspace.kvm.ioctl.KvmRegs;
@@ -85,10 +86,8 @@ public final class FlavourProbe {
       }
       if (cs == GuestLayout.KERNEL_CS) {
         return new Result(
-            false, null, "standard",
-            "user syscall entered CPL0 (CS 0x10): VMX/SVM, whose execution flavour is not"
-                + " implemented yet",
-            facts);
+            true, new StandardFlavour(), "standard",
+            "user syscall entered CPL0 (CS 0x10): hardware virtualization (VMX/SVM)", facts);
       }
       return new Result(false, null, "unknown", "probe guest exited with CS 0x" + Integer.toHexString(cs), facts);
     } catch (RuntimeException e) {

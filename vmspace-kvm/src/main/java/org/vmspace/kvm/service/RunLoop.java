@@ -47,12 +47,17 @@ final class RunLoop {
   /** Consecutive identical faults reported resolved before giving up (a livelock guard). */
   private static final int MAX_REPEATED_FAULTS = 8;
 
+  /** CR3's page-level write-through bit: toggled to make KVM flush a vCPU's TLB at entry. */
+  private static final long CR3_PWT = 0x8;
+
   private final KvmContext ctx;
   private final ExecutionFlavour flavour;
+  private final boolean shootdowns;
 
   RunLoop(KvmContext ctx) {
     this.ctx = ctx;
     this.flavour = ctx.flavour;
+    this.shootdowns = flavour.needsTlbShootdown();
   }
 
   RunResult run(Vmspace vs, TrapFrame f, VextFrame x, Duration timeout) throws InterruptedException {
@@ -183,7 +188,7 @@ final class RunLoop {
     KvmRun run = v.kvmRun();
     run.writeRegs(r);
     long dirty = Kvm.KVM_SYNC_X86_REGS;
-    if (v.loadedSpace() != vs || run.sreg(KvmSregs.CR3) != cr3) {
+    if (v.loadedSpace() != vs || (run.sreg(KvmSregs.CR3) & ~CR3_PWT) != cr3) {
       run.sreg(KvmSregs.CR3, cr3);
       v.loadedSpace(vs);
       dirty |= Kvm.KVM_SYNC_X86_SREGS;
@@ -219,7 +224,7 @@ final class RunLoop {
     long lastFaultVa = -1;
     int repeats = 0;
     while (true) {
-      int rc = v.enter();
+      int rc = enterUser(v, domain);
       if (rc < 0) {
         if (rc != -Errnos.EINTR) {
           v.markDead();
@@ -244,6 +249,9 @@ final class RunLoop {
         boolean out = run.ioDirection() == Kvm.KVM_EXIT_IO_OUT;
         int kind = flavour.classifyIoExit(run.ioPort(), out, run.reg(KvmRegs.RIP), cpl(run));
         if (kind == ExecutionFlavour.EXIT_SYSCALL) {
+          if (flavour.syscallExitsAtCpl0()) {
+            v.atCpl0(true);
+          }
           captureSyscall(v, f, x);
           keepPendingInterrupt(runner, pendingStop);
           return RunResult.SYSCALL;
@@ -281,6 +289,33 @@ final class RunLoop {
       }
       keepPendingInterrupt(runner, pendingStop);
       return unusualExit(v, vs, run, reason, f, x);
+    }
+  }
+
+  /**
+   * {@code KVM_RUN} into guest code. With a flavour that needs TLB shootdowns the vCPU first
+   * says it is in guest mode and then reads the domain's generation (the shooter bumps it and
+   * then reads {@code inGuest}: one of the two sees the other); if a shootdown happened since
+   * its last flush, changing CR3 (its write-through bit) makes KVM reset the vCPU's MMU context
+   * and flush its TLB before the entry.
+   */
+  private int enterUser(Vcpu v, Domain domain) {
+    if (!shootdowns) {
+      return v.enter();
+    }
+    v.inGuest = true;
+    long generation = domain.tlbGeneration.get();
+    if (v.flushedGeneration != generation) {
+      KvmRun run = v.kvmRun();
+      run.sreg(KvmSregs.CR3, run.sreg(KvmSregs.CR3) ^ CR3_PWT);
+      run.dirtyRegs(run.dirtyRegs() | Kvm.KVM_SYNC_X86_SREGS);
+      v.flushedGeneration = generation;
+    }
+    try {
+      return v.enter();
+    } finally {
+      v.exits++;
+      v.inGuest = false;
     }
   }
 
@@ -418,13 +453,33 @@ final class RunLoop {
               + Long.toHexString(guest.get(ValueLayout.JAVA_LONG, sp)));
     }
     fr[F_RIP] = guest.get(ValueLayout.JAVA_LONG, sp);
-    fr[F_RFLAGS] = guest.get(ValueLayout.JAVA_LONG, sp + 16);
+    // The CPU sets RF in the RFLAGS it pushes for a fault, so that the retried instruction does
+    // not hit an instruction breakpoint again, and a trap's instruction has completed, which
+    // clears RF. Who delivered the exception varies (the CPU, KVM injecting one it intercepted,
+    // an emulator) and so does RF in practice; the frame states what the architecture does.
+    long rflags = guest.get(ValueLayout.JAVA_LONG, sp + 16);
+    fr[F_RFLAGS] = isFaultClass(vector) ? rflags | RFLAGS_RF : rflags & ~RFLAGS_RF;
     fr[F_RSP] = guest.get(ValueLayout.JAVA_LONG, sp + 24);
     fr[F_TRAPNO] = Trap.forVector(vector);
     fr[F_ERR] = err;
     fr[F_ADDR] = vector == 14 ? v.kvmRun().sreg(KvmSregs.CR2) : 0;
     store(v, f);
     captureBases(v.kvmRun(), x);
+  }
+
+  /** RFLAGS.RF, the resume flag. */
+  private static final long RFLAGS_RF = 0x10000L;
+
+  /**
+   * Whether an exception vector is a fault, whose pushed RFLAGS carries RF: every exception
+   * except #DB (a trap, or an instruction breakpoint, which does not set RF), NMI, #BP, #OF,
+   * #DF and #MC (aborts).
+   */
+  static boolean isFaultClass(int vector) {
+    return switch (vector) {
+      case 0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21 -> true;
+      default -> false;
+    };
   }
 
   private static boolean resolveFault(Vmspace vs, TrapFrame f) {

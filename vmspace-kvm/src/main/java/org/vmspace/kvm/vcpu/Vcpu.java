@@ -56,6 +56,15 @@ public final class Vcpu implements AutoCloseable {
   RunnerState owner;
   boolean busy;
   boolean dead;
+  /**
+   * For TLB shootdowns (flavours that need them): whether the vCPU is in, or about to enter,
+   * {@code KVM_RUN} with user code, and how many such runs have returned. A shooter that sees
+   * {@code inGuest} kicks the thread and waits for {@code exits} to move.
+   */
+  public volatile boolean inGuest;
+  public volatile long exits;
+  /** The domain TLB generation this vCPU last flushed up to (its own thread only). */
+  public long flushedGeneration;
   private long timer;
   private boolean timerArmed;
 
@@ -259,6 +268,12 @@ public final class Vcpu implements AutoCloseable {
       int code = siginfo.get(ValueLayout.JAVA_INT, 8);
       seen |= code == Libc.SI_TIMER ? 1 : 2;
     }
+  }
+
+  /** The kernel thread id of the thread the vCPU is bound to, or 0. */
+  public int ownerTid() {
+    RunnerState o = owner;
+    return o == null ? 0 : o.tid;
   }
 
   /** {@code KVM_RUN}: 0 after an exit, or {@code -errno}. */
