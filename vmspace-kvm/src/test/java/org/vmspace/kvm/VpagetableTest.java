@@ -185,6 +185,36 @@ class VpagetableTest {
     }
   }
 
+  /**
+   * Caller tables that map the service's own pages (above the object, at the next GiB) into a
+   * guest still cannot change the exception stubs: a guest write there is refused as on any
+   * read-only memory, and exceptions keep working.
+   */
+  @Test
+  void callerTablesThatMapTheStubsCannotChangeThem() {
+    try (VmspaceService vms = KvmTests.open(); MemoryObject obj = vkernelMemory(vms)) {
+      VmspaceId id = VmspaceId.of(1);
+      vms.create(id);
+      vms.mmap(id, VA_TEXT, 0x200000, Prot.PROT_READ | Prot.PROT_WRITE,
+          MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
+      vms.mcontrol(id, VA_TEXT, 0x200000, Madvise.MADV_SETMAP, ROOT);
+      long systemBase = 1L << 30; // the object rounded up to a GiB
+      long stubs = systemBase + org.vmspace.kvm.guest.GuestLayout.EXCEPTION_STUBS;
+      pte(obj, VA_DATA + 0x10000, stubs | P | RW | US | A | D | NX);
+      TrapFrame w = new TrapFrame().rip(PROGRAM.symbol("do_write")).rsp(VA_STACK_TOP).rflags(0x202)
+          .rbx(VA_DATA + 0x10000).rax(0x0B0F0B0F0B0F0B0FL); // ud2 ud2 ud2 ud2 over the stubs
+      assertThat(vms.run(id, w, new VextFrame(), java.time.Duration.ofSeconds(10)))
+          .as("%s", w).isEqualTo(RunResult.TRAP);
+      assertThat(w.trapno()).isEqualTo(Trap.T_PROTFLT);
+      // KVM completes a write to read-only memory (dropping it) before it exits: RIP is after
+      // the 3-byte mov.
+      assertThat(w.rip()).isEqualTo(PROGRAM.symbol("do_write") + 3);
+      TrapFrame ud = new TrapFrame().rip(PROGRAM.symbol("do_ud2")).rsp(VA_STACK_TOP).rflags(0x202);
+      assertThat(vms.run(id, ud, new VextFrame(), java.time.Duration.ofSeconds(10))).isEqualTo(RunResult.TRAP);
+      assertThat(ud.trapno()).isEqualTo(Trap.T_PRIVINFLT);
+    }
+  }
+
   @Test
   void theObjectsVmGoesAwayWithTheObject() throws Exception {
     try (VmspaceService vms = KvmTests.open()) {

@@ -195,8 +195,8 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   /**
    * A VM whose guest-physical memory is the object at 0 and a system area above it: the
    * object's pages are the same host pages as in the main VM (its slice of the memfd mapping),
-   * and the system area is read-only to the guest but for the vCPU areas (GDT, TSS, stacks), so
-   * that caller tables that map it cannot change the stubs.
+   * and in the system area the stubs, the IDT and the maintenance code are read-only to the
+   * guest, so that caller tables that map them cannot change them.
    */
   private Domain createVpageDomain(ServiceMemoryObject object) {
     long size = object.size();
@@ -211,10 +211,15 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
     try {
       vm.setUserMemoryRegion(0, 0, 0, size, memory.host().address() + object.base());
       sys = GuestMemory.create("vmspace-vpage", l.systemSize());
-      long writableFrom = l.vcpuArea(0);
-      vm.setUserMemoryRegion(1, KVM_MEM_READONLY, base, writableFrom, sys.host().address());
-      vm.setUserMemoryRegion(2, 0, base + writableFrom, l.systemSize() - writableFrom,
-          sys.host().address() + writableFrom);
+      // Code and the IDT are read-only to the guest; page tables are not: with nested paging
+      // the CPU may check its walks of guest page tables for write access (AMD NPT; Intel EPT
+      // with accessed/dirty bits), and KVM answers such a fault on a read-only slot by
+      // retrying it forever.
+      long[] bounds = {0, GuestLayout.KERNEL_PDPT, l.maintenanceCode(), l.vcpuArea(0), l.systemSize()};
+      for (int i = 0; i + 1 < bounds.length; i++) {
+        vm.setUserMemoryRegion(1 + i, i % 2 == 0 ? KVM_MEM_READONLY : 0, base + bounds[i],
+            bounds[i + 1] - bounds[i], sys.host().address() + bounds[i]);
+      }
       TableMemory objectMemory = new TableMemory() {
         @Override
         public long read(long gpa) {
