@@ -74,6 +74,16 @@ class VpagetableTest {
     return obj;
   }
 
+  /** A new vmspace running on the tables in {@code obj}: its 2 MiB MAP_VPAGETABLE, SETMAP ROOT. */
+  private static VmspaceId onTheCallersTables(VmspaceService vms, MemoryObject obj) {
+    VmspaceId id = VmspaceId.of(1);
+    vms.create(id);
+    vms.mmap(id, VA_TEXT, 0x200000, Prot.PROT_READ | Prot.PROT_WRITE,
+        MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
+    vms.mcontrol(id, VA_TEXT, 0x200000, Madvise.MADV_SETMAP, ROOT);
+    return id;
+  }
+
   private static TrapFrame read(VmspaceService vms, VmspaceId id, long va) {
     TrapFrame f = new TrapFrame().rip(PROGRAM.symbol("read_report")).rsp(VA_STACK_TOP).rflags(0x202).rbx(va);
     vms.run(id, f, new VextFrame());
@@ -83,11 +93,7 @@ class VpagetableTest {
   @Test
   void theGuestRunsOnTheCallersTablesAndEditsTakeEffectAfterInval() {
     try (VmspaceService vms = KvmTests.open(); MemoryObject obj = vkernelMemory(vms)) {
-      VmspaceId id = VmspaceId.of(1);
-      vms.create(id);
-      vms.mmap(id, VA_TEXT, 0x200000, Prot.PROT_READ | Prot.PROT_WRITE,
-          MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
-      vms.mcontrol(id, VA_TEXT, 0x200000, Madvise.MADV_SETMAP, ROOT);
+      VmspaceId id = onTheCallersTables(vms, obj);
 
       TrapFrame f = read(vms, id, VA_DATA);
       assertThat(f.trapno()).as("%s", f).isEqualTo(Trap.T_FAST_SYSCALL);
@@ -133,11 +139,7 @@ class VpagetableTest {
   @Test
   void manyEditsAcrossTablesTakeEffectAfterOneInvalOfTheRange() {
     try (VmspaceService vms = KvmTests.open(); MemoryObject obj = vkernelMemory(vms)) {
-      VmspaceId id = VmspaceId.of(1);
-      vms.create(id);
-      vms.mmap(id, VA_TEXT, 0x200000, Prot.PROT_READ | Prot.PROT_WRITE,
-          MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
-      vms.mcontrol(id, VA_TEXT, 0x200000, Madvise.MADV_SETMAP, ROOT);
+      VmspaceId id = onTheCallersTables(vms, obj);
       long pages = 32;
       for (long i = 0; i < pages; i++) {
         obj.segment().set(ValueLayout.JAVA_LONG, 0x40000 + i * 4096, 0x1000 + i);
@@ -193,11 +195,7 @@ class VpagetableTest {
   @Test
   void callerTablesThatMapTheStubsCannotChangeThem() {
     try (VmspaceService vms = KvmTests.open(); MemoryObject obj = vkernelMemory(vms)) {
-      VmspaceId id = VmspaceId.of(1);
-      vms.create(id);
-      vms.mmap(id, VA_TEXT, 0x200000, Prot.PROT_READ | Prot.PROT_WRITE,
-          MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
-      vms.mcontrol(id, VA_TEXT, 0x200000, Madvise.MADV_SETMAP, ROOT);
+      VmspaceId id = onTheCallersTables(vms, obj);
       long systemBase = 1L << 30; // the object rounded up to a GiB
       long stubs = systemBase + org.vmspace.kvm.guest.GuestLayout.EXCEPTION_STUBS;
       pte(obj, VA_DATA + 0x10000, stubs | P | RW | US | A | D | NX);

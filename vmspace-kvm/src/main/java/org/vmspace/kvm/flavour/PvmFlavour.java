@@ -86,11 +86,9 @@ public final class PvmFlavour implements ExecutionFlavour {
       return EXIT_SYSCALL;
     }
     if (port == GuestLayout.PORT_EXCEPTION && cpl == 0) {
-      long offset = rip - 2 - GuestLayout.exceptionStubVa(0);
-      if (offset >= 0
-          && offset % GuestLayout.EXCEPTION_STUB_SIZE == 0
-          && offset / GuestLayout.EXCEPTION_STUB_SIZE < GuestLayout.IDT_VECTORS) {
-        return (int) (offset / GuestLayout.EXCEPTION_STUB_SIZE);
+      int vector = GuestLayout.exceptionVectorAt(rip - 2); // the out is the stub's first instruction
+      if (vector >= 0) {
+        return vector;
       }
     }
     return EXIT_UNTRUSTED;

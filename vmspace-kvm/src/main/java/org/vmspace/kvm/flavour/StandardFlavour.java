@@ -93,14 +93,13 @@ public final class StandardFlavour implements ExecutionFlavour {
       return EXIT_SYSCALL;
     }
     if (port == GuestLayout.PORT_EXCEPTION) {
-      long base = GuestLayout.exceptionStubVa(0);
-      for (long at : new long[] {rip, rip - 2}) {
-        long offset = at - base;
-        if (offset >= 0
-            && offset % GuestLayout.EXCEPTION_STUB_SIZE == 0
-            && offset / GuestLayout.EXCEPTION_STUB_SIZE < GuestLayout.IDT_VECTORS) {
-          return (int) (offset / GuestLayout.EXCEPTION_STUB_SIZE);
-        }
+      // The out is the stub's first instruction: RIP is at it, or after it (2 bytes).
+      int vector = GuestLayout.exceptionVectorAt(rip);
+      if (vector < 0) {
+        vector = GuestLayout.exceptionVectorAt(rip - 2);
+      }
+      if (vector >= 0) {
+        return vector;
       }
     }
     return EXIT_UNTRUSTED;

@@ -154,6 +154,15 @@ public final class GuestLayout {
     return kernelVa(EXCEPTION_STUBS + (long) vector * EXCEPTION_STUB_SIZE);
   }
 
+  /** The vector whose exception stub starts at {@code va}, or -1 if none does. */
+  public static int exceptionVectorAt(long va) {
+    long offset = va - exceptionStubVa(0);
+    if (offset < 0 || offset % EXCEPTION_STUB_SIZE != 0 || offset / EXCEPTION_STUB_SIZE >= IDT_VECTORS) {
+      return -1;
+    }
+    return (int) (offset / EXCEPTION_STUB_SIZE);
+  }
+
   /** The end of the guest-physical memory the direct map covers. */
   public long physicalEnd() {
     return physicalEnd;
