@@ -188,7 +188,8 @@ final class RunLoop {
     KvmRun run = v.kvmRun();
     run.writeRegs(r);
     long dirty = Kvm.KVM_SYNC_X86_REGS;
-    if (v.loadedSpace() != vs || (run.sreg(KvmSregs.CR3) & ~CR3_PWT) != cr3) {
+    // A flipped write-through bit (a TLB flush, see enterUser) leaves the root the same.
+    if (v.loadedSpace() != vs || ((run.sreg(KvmSregs.CR3) ^ cr3) & ~CR3_PWT) != 0) {
       run.sreg(KvmSregs.CR3, cr3);
       v.loadedSpace(vs);
       dirty |= Kvm.KVM_SYNC_X86_SREGS;
