@@ -1,5 +1,6 @@
 package org.vmspace.kvm.flavour;
 
+import org.vmspace.kvm.guest.GuestLayout;
 import org.vmspace.kvm.guest.SystemImage;
 
 /**
@@ -19,8 +20,10 @@ public interface ExecutionFlavour {
   /** The stubs to write into the system image. */
   SystemImage.Stubs stubs();
 
-  /** The value for MSR_LSTAR: where {@code syscall} goes. */
-  long lstar();
+  /** The value for MSR_LSTAR: where {@code syscall} goes, the system image's trampoline page. */
+  default long lstar() {
+    return GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
+  }
 
   /**
    * The value for MSR_SFMASK: the RFLAGS bits {@code syscall} clears (the guest's own flags are

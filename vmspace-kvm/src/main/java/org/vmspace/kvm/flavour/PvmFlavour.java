@@ -68,11 +68,6 @@ public final class PvmFlavour implements ExecutionFlavour {
   }
 
   @Override
-  public long lstar() {
-    return GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
-  }
-
-  @Override
   public long sfmask() {
     return TF;
   }

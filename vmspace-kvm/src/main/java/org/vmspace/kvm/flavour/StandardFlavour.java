@@ -75,11 +75,6 @@ public final class StandardFlavour implements ExecutionFlavour {
   }
 
   @Override
-  public long lstar() {
-    return GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
-  }
-
-  @Override
   public long sfmask() {
     return SFMASK;
   }
