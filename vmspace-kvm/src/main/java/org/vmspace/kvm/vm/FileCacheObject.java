@@ -1,7 +1,5 @@
 package org.vmspace.kvm.vm;
 
-import java.util.HashMap;
-import java.util.Map;
 import org.vmspace.kvm.linux.Libc;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
@@ -14,13 +12,12 @@ import org.vmspace.kvm.paging.Revocation;
  * when it was opened.
  */
 final class FileCacheObject extends VmObject {
-  private static final int CHUNK = 512;
   private final PhysicalSpace space;
   private final int fd;
   private final long fileSize;
   private final long pages;
   private final Runnable onRelease;
-  private final Map<Long, long[]> chunks = new HashMap<>();
+  private final PageFrames frames;
 
   FileCacheObject(PhysicalSpace space, int fd, long fileSize, Runnable onRelease) {
     super(true);
@@ -29,6 +26,7 @@ final class FileCacheObject extends VmObject {
     this.fileSize = fileSize;
     this.pages = (fileSize + GuestMemory.PAGE - 1) / GuestMemory.PAGE;
     this.onRelease = onRelease;
+    this.frames = new PageFrames(space);
   }
 
   @Override
@@ -46,45 +44,29 @@ final class FileCacheObject extends VmObject {
     if (index < 0 || index >= pages) {
       return -1;
     }
-    long[] chunk = chunks.computeIfAbsent(index / CHUNK, k -> new long[CHUNK]);
-    int i = (int) (index % CHUNK);
-    if (chunk[i] == 0) {
-      long f = space.newFrame();
-      if (f < 0) {
-        return -1;
-      }
-      long offset = index * GuestMemory.PAGE;
-      long bytes = Math.min(GuestMemory.PAGE, fileSize - offset);
-      try {
-        Libc.pread(fd, space.memory().slice(f, bytes), offset);
-      } catch (RuntimeException e) {
-        Revocation r = new Revocation();
-        space.release(f, r);
-        space.revoke(r);
-        return -1;
-      }
-      chunk[i] = f;
+    return frames.getOrCreate(index, this::readPage);
+  }
+
+  /** Reads page {@code index} of the file into {@code frame}; the rest of a last page stays zero. */
+  private boolean readPage(long frame, long index) {
+    long offset = index * GuestMemory.PAGE;
+    long bytes = Math.min(GuestMemory.PAGE, fileSize - offset);
+    try {
+      Libc.pread(fd, space.memory().slice(frame, bytes), offset);
+      return true;
+    } catch (RuntimeException e) {
+      return false;
     }
-    return chunk[i];
   }
 
   @Override
   public synchronized long frameIfPresent(long index) {
-    long[] chunk = chunks.get(index / CHUNK);
-    long f = chunk == null || index < 0 ? 0 : chunk[(int) (index % CHUNK)];
-    return f == 0 ? -1 : f;
+    return frames.get(index);
   }
 
   @Override
   protected synchronized void releasePages(Revocation revocation) {
-    for (long[] chunk : chunks.values()) {
-      for (long f : chunk) {
-        if (f != 0) {
-          space.release(f, revocation);
-        }
-      }
-    }
-    chunks.clear();
+    frames.releaseAll(revocation);
     revocation.afterwards(onRelease);
   }
 }
