@@ -26,6 +26,25 @@ import org.vmspace.kvm.testing.KvmTests;
  * bases) follows the guest thread (its vext frame), not the vCPU.
  */
 class VcpuPoolTest {
+  /**
+   * Runs {@code body} on a new platform thread (so on another vCPU) and fails with what it
+   * threw: an assertion on that thread must not get lost.
+   */
+  private static void onAnotherThread(Runnable body) throws InterruptedException {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread t = Thread.ofPlatform().start(() -> {
+      try {
+        body.run();
+      } catch (Throwable e) {
+        failure.set(e);
+      }
+    });
+    t.join();
+    if (failure.get() != null) {
+      throw new AssertionError("on the other thread: " + failure.get(), failure.get());
+    }
+  }
+
   @Test
   void manyShortLivedThreadsShareAFewVcpus() throws Exception {
     try (GuestFixture g = new GuestFixture(KvmTests.open(VmspaceOptions.builder().maxVcpus(2).build()))) {
@@ -93,14 +112,9 @@ class VcpuPoolTest {
       TrapFrame fb = at("xmm_roundtrip").rdi(0xB0B0_0000_2222L);
       assertThat(g.run(id, fb, tb)).isEqualTo(RunResult.SYSCALL);
       // A resumes, on another Java thread (so likely another vCPU): its xmm0 is intact.
-      AtomicReference<TrapFrame> result = new AtomicReference<>();
-      Thread other = Thread.ofPlatform().start(() -> {
-        assertThat(g.run(id, fa, ta)).isEqualTo(RunResult.SYSCALL);
-        result.set(fa);
-      });
-      other.join();
-      assertThat(result.get().rax()).isEqualTo(6);
-      assertThat(result.get().rdi()).isEqualTo(0xA5A5_0000_1111L);
+      onAnotherThread(() -> assertThat(g.run(id, fa, ta)).isEqualTo(RunResult.SYSCALL));
+      assertThat(fa.rax()).isEqualTo(6);
+      assertThat(fa.rdi()).isEqualTo(0xA5A5_0000_1111L);
       assertThat(g.run(id, fb, tb)).isEqualTo(RunResult.SYSCALL);
       assertThat(fb.rdi()).isEqualTo(0xB0B0_0000_2222L);
       // A new guest thread starts with clean vector registers, not another thread's.
@@ -119,13 +133,8 @@ class VcpuPoolTest {
       TrapFrame fa = at("xmm_roundtrip").rdi(0x1234_5678_9ABC_DEF0L);
       assertThat(g.run(id, fa, ta)).isEqualTo(RunResult.SYSCALL);
       // The state is still live in this thread's (idle) vCPU; another thread's vCPU needs it.
-      AtomicReference<Long> seen = new AtomicReference<>();
-      Thread other = Thread.ofPlatform().start(() -> {
-        assertThat(g.run(id, fa, ta)).isEqualTo(RunResult.SYSCALL);
-        seen.set(fa.rdi());
-      });
-      other.join();
-      assertThat(seen.get()).isEqualTo(0x1234_5678_9ABC_DEF0L);
+      onAnotherThread(() -> assertThat(g.run(id, fa, ta)).isEqualTo(RunResult.SYSCALL));
+      assertThat(fa.rdi()).isEqualTo(0x1234_5678_9ABC_DEF0L);
     }
   }
 
@@ -139,17 +148,14 @@ class VcpuPoolTest {
       // The parent's xmm0 is live in this thread's idle vCPU; the child copies it from there.
       VextFrame child = new VextFrame();
       g.vms.copyVectorState(parent, child);
-      AtomicReference<Long> seen = new AtomicReference<>();
-      Thread other = Thread.ofPlatform().start(() -> {
-        TrapFrame fc = fp.copy();
+      TrapFrame fc = fp.copy();
+      onAnotherThread(() -> {
         assertThat(g.run(id, fc, child)).isEqualTo(RunResult.SYSCALL);
-        seen.set(fc.rdi());
+        assertThat(fc.rdi()).isEqualTo(0x0DDB_A11L);
         // The child changes its copy ...
         TrapFrame again = at("xmm_roundtrip").rdi(0x5EED);
         assertThat(g.run(id, again, child)).isEqualTo(RunResult.SYSCALL);
       });
-      other.join();
-      assertThat(seen.get()).isEqualTo(0x0DDB_A11L);
       // ... which the parent does not see.
       assertThat(g.run(id, fp, parent)).isEqualTo(RunResult.SYSCALL);
       assertThat(fp.rdi()).isEqualTo(0x0DDB_A11L);

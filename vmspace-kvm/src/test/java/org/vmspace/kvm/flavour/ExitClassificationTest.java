@@ -33,6 +33,12 @@ class ExitClassificationTest {
   }
 
   @Test
+  void lstarIsTheTrampolinePageForBothFlavours() {
+    assertThat(pvm.lstar()).isEqualTo(GuestLayout.kernelVa(GuestLayout.TRAMPOLINE));
+    assertThat(standard.lstar()).isEqualTo(GuestLayout.kernelVa(GuestLayout.TRAMPOLINE));
+  }
+
+  @Test
   void pvmTakesTheUserSyscallAfterTheTrampolinesOutAndExceptionsAtCpl0AfterTheirOut() {
     long lstar = pvm.lstar();
     assertThat(pvm.classifyIoExit(GuestLayout.PORT_SYSCALL, true, lstar + OUT_LENGTH, 3)).isEqualTo(SYSCALL);

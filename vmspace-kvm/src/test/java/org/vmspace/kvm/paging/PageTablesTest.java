@@ -154,16 +154,24 @@ class PageTablesTest {
         }
       } else {
         long len = (1 + rnd.nextLong(1024)) << 12;
+        long end = Math.min(va + len, 1L << 47);
         Revocation r = new Revocation();
-        t.revokeRange(va, Math.min(va + len, 1L << 47), (v, leaf, out) -> {
+        t.revokeRange(va, end, (v, leaf, out) -> {
           assertThat(model.remove(v)).isEqualTo(Pte.address(leaf));
           return 0;
         }, r);
         mem.apply(r);
+        for (long v = va; v < end; v += 4096) {
+          assertThat(t.lookup(v).isPresent()).as("0x%x after revoking [0x%x, 0x%x)", v, va, end).isFalse();
+        }
       }
       if (op % 2000 == 0) {
         for (Map.Entry<Long, Long> e : model.entrySet()) {
           assertThat(t.lookup(e.getKey()).physical(e.getKey())).isEqualTo(e.getValue());
+        }
+        for (int i = 0; i < 1000; i++) {
+          long v = regions[rnd.nextInt(regions.length)] + (rnd.nextLong(4096) << 12);
+          assertThat(t.lookup(v).isPresent()).as("0x%x", v).isEqualTo(model.containsKey(v));
         }
       }
     }

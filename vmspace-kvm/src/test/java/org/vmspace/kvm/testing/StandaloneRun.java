@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.engine.support.descriptor.MethodSource;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
@@ -21,8 +22,9 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 /**
  * Runs test classes without Maven: {@code java -cp <test class path> StandaloneRun Class...}.
  * scripts/svm-tests uses it inside the emulated SVM machine, where a Maven build would take too
- * long. Prints one line per test and a summary; exits 0 only if every test passed and at least
- * one ran (a suite that silently ran nothing must not pass), 1 otherwise.
+ * long. Prints one line per test and a summary; exits 0 only if every test passed, none was
+ * skipped or aborted (an assumption that failed), and every class named ran at least one (a
+ * suite that silently ran nothing must not pass), 1 otherwise.
  *
  * <p>A test that runs longer than {@code -Dvmspace.testTimeout=SECONDS} (default 180) is a
  * hang: every thread's stack is printed and the JVM halts with status 1, so that the report
@@ -37,9 +39,12 @@ public final class StandaloneRun {
       System.exit(2);
     }
     List<DiscoverySelector> selectors = new ArrayList<>();
+    Map<String, Integer> passedPerClass = new ConcurrentHashMap<>();
     for (String name : args) {
       // Names are relative to org.vmspace.kvm unless fully qualified.
-      selectors.add(selectClass(Class.forName(name.startsWith("org.") ? name : "org.vmspace.kvm." + name)));
+      Class<?> test = Class.forName(name.startsWith("org.") ? name : "org.vmspace.kvm." + name);
+      selectors.add(selectClass(test));
+      passedPerClass.put(test.getName(), 0);
     }
     LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
     Launcher launcher = LauncherFactory.create();
@@ -63,6 +68,9 @@ public final class StandaloneRun {
         if (!id.isTest()) {
           return;
         }
+        if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
+          passedPerClass.merge(testClass(id), 1, Integer::sum);
+        }
         long ms = (System.nanoTime() - started.getOrDefault(id, System.nanoTime())) / 1_000_000;
         System.out.printf("%-7s %s %s (%d ms)%n", result.getStatus(), className(id), id.getDisplayName(), ms);
         result.getThrowable().ifPresent(t -> System.out.println("        " + t.toString().replace("\n", "\n        ")));
@@ -73,14 +81,31 @@ public final class StandaloneRun {
     TestExecutionSummary s = summary.getSummary();
     s.printTo(new PrintWriter(System.out, true));
     s.printFailuresTo(new PrintWriter(System.out, true), 30);
-    boolean ok = s.getTotalFailureCount() == 0 && s.getTestsSucceededCount() > 0;
+    passedPerClass.forEach((name, passed) -> {
+      if (passed == 0) {
+        System.out.println("NO TEST PASSED in " + name);
+      }
+    });
+    boolean ok = s.getTotalFailureCount() == 0
+        && s.getTestsAbortedCount() == 0
+        && s.getTestsSkippedCount() == 0
+        && passedPerClass.values().stream().allMatch(n -> n > 0);
     System.out.println(ok ? "STANDALONE-RUN: PASSED" : "STANDALONE-RUN: FAILED");
     System.exit(ok ? 0 : 1);
   }
 
+  /** The class that declares a test method. */
+  private static String testClass(TestIdentifier id) {
+    return id.getSource()
+        .filter(MethodSource.class::isInstance)
+        .map(source -> ((MethodSource) source).getClassName())
+        .orElse("");
+  }
+
+  /** The simple name of the class that declares a test method, for the report. */
   private static String className(TestIdentifier id) {
-    String where = id.getParentIdObject().map(p -> p.getLastSegment().getValue()).orElse("");
-    return where.substring(where.lastIndexOf('.') + 1);
+    String name = testClass(id);
+    return name.substring(name.lastIndexOf('.') + 1);
   }
 
   private static void startWatchdog(Map<TestIdentifier, Long> running, long limitNanos) {
