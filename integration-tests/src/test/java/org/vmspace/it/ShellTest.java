@@ -41,7 +41,6 @@ class ShellTest {
 
   private static List<String> command(String shell, String... rest) {
     String[] parts = shell.split(" ");
-    Guests.require(parts[0], "?");
     java.util.List<String> cmd = new java.util.ArrayList<>(List.of(parts));
     cmd.addAll(List.of(rest));
     return cmd;
