@@ -8,7 +8,8 @@ import java.util.Arrays;
  * they are made: the data frames the entries pointed to and the tables they emptied.
  *
  * <p>Build one, hand it to the execution flavour, which applies every store so that no vCPU can
- * use the old translations, and only then frees the frames. Not thread-safe.
+ * use the old translations, and only then drops the references and frees the frames. Not
+ * thread-safe.
  */
 public final class Revocation {
   private long[] entryGpas = new long[16];
@@ -16,6 +17,8 @@ public final class Revocation {
   private int stores;
   private long[] frames = new long[16];
   private int frameCount;
+  private long[] releases = new long[16];
+  private int releaseCount;
   private java.util.List<Runnable> afterwards;
 
   /** Asks for the entry at {@code entryGpa} to become {@code value}. */
@@ -35,6 +38,30 @@ public final class Revocation {
       frames = Arrays.copyOf(frames, frameCount * 2);
     }
     frames[frameCount++] = gpa;
+  }
+
+  /**
+   * Asks for one reference to the reference-counted frame at {@code gpa} to be dropped once
+   * every store is made, and the frame freed if it was the last. Dropping it only then matters:
+   * another address space may release the same frame meanwhile, and whichever drops the count
+   * to zero must do so after both have made their stores, or a translation could still reach
+   * a frame already handed to someone else.
+   */
+  public void releaseAfter(long gpa) {
+    if (releaseCount == releases.length) {
+      releases = Arrays.copyOf(releases, releaseCount * 2);
+    }
+    releases[releaseCount++] = gpa;
+  }
+
+  /** The number of references to drop after the stores. */
+  public int releaseCount() {
+    return releaseCount;
+  }
+
+  /** The frame of the {@code i}th reference to drop. */
+  public long release(int i) {
+    return releases[i];
   }
 
   /**
@@ -80,6 +107,6 @@ public final class Revocation {
 
   /** Whether there is nothing to do. */
   public boolean isEmpty() {
-    return stores == 0 && frameCount == 0 && afterwards == null;
+    return stores == 0 && frameCount == 0 && releaseCount == 0 && afterwards == null;
   }
 }

@@ -9,6 +9,7 @@ import org.vmspace.kvm.ioctl.KvmRegs;
 import org.vmspace.kvm.ioctl.KvmRun;
 import org.vmspace.kvm.linux.Errnos;
 import org.vmspace.kvm.memory.FrameAllocator;
+import org.vmspace.kvm.memory.FrameRefs;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
 import org.vmspace.kvm.vcpu.Vcpu;
@@ -42,6 +43,7 @@ public final class Maintenance {
   private final GuestMemory memory;
   private final GuestLayout layout;
   private final FrameAllocator frames;
+  private final FrameRefs refs;
   private final Runnable shootdown;
   private final ReentrantLock lock = new ReentrantLock();
   private long runs;
@@ -51,21 +53,24 @@ public final class Maintenance {
    * @param memory the memory holding the VM's system area from its first byte (the code buffer
    *     is written there)
    * @param frames where freed frames go, or null for a VM whose revocations never free frames
+   * @param refs the reference counts of those frames, or null with {@code frames}
    * @param shootdown run after the stores and before any frame is freed, for flavours whose
    *     other vCPUs may still hold the old translations in their TLBs; null where the stores
    *     themselves revoke everywhere (see {@code ExecutionFlavour.needsTlbShootdown()})
    */
   public Maintenance(Vcpu vcpu, GuestMemory memory, GuestLayout layout, FrameAllocator frames,
-      Runnable shootdown) {
+      FrameRefs refs, Runnable shootdown) {
     this.vcpu = vcpu;
     this.memory = memory;
     this.layout = layout;
     this.frames = frames;
+    this.refs = refs;
     this.shootdown = shootdown;
   }
 
   /**
-   * Makes every store of {@code r}, then frees its frames.
+   * Makes every store of {@code r}, then frees its frames and drops its references (freeing the
+   * frames whose last reference that was).
    *
    * @throws IllegalStateException if the maintenance vCPU fails; the frames are then not freed
    *     (leaked rather than reused while a translation to them might remain)
@@ -82,11 +87,18 @@ public final class Maintenance {
         lock.unlock();
       }
     }
-    if (r.frameCount() > 0) {
+    if (r.frameCount() > 0 || r.releaseCount() > 0) {
       if (frames == null) {
         throw new IllegalStateException("this VM's revocations cannot free frames");
       }
-      frames.free(r.frames(), r.frameCount());
+      long[] free = java.util.Arrays.copyOf(r.frames(), r.frameCount() + r.releaseCount());
+      int n = r.frameCount();
+      for (int i = 0; i < r.releaseCount(); i++) {
+        if (refs.release(r.release(i))) {
+          free[n++] = r.release(i);
+        }
+      }
+      frames.free(free, n);
     }
     for (Runnable action : r.afterwardsActions()) {
       action.run();

@@ -43,6 +43,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
    * @param system the memory holding the system area from its first byte
    * @param ownsSystemMemory whether {@link #close()} closes {@code system}
    * @param frames where revoked frames go back to, or null if revocations here never free any
+   * @param refs the reference counts of those frames, or null with {@code frames}
    * @param objectMemory for a MAP_VPAGETABLE domain, its memory object's bytes by
    *     guest-physical address; null for the main domain
    */
@@ -55,6 +56,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
       MemorySegment cpuid,
       int maxVcpus,
       FrameAllocator frames,
+      org.vmspace.kvm.memory.FrameRefs refs,
       org.vmspace.kvm.paging.TableMemory objectMemory) {
     this.objectMemory = objectMemory;
     this.vm = vm;
@@ -64,7 +66,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
     this.image = new SystemImage(system, layout);
     image.write(flavour.stubs());
     this.maintenanceVcpu = Vcpu.create(vm, 0, image, flavour, cpuid, false);
-    this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames,
+    this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames, refs,
         flavour.needsTlbShootdown() ? this::shootdown : null);
     this.vcpus = new VcpuPool(maxVcpus, 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
   }

@@ -75,7 +75,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       this.frames = new FrameAllocator(memory, layout.systemSize(), layout.physicalEnd(), limit);
       this.refs = new FrameRefs(layout.systemSize(), layout.physicalEnd());
       this.cpuid = system.supportedCpuid(arena);
-      this.main = new Domain(createdVm, layout, memory, false, flavour, cpuid, options.maxVcpus(), frames, null);
+      this.main = new Domain(createdVm, layout, memory, false, flavour, cpuid, options.maxVcpus(), frames, refs, null);
       MemorySegment initialFpu = arena.allocate(Vcpu.XSAVE_SIZE, 64);
       main.maintenanceVcpu().kvm().getXsave(initialFpu);
       this.fpu = new FpuStates(initialFpu);
@@ -239,7 +239,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
           return -1;
         }
       };
-      return new Domain(vm, l, sys, true, flavour, cpuid, options.maxVcpus(), null, objectMemory);
+      return new Domain(vm, l, sys, true, flavour, cpuid, options.maxVcpus(), null, null, objectMemory);
     } catch (RuntimeException e) {
       vm.close();
       if (sys != null) {

@@ -79,7 +79,8 @@ final class RunLoop {
     Thread self = runner.thread();
     try {
       ctx.fpu.switchTo(v, x);
-      load(v, vs, vpage == null ? vs.cr3() : vpage.cr3(), f, x);
+      // From the snapshot: a MADV_SETMAP meanwhile must not put the caller's root in this VM.
+      load(v, vs, vpage == null ? vs.tables().root() : vpage.cr3(), f, x);
       runner.inRun(true);
       if (vpage != null) {
         vs.enterVpageRun(self);

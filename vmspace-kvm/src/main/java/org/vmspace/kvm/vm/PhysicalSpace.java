@@ -57,14 +57,20 @@ public interface PhysicalSpace {
     }
   }
 
-  /** Drops a reference; a frame left unreferenced is freed after the revocation. */
+  /**
+   * Drops a reference once the revocation's stores are made (see {@link
+   * Revocation#releaseAfter}); a frame left unreferenced is then freed.
+   */
   default void release(long frame, Revocation revocation) {
-    if (refs().covers(frame) && refs().release(frame)) {
-      revocation.freeAfter(frame);
+    if (refs().covers(frame)) {
+      revocation.releaseAfter(frame);
     }
   }
 
-  /** Whether the frame is referenced only once (so it may be written in place). */
+  /**
+   * Whether the frame is referenced only once (so it may be written in place). References that
+   * revocations in flight will drop still count: the answer errs towards copying.
+   */
   default boolean soleReference(long frame) {
     return refs().covers(frame) && refs().count(frame) == 1;
   }
