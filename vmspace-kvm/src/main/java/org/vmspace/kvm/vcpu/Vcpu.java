@@ -103,8 +103,14 @@ public final class Vcpu implements AutoCloseable {
       boolean user) {
     image.writeVcpuArea(id, user ? flavour.stubs().userIoPort() : -1);
     KvmVcpu kvm = vm.createVcpu(id);
+    Vcpu v;
     try {
-      Vcpu v = new Vcpu(kvm, id);
+      v = new Vcpu(kvm, id);
+    } catch (RuntimeException e) {
+      kvm.close();
+      throw e;
+    }
+    try {
       kvm.setCpuid2(cpuid);
       try (Arena a = Arena.ofConfined()) {
         MemorySegment sregs = a.allocate(KvmSregs.SIZE, 8);
@@ -131,7 +137,7 @@ public final class Vcpu implements AutoCloseable {
       v.atCpl0 = !user;
       return v;
     } catch (RuntimeException e) {
-      kvm.close();
+      v.close(); // the vCPU's fd and its own arena
       throw e;
     }
   }

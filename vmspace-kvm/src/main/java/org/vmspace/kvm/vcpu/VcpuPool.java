@@ -100,12 +100,15 @@ public final class VcpuPool implements AutoCloseable {
     return mayTakeOver ? idleOfLiveThread : null;
   }
 
-  /** Gives a vCPU back; a dead one is closed and replaced on demand. */
+  /**
+   * Gives a vCPU back; a dead one is closed and replaced on demand, and after {@link #close} (which
+   * left it open because it was still running) it is closed now.
+   */
   public void release(Vcpu v) {
     lock.lock();
     try {
       v.busy = false;
-      if (v.dead) {
+      if (v.dead || closed) {
         vcpus.remove(v);
         v.close();
       }
