@@ -74,12 +74,4 @@ public final class X86Code {
   public X86Code movqImm32ToDisp32Rdi(int disp, int imm) {
     return emit(0x48, 0xC7, 0x87).imm32(disp).imm32(imm);
   }
-
-  /** Pads with {@code int3} (CC) up to {@code offset}. */
-  public X86Code padTo(int offset) {
-    while (bytes.size() < offset) {
-      bytes.write(0xCC);
-    }
-    return this;
-  }
 }

@@ -145,11 +145,6 @@ public final class FrameAllocator {
     return frame - firstFrame;
   }
 
-  /** Whether the frame at {@code gpa} is allocated. */
-  public synchronized boolean isAllocated(long gpa) {
-    return isUsed(checkedIndex(gpa));
-  }
-
   /** Frames allocated now. */
   public synchronized long framesInUse() {
     return inUse;

@@ -46,8 +46,6 @@ public final class Maintenance {
   private final FrameRefs refs;
   private final Runnable shootdown;
   private final ReentrantLock lock = new ReentrantLock();
-  private long runs;
-  private long stores;
 
   /**
    * @param memory the memory holding the VM's system area from its first byte (the code buffer
@@ -137,7 +135,6 @@ public final class Maintenance {
       }
     }
     runBatch(code);
-    stores += n;
   }
 
   private void runBatch(X86Code body) {
@@ -164,7 +161,6 @@ public final class Maintenance {
       }
       break;
     }
-    runs++;
     // The out's own address (standard KVM) or the one after it (PVM): both are this code's, run
     // at CPL0 where no guest code runs, and the probe uses this before any flavour is known.
     long expected = codeVa + doneOffset;
@@ -177,15 +173,5 @@ public final class Maintenance {
               + " port 0x" + Integer.toHexString(run.ioPort()) + " rip 0x"
               + Long.toHexString(run.reg(KvmRegs.RIP)) + ", expected 0x" + Long.toHexString(expected));
     }
-  }
-
-  /** Maintenance runs so far. */
-  public long runs() {
-    return runs;
-  }
-
-  /** Guest-side stores so far. */
-  public long stores() {
-    return stores;
   }
 }

@@ -215,10 +215,6 @@ public final class Vcpu implements AutoCloseable {
     dead = true;
   }
 
-  public boolean isDead() {
-    return dead;
-  }
-
   // ---------------------------------------------------------------- thread binding
 
   /**

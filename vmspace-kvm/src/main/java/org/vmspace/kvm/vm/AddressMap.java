@@ -169,7 +169,6 @@ final class AddressMap {
 
   private static VmEntry piece(VmEntry e, long s, long t) {
     VmEntry p = new VmEntry(s, t, e.prot, e.flags, e.object, e.pgoff + (s - e.start) / 4096);
-    p.vpageRoot = e.vpageRoot;
     return p;
   }
 

@@ -20,8 +20,6 @@ final class VmEntry extends RbNode<VmEntry> {
   long pgoff;
   long gapBefore;
   long maxGap;
-  /** The root set by MADV_SETMAP on a MAP_VPAGETABLE entry, or 0. */
-  long vpageRoot;
 
   VmEntry(long start, long end, Prot prot, int flags, VmObject object, long pgoff) {
     this.start = start;

@@ -129,16 +129,6 @@ public final class Vmspace {
     return tables;
   }
 
-  /** The number of map entries. */
-  public int entryCount() {
-    lock.lock();
-    try {
-      return map.size();
-    } finally {
-      lock.unlock();
-    }
-  }
-
   // ---------------------------------------------------------------- mmap
 
   /**
