@@ -140,6 +140,20 @@ int main(int argc, char **argv) {
   poll(&pfd, 1, 1000);
   printf("writer closed: POLLHUP %d, read returns %zd\n", (pfd.revents & POLLHUP) != 0, read(pp[0], buf, 1));
 
+  /* O_NONBLOCK set with fcntl on an empty pipe: read says EAGAIN instead of waiting. */
+  int np[2];
+  pipe(np);
+  fcntl(np[0], F_SETFL, fcntl(np[0], F_GETFL) | O_NONBLOCK);
+  ssize_t nr = read(np[0], buf, 1);
+  int nerr = errno;
+  fcntl(np[0], F_SETFL, fcntl(np[0], F_GETFL) & ~O_NONBLOCK);
+  write(np[1], "z", 1);
+  ssize_t br = read(np[0], buf, 1);
+  printf("non-blocking read of an empty pipe %zd (EAGAIN %d), blocking again reads %zd '%c'\n", nr,
+         nerr == EAGAIN, br, buf[0]);
+  close(np[0]);
+  close(np[1]);
+
   long page = sysconf(_SC_PAGESIZE);
   char *m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   m[0] = 'x';

@@ -149,8 +149,10 @@ public class HostFileDescription extends FileDescription {
   @Override
   public void setStatusFlags(int flags) {
     super.setStatusFlags(flags);
-    // O_APPEND matters to the host (writes go to the end); O_NONBLOCK is emulated by the kernel.
-    Host.fcntl(fd, 4 /* F_SETFL */, statusFlags & 0x400);
+    // O_APPEND matters to the host (writes go to the end); the guest's O_NONBLOCK is emulated
+    // by the kernel, and a host descriptor the kernel made non-blocking must stay so: a
+    // blocking host read would hold the guest thread where no signal reaches it.
+    Host.fcntl(fd, 4 /* F_SETFL */, (statusFlags & Host.O_APPEND) | (hostNonBlocking ? Host.O_NONBLOCK : 0));
   }
 
   @Override
