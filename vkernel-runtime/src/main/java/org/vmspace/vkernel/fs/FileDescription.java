@@ -105,6 +105,23 @@ public abstract class FileDescription {
     return this;
   }
 
+  /**
+   * Another reference from outside its descriptor tables (another process's /proc/PID/fd/N),
+   * unless its last descriptor was closed meanwhile: then nothing is taken and the answer is
+   * false. Reviving a closed description would hand out a host descriptor number the host may
+   * already have given to another file.
+   */
+  public boolean tryRetain() {
+    int n;
+    do {
+      n = refs.get();
+      if (n <= 0) {
+        return false;
+      }
+    } while (!refs.compareAndSet(n, n + 1));
+    return true;
+  }
+
   /** A descriptor no longer refers to it; the last release closes it. */
   public void release() {
     if (refs.decrementAndGet() == 0) {

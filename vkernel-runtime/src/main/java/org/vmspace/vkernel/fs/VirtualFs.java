@@ -280,12 +280,23 @@ public final class VirtualFs {
 
       @Override
       public FileDescription open(int flags, String guestPath) {
-        return d.retain();
+        // The process that has it may close it meanwhile (the table was read without a reference).
+        if (!d.tryRetain()) {
+          throw new SyscallError(LinuxErrno.ENOENT, guestPath);
+        }
+        return d;
       }
 
       @Override
       public void stat(MemorySegment st, String guestPath) {
-        d.fstat(st);
+        if (!d.tryRetain()) {
+          throw new SyscallError(LinuxErrno.ENOENT, guestPath);
+        }
+        try {
+          d.fstat(st);
+        } finally {
+          d.release();
+        }
       }
     };
   }

@@ -57,6 +57,20 @@ class FdTableTest {
   }
 
   @Test
+  void aClosedDescriptionFoundInASnapshotCannotBeRevived() {
+    FdTable t = new FdTable();
+    Counted a = new Counted();
+    int fd = t.install(a, 0, false);
+    FileDescription seen = t.snapshot().get(fd); // /proc/PID/fd of another process
+    assertThat(seen.tryRetain()).as("open while it is open").isTrue();
+    seen.release();
+    t.close(fd);
+    assertThat(a.closes).hasValue(1);
+    assertThat(seen.tryRetain()).as("after its last close").isFalse();
+    assertThat(a.closes).hasValue(1);
+  }
+
+  @Test
   void execClosesCloseOnExecAndCopiesShareDescriptions() {
     FdTable t = new FdTable();
     Counted keep = new Counted();
