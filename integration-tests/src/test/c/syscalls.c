@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -172,6 +173,27 @@ int main(int argc, char **argv) {
   unlink(path);
   printf("file: size %lld, read at 3 \"%s\", gone after unlink: %d\n", (long long) st.st_size, part,
          access(path, F_OK) != 0 && errno == ENOENT);
+
+  /* writev larger than the kernel's 256 KiB chunk, over uneven iovecs, read back whole. */
+  static char big[3][250000];
+  for (int k = 0; k < 3; k++) {
+    memset(big[k], 'a' + k, sizeof big[k]);
+  }
+  struct iovec iv[4] = {{big[0], sizeof big[0]}, {big[1], 0}, {big[1], sizeof big[1]}, {big[2], sizeof big[2]}};
+  char vpath[] = "/tmp/vk-writev-XXXXXX";
+  int vfd = mkstemp(vpath);
+  ssize_t wrote = writev(vfd, iv, 4);
+  lseek(vfd, 0, SEEK_SET);
+  static char back[750000];
+  ssize_t got_back = 0, r;
+  while ((r = read(vfd, back + got_back, sizeof back - got_back)) > 0) {
+    got_back += r;
+  }
+  int same = got_back == 750000 && back[0] == 'a' && back[249999] == 'a' && back[250000] == 'b' &&
+             back[499999] == 'b' && back[500000] == 'c' && back[749999] == 'c';
+  close(vfd);
+  unlink(vpath);
+  printf("writev wrote %zd, read back %zd, in order %d\n", wrote, got_back, same);
 
   char cwd[256];
   chdir("/etc");

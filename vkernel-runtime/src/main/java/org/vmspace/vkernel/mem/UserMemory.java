@@ -123,12 +123,19 @@ public final class UserMemory {
     throw new SyscallError(LinuxErrno.ENAMETOOLONG);
   }
 
-  /** Reads a NULL-terminated array of string pointers (argv, envp). */
-  public java.util.List<byte[]> readStringArray(long addr, int maxCount) {
+  /**
+   * Reads a NULL-terminated array of string pointers (argv, envp), each string up to 128 KiB.
+   *
+   * @throws SyscallError E2BIG past {@code maxCount} strings or {@code maxBytes} bytes (counting
+   *     each terminating NUL), checked as it reads so that a guest cannot make the kernel read
+   *     without end; EFAULT, ENAMETOOLONG as for one string
+   */
+  public java.util.List<byte[]> readStringArray(long addr, int maxCount, long maxBytes) {
     java.util.List<byte[]> list = new java.util.ArrayList<>();
     if (addr == 0) {
       return list;
     }
+    long bytes = 0;
     for (int i = 0; ; i++) {
       if (i >= maxCount) {
         throw new SyscallError(LinuxErrno.E2BIG);
@@ -137,7 +144,12 @@ public final class UserMemory {
       if (p == 0) {
         return list;
       }
-      list.add(readCStringBytes(p, 128 * 1024));
+      byte[] s = readCStringBytes(p, 128 * 1024);
+      bytes += s.length + 1;
+      if (bytes > maxBytes) {
+        throw new SyscallError(LinuxErrno.E2BIG);
+      }
+      list.add(s);
     }
   }
 }

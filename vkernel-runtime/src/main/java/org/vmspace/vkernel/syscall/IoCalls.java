@@ -318,21 +318,30 @@ final class IoCalls {
       total += iov.len();
     }
     total = Math.min(total, MAX_RW);
+    // Gathered a chunk at a time: one host write per chunk keeps small writes atomic (a pipe's
+    // PIPE_BUF), and the kernel never holds more than a chunk of a guest's iovecs.
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment buf = a.allocate(Math.max(1, total), 8);
-      long at = 0;
-      for (Iov iov : v) {
-        long n = Math.min(iov.len(), total - at);
-        c.mem().read(iov.base(), buf, at, n);
-        at += n;
-      }
+      MemorySegment buf = a.allocate(Math.max(1, Math.min(total, Call.CHUNK)), 8);
+      int iov = 0;
+      long inIov = 0;
       long done = 0;
       while (done < total) {
-        long n = writeChunk(c, d, buf.asSlice(done), Math.min(Call.CHUNK, total - done),
-            offset < 0 ? -1 : offset + done, done);
+        long fill = 0;
+        long want = Math.min(Call.CHUNK, total - done);
+        while (fill < want) {
+          long n = Math.min(v[iov].len() - inIov, want - fill);
+          c.mem().read(v[iov].base() + inIov, buf, fill, n);
+          fill += n;
+          inIov += n;
+          if (inIov == v[iov].len()) {
+            iov++;
+            inIov = 0;
+          }
+        }
+        long n = writeChunk(c, d, buf, fill, offset < 0 ? -1 : offset + done, done);
         done += n;
-        if (n == 0) {
-          break;
+        if (n < fill) {
+          break; // a short write: what is left was not written
         }
       }
       return done;

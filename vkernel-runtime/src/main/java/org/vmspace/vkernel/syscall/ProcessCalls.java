@@ -28,7 +28,10 @@ final class ProcessCalls {
   private static final long ARCH_GET_FS = 0x1003;
   private static final long ARCH_GET_GS = 0x1004;
   private static final long USER_LIMIT = 0x0000_8000_0000_0000L;
-  private static final int MAX_ARG_STRINGS = 0x7FFFFFFF;
+  /** The most argument and environment strings execve reads (the kernel's own limit). */
+  private static final int MAX_ARG_STRINGS = 1 << 17;
+  /** The most bytes of them it reads: the stack's 2 MiB for strings (see ElfLoader). */
+  private static final long MAX_ARG_BYTES = 2L << 20;
 
   private ProcessCalls() {}
 
@@ -133,8 +136,8 @@ final class ProcessCalls {
   // ---------------------------------------------------------------- exec and exit
 
   private static long execve(Call c, String path, long argv, long envp) {
-    List<byte[]> args = c.mem().readStringArray(argv, MAX_ARG_STRINGS);
-    List<byte[]> env = c.mem().readStringArray(envp, MAX_ARG_STRINGS);
+    List<byte[]> args = c.mem().readStringArray(argv, MAX_ARG_STRINGS, MAX_ARG_BYTES);
+    List<byte[]> env = c.mem().readStringArray(envp, MAX_ARG_STRINGS, MAX_ARG_BYTES);
     c.kernel.execve(c.thread, path, args, env);
     return Syscalls.NO_RETURN;
   }

@@ -182,7 +182,7 @@ public final class Syscalls {
           if (v == 0) {
             yield "NULL";
           }
-          List<byte[]> items = c.mem().readStringArray(v, 64);
+          List<byte[]> items = c.mem().readStringArray(v, 64, 64L * 128 * 1024);
           StringBuilder sb = new StringBuilder("[");
           for (int k = 0; k < items.size(); k++) {
             sb.append(k > 0 ? ", " : "").append(Trace.quote(items.get(k), 64));
