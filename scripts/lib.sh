@@ -37,10 +37,10 @@ require_jdk() {
 }
 
 # ensure_jar NAME ROOT MODULE JAR: builds MODULE (and what it needs) unless JAR is newer than
-# every main source and POM.
+# every main source, POM and script (the jar bundles scripts/svm-machine).
 ensure_jar() {
   name=$1 root=$2 module=$3 jar=$4
-  if [ -f "$jar" ] && [ -z "$(find "$root" -name target -prune -o \( -path '*/src/main/*' -o -name pom.xml \) -newer "$jar" -print 2>/dev/null | head -n 1)" ]; then
+  if [ -f "$jar" ] && [ -z "$(find "$root" -name target -prune -o \( -path '*/src/main/*' -o -name pom.xml -o -path "$root/scripts/*" \) -newer "$jar" -print 2>/dev/null | head -n 1)" ]; then
     return 0
   fi
   if ! command -v mvn >/dev/null 2>&1; then

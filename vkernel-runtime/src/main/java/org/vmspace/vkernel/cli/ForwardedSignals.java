@@ -5,14 +5,15 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
-import org.vmspace.vkernel.proc.Kernel;
+import java.util.function.IntConsumer;
 import org.vmspace.vkernel.signal.Signals;
 
 /**
  * Forwards SIGINT, SIGTERM and SIGHUP sent to the JVM (Ctrl-C in a terminal, kill of the
- * vkernel) to the guest's foreground process group, which decides what they do, instead of
- * ending the JVM. Uses {@code sun.misc.Signal} from the jdk.unsupported module, looked up
- * reflectively; where it is missing the JVM's own handling stays.
+ * vkernel) to whoever runs the guest (the guest's foreground process group, or the emulated
+ * machine), which decides what they do, instead of ending the JVM. Uses {@code sun.misc.Signal}
+ * from the jdk.unsupported module, looked up reflectively; where it is missing the JVM's own
+ * handling stays.
  */
 final class ForwardedSignals {
   private static final String[] NAMES = {"INT", "TERM", "HUP"};
@@ -22,7 +23,8 @@ final class ForwardedSignals {
 
   private ForwardedSignals() {}
 
-  static ForwardedSignals install(Kernel kernel) {
+  /** Sends each of the three signals, by its Linux number, to {@code target} until uninstalled. */
+  static ForwardedSignals install(IntConsumer target) {
     ForwardedSignals f = new ForwardedSignals();
     try {
       Class<?> signal = Class.forName("sun.misc.Signal");
@@ -34,7 +36,7 @@ final class ForwardedSignals {
         Object handler = Proxy.newProxyInstance(ForwardedSignals.class.getClassLoader(), new Class<?>[] {handlerType},
             (proxy, method, args) -> {
               if (method.getName().equals("handle")) {
-                kernel.signalForeground(number);
+                target.accept(number);
                 return null;
               }
               return method.getName().equals("toString") ? "vkernel forwarder" : null;

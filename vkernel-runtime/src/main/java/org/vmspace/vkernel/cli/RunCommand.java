@@ -76,6 +76,8 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--clear-env", description = "Start from an empty environment instead of the caller's.")
   boolean clearEnv;
 
+  @CommandLine.Mixin Accel accel = new Accel();
+
   @Parameters(index = "0", paramLabel = "PROGRAM", description = "The program: a path, or a name looked up in PATH.")
   String program;
 
@@ -115,10 +117,16 @@ final class RunCommand implements Callable<Integer> {
       err.println("vkernel: --root " + root + ": not a directory");
       return 125;
     }
+    if (accel.forcesEmulation()) {
+      return runEmulated(err, "--accel=emulated asks for it", environment);
+    }
     VmspaceService vms;
     try {
       vms = Vmspaces.open();
     } catch (VmspaceException | IllegalStateException e) {
+      if (accel.mayEmulate()) {
+        return runEmulated(err, EmulatedMachine.whyNotKvm(e.getMessage()), environment);
+      }
       err.println("vkernel: no way to run guest code here: " + e.getMessage());
       return 125;
     }
@@ -148,7 +156,7 @@ final class RunCommand implements Callable<Integer> {
       argv.add(program);
       argv.addAll(args);
       FileDescription[] stdio = {HostStdio.open(0), HostStdio.open(1), HostStdio.open(2)};
-      ForwardedSignals forwarded = ForwardedSignals.install(kernel);
+      ForwardedSignals forwarded = ForwardedSignals.install(kernel::signalForeground);
       Kernel.Exit exit;
       try {
         exit = kernel.run(path, argv, envp, guestCwd, stdio, limit);
@@ -173,6 +181,71 @@ final class RunCommand implements Callable<Integer> {
       if (tmp != null) {
         deleteTree(tmp);
       }
+    }
+  }
+
+  /**
+   * This command, with the same options, program and environment, inside the emulated machine
+   * (see {@link EmulatedMachine}): {@code --root} is shared writably, and a {@code --trace} file
+   * is written inside to a shared directory and copied to FILE at the end.
+   */
+  private int runEmulated(PrintWriter err, String why, Map<String, String> environment)
+      throws IOException, InterruptedException {
+    String unavailable = EmulatedMachine.whyUnavailable();
+    if (unavailable != null) {
+      err.println("vkernel: " + why + " and the emulated machine cannot start: " + unavailable);
+      return 125;
+    }
+    EmulatedMachine machine = new EmulatedMachine();
+    List<String> inner = new ArrayList<>(List.of("run", "--accel=kvm"));
+    if (root != null) {
+      inner.add("--root=" + machine.shareWritable(root));
+    }
+    if (cwd != null) {
+      inner.add("--cwd=" + cwd);
+    }
+    if (timeout != null) {
+      inner.add("--timeout=" + timeout);
+    }
+    Path traceDir = null;
+    if ("-".equals(trace)) {
+      inner.add("--trace");
+    } else if (trace != null) {
+      // Opened (and truncated) here first, as a native run would: a bad FILE fails before the boot.
+      try {
+        Files.newOutputStream(Path.of(trace)).close();
+      } catch (IOException e) {
+        err.println("vkernel: --trace " + trace + ": " + e.getMessage());
+        return 125;
+      }
+      traceDir = Files.createTempDirectory("vkernel-trace-");
+      inner.add("--trace=" + machine.shareWritable(traceDir).resolve("trace"));
+    }
+    inner.add("--clear-env");
+    environment.forEach((k, v) -> inner.add("--env=" + k + "=" + v));
+    inner.add("--");
+    inner.add(program);
+    inner.addAll(args);
+    err.println("vkernel: " + why + "; " + EmulatedMachine.NOTICE);
+    try {
+      return machine.run(inner, err);
+    } finally {
+      if (traceDir != null) {
+        copyTrace(err, traceDir.resolve("trace"), Path.of(trace));
+        deleteTree(traceDir);
+      }
+    }
+  }
+
+  /** Writes the inner trace into FILE, whatever FILE is (a file, a FIFO, /dev/stderr). */
+  private static void copyTrace(PrintWriter err, Path from, Path to) {
+    if (!Files.exists(from)) {
+      return;
+    }
+    try (OutputStream out = Files.newOutputStream(to)) {
+      Files.copy(from, out);
+    } catch (IOException e) {
+      err.println("vkernel: --trace " + to + ": " + e.getMessage());
     }
   }
 

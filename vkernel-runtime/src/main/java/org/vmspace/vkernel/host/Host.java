@@ -88,6 +88,7 @@ public final class Host {
   private static final MethodHandle PIPE2 = fn("pipe2", JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle DUP = fn("dup", JAVA_INT, JAVA_INT);
   private static final MethodHandle EVENTFD = fn("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
+  private static final MethodHandle KILL = fn("kill", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle FCNTL = LINKER.downcallHandle(
       LOOKUP.findOrThrow("fcntl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
       Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
@@ -381,6 +382,16 @@ public final class Host {
     MemorySegment c = CAPTURE.get();
     try {
       return (int) ret((int) DUP.invokeExact(c, fd), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** kill(2): sends host signal {@code sig} to host process {@code pid}. */
+  public static int kill(int pid, int sig) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) KILL.invokeExact(c, pid, sig), c);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -52,6 +52,18 @@ class RunCommandTest {
   }
 
   @Test
+  void accelIsAutoUnlessSaidOtherwiseInAnyCase() {
+    assertThat(parse("prog").accel.mode).isEqualTo(Accel.Mode.AUTO);
+    assertThat(parse("--accel=KVM", "prog").accel.mode).isEqualTo(Accel.Mode.KVM);
+    assertThat(parse("--accel", "emulated", "prog").accel.mode).isEqualTo(Accel.Mode.EMULATED);
+    StringWriter err = new StringWriter();
+    int status = VkernelCommand.execute(new String[] {"run", "--accel=tcg", "prog"},
+        new PrintWriter(new StringWriter()), new PrintWriter(err));
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("'tcg': want auto, kvm or emulated");
+  }
+
+  @Test
   void badOptionsAreOneLineAndStatus2() {
     StringWriter err = new StringWriter();
     int status = VkernelCommand.execute(new String[] {"run", "--timeout", "soon", "prog"},
