@@ -105,6 +105,16 @@ spin:
         inc     %rax
         jmp     spin
 
+# Counts in rax forever and stores the count at rcx: a heartbeat the host reads (through a
+# shared memory object) to know that the guest is running, instead of waiting a fixed time.
+        .globl spin_beat
+spin_beat:
+        inc     %rax
+        mov     %rax, (%rcx)
+        jmp     spin_beat
+        .globl spin_beat_end
+spin_beat_end:
+
 # Reports the quad at rbx with syscall 1 (rdi = the value), forever.
         .globl read_report
 read_report:
@@ -163,8 +173,10 @@ do_ljmp:
         ljmp    *(%rbx)
         ud2
 
-# Reads the quad at rbx into rax forever, with no exit: only a fault (or a stop) ends it.
-        .globl read_spin
-read_spin:
+# Reads the quad at rbx into rax forever and counts the rounds at rcx (a heartbeat), with no
+# exit: only a fault (or a stop) ends it.
+        .globl read_spin_beat
+read_spin_beat:
         mov     (%rbx), %rax
-        jmp     read_spin
+        incq    (%rcx)
+        jmp     read_spin_beat

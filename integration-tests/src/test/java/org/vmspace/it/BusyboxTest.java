@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * busybox (Debian's busybox-static: glibc, static, re-executing itself through /proc/self/exe)
  * runs its applets in the vkernel with the same output and status as natively.
  */
+@Tag("kvm")
 class BusyboxTest {
   static Path data;
 

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
  * cannot run, --timeout, --trace, --root and its confinement, the read-only default root with a
  * private /tmp.
  */
+@Tag("kvm")
 class CommandLineTest {
   @BeforeAll
   static void setUp() throws Exception {
@@ -57,12 +59,11 @@ class CommandLineTest {
 
   @Test
   void aTimeoutKillsEveryGuestAndIs124() throws Exception {
-    long start = System.nanoTime();
-    Guests.Result r = Guests.runVkernel(List.of("--timeout=1s"), List.of(Guests.BUSYBOX, "sh", "-c", "sleep 60 & sleep 60"),
-        Guests.env(), null);
+    // Without the timeout this would run for days: Guests.LIMIT would fail the test.
+    Guests.Result r = Guests.runVkernel(List.of("--timeout=1s"),
+        List.of(Guests.BUSYBOX, "sh", "-c", "sleep 100000 & sleep 100000"), Guests.env(), null);
     assertThat(r.status()).isEqualTo(124);
     assertThat(r.stderr()).contains("timed out after 1s");
-    assertThat((System.nanoTime() - start) / 1e9).isLessThan(30);
   }
 
   @Test

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -18,6 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the latter two call exit rather than exit_group, klibc sets up no TLS, dietlibc looks for the
  * vDSO) and by bash-static, with the same output as natively.
  */
+@Tag("kvm")
 class ShellTest {
   static Path script;
 

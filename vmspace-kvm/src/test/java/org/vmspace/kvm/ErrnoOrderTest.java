@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.Madvise;
@@ -21,6 +22,7 @@ import org.vmspace.kvm.testing.GuestFixture;
  * Each call reports the first error of the contract's ladder: arguments that are wrong in
  * several ways give the errno of the earliest check.
  */
+@Tag("kvm")
 class ErrnoOrderTest {
   private static final long MAX = VmspaceService.VM_MAX_USER_ADDRESS;
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;

@@ -7,6 +7,7 @@ import static org.vmspace.kvm.testing.GuestFixture.sym;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Madvise;
 import org.vmspace.api.Prot;
@@ -21,6 +22,7 @@ import org.vmspace.kvm.testing.GuestFixture;
  * Every exception row of the contract's table comes back with exact trapno, err, addr, rip, rsp
  * and rflags. Faults push RFLAGS with RF (0x10000) set, as the CPU does; traps do not.
  */
+@Tag("kvm")
 class ExceptionTest {
   private static final long RF = 0x10000;
   private static final long FLAGS = 0x202;

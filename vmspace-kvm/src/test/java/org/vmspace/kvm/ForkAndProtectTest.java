@@ -5,6 +5,7 @@ import static org.vmspace.kvm.testing.GuestFixture.at;
 
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.MapFlags;
@@ -20,6 +21,8 @@ import org.vmspace.kvm.testing.GuestFixture;
 import org.vmspace.kvm.testing.KvmTests;
 
 /** The two extensions a virtual kernel needs: copy-on-write fork and mprotect. */
+@Tag("kvm")
+@Tag("shadow-paging")
 class ForkAndProtectTest {
   private static final long DATA = 0x6000_0000L;
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;

@@ -11,6 +11,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmspace.api.Errno;
@@ -26,6 +27,7 @@ import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
 
 /** Host files mapped privately (copy-on-write) and shared (the file itself). */
+@Tag("kvm")
 class HostFileTest {
   private static final long AT = 0x6000_0000L;
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;

@@ -7,6 +7,7 @@ import static org.vmspace.kvm.testing.GuestFixture.at;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.Prot;
@@ -16,8 +17,10 @@ import org.vmspace.api.VextFrame;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
+import org.vmspace.kvm.testing.Heartbeat;
 
 /** Each vmspace sees only its own memory, on one thread or several; destroy respects runs. */
+@Tag("kvm")
 class IsolationTest {
   private static final long DATA = 0x6000_0000L;
   private final GuestFixture g = new GuestFixture();
@@ -101,22 +104,19 @@ class IsolationTest {
   @Test
   void destroyWhileRunningIsBusyAndSucceedsAfterTheRunReturns() throws Exception {
     VmspaceId a = spaceWithValue(1, 0);
-    CountDownLatch running = new CountDownLatch(1);
     AtomicReference<RunResult> result = new AtomicReference<>();
-    Thread runner = Thread.ofPlatform().start(() -> {
-      TrapFrame f = at("spin");
-      running.countDown();
-      result.set(g.vms.run(a, f, new VextFrame()));
-    });
-    running.await();
-    Thread.sleep(50);
-    for (int i = 0; i < 3; i++) {
-      assertThatThrownBy(() -> g.vms.destroy(a))
-          .isInstanceOf(VmspaceException.class)
-          .matches(e -> ((VmspaceException) e).errno() == Errno.EBUSY);
+    try (Heartbeat beat = new Heartbeat(g.vms, a)) {
+      Thread runner = Thread.ofPlatform().start(() ->
+          result.set(g.vms.run(a, at("spin_beat").rcx(Heartbeat.ADDRESS), new VextFrame())));
+      assertThat(beat.await(1, () -> !runner.isAlive())).as("the guest ran").isTrue();
+      for (int i = 0; i < 3; i++) {
+        assertThatThrownBy(() -> g.vms.destroy(a))
+            .isInstanceOf(VmspaceException.class)
+            .matches(e -> ((VmspaceException) e).errno() == Errno.EBUSY);
+      }
+      g.vms.interrupt(runner);
+      runner.join();
     }
-    g.vms.interrupt(runner);
-    runner.join(2000);
     assertThat(result.get()).isEqualTo(RunResult.INTERRUPTED);
     g.vms.destroy(a);
     assertThatThrownBy(() -> g.vms.run(a, at("spin"), new VextFrame()))

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.vmspace.kvm.testing.GuestFixture.at;
 
 import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.MapFlags;
@@ -20,6 +21,7 @@ import org.vmspace.kvm.testing.GuestFixture;
 import org.vmspace.kvm.testing.KvmTests;
 
 /** The per-context memory limit: past it, ENOMEM or an unresolved fault, and nothing breaks. */
+@Tag("kvm")
 class MemoryLimitTest {
   private static final long MB = 1L << 20;
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.TrapFrame;
@@ -18,6 +19,7 @@ import org.vmspace.kvm.testing.GuestFixture;
  * 10^4 create/run/destroy cycles leave the open file descriptors, threads and resident memory
  * bounded; so do whole services opened and closed.
  */
+@Tag("kvm")
 class ResourceCycleTest {
   @Test
   void tenThousandCreateRunDestroyCyclesLeaveNothingBehind() throws Exception {

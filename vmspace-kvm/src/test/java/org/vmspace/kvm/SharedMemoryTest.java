@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.vmspace.kvm.testing.GuestFixture.at;
 
 import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.MemoryObject;
@@ -15,6 +16,7 @@ import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
 
 /** A memory object mapped shared in two vmspaces and seen by the caller: one set of bytes. */
+@Tag("kvm")
 class SharedMemoryTest {
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;
   private static final int SHARED_FIXED = MapFlags.MAP_SHARED | MapFlags.MAP_FIXED;

@@ -5,6 +5,7 @@ import static org.vmspace.kvm.testing.GuestFixture.at;
 import static org.vmspace.kvm.testing.GuestFixture.sym;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.Trap;
@@ -14,6 +15,7 @@ import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
 
 /** The syscall round trip: exact frames, DragonFly's argument convention, return values. */
+@Tag("kvm")
 class SyscallTest {
   private final GuestFixture g = new GuestFixture();
 

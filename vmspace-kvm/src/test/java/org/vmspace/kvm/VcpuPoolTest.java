@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.RunResult;
@@ -25,6 +26,7 @@ import org.vmspace.kvm.testing.KvmTests;
  * more than the maximum. Guest register state that KVM keeps per vCPU (x87/SSE/AVX, fs/gs
  * bases) follows the guest thread (its vext frame), not the vCPU.
  */
+@Tag("kvm")
 class VcpuPoolTest {
   /**
    * Runs {@code body} on a new platform thread (so on another vCPU) and fails with what it

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Errno;
 import org.vmspace.api.Madvise;
@@ -30,6 +31,8 @@ import org.vmspace.kvm.testing.KvmTests;
  * object MAP_VPAGETABLE, sets the root with MADV_SETMAP, runs the guest on those tables, edits
  * entries, and makes the edits take effect with MADV_INVAL.
  */
+@Tag("kvm")
+@Tag("shadow-paging")
 class VpagetableTest {
   private static final long P = 1;
   private static final long RW = 2;

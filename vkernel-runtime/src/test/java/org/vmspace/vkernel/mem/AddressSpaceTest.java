@@ -10,6 +10,7 @@ import java.util.Random;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.Prot;
 import org.vmspace.api.VmspaceId;
@@ -23,6 +24,8 @@ import org.vmspace.vkernel.testing.Kvm;
  * model: the kernel's record of the mappings, the protections the guest gets and the bytes it
  * sees must all agree with the model after every step.
  */
+@Tag("kvm")
+@Tag("shadow-paging")
 class AddressSpaceTest {
   static final long PAGE = 4096;
   static final long BASE = 0x1000_0000L;
@@ -45,7 +48,9 @@ class AddressSpaceTest {
     if (as != null) {
       as.release();
     }
-    vms.close();
+    if (vms != null) {
+      vms.close();
+    }
   }
 
   /** The model: page number to protection, and page number to the byte at its start. */

@@ -8,7 +8,7 @@ import org.vmspace.kvm.guest.GuestLayout;
 /**
  * Which I/O exits each flavour takes for its stubs' own: exactly the stub addresses, ports,
  * directions and privilege levels, and nothing near them. Pure logic; the KVM tests show the
- * same on real exits (and scripts/svm-tests on a standard /dev/kvm).
+ * same on real exits (and, in the emulated SVM machine, on a standard /dev/kvm).
  */
 class ExitClassificationTest {
   private static final int UNTRUSTED = ExecutionFlavour.EXIT_UNTRUSTED;

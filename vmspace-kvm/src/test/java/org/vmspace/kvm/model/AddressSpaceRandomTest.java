@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.vmspace.api.Errno;
@@ -29,13 +30,15 @@ import org.vmspace.kvm.testing.GuestFixture;
  * AddressSpaceModel}: every errno, every placement, every byte the guest or pread sees must
  * match. Four seeds of 25,000 operations: 10^5 in all.
  */
+@Tag("kvm")
+@Tag("shadow-paging")
 class AddressSpaceRandomTest {
   private static final long WINDOW = 0x1000_0000L;
   private static final long WINDOW_PAGES = 1024;
   private static final long PAGE = 4096;
   /**
    * Operations per seed; {@code -Dvmspace.randomOps} lowers it where guests run emulated (the
-   * emulated SVM machine of scripts/svm-tests is some 50 times slower).
+   * emulated SVM machine of scripts/svm-machine is some 50 times slower).
    */
   private static final int OPERATIONS = Integer.getInteger("vmspace.randomOps", 25_000);
   /** The last changes to the address space, shown when an assertion fails. */
