@@ -106,7 +106,7 @@ final class AddressSpaceBench {
     }
     double j = median(java);
     double n = median(c);
-    System.out.printf("fault java_ns=%.0f c_ns=%.0f ratio=%.2f (per page, %d-page first touch)%n", j, n, j / n, pages);
+    Report.line("fault java_ns=%.0f c_ns=%.0f ratio=%.2f (per page, %d-page first touch)", j, n, j / n, pages);
   }
 
   private static void mmapScale() {
@@ -144,8 +144,8 @@ final class AddressSpaceBench {
         warm = true;
       }
     }
-    out.forEach(System.out::println);
-    System.out.printf("mmap-scale ratio_100000_to_1000=%.2f%n", last / first);
+    out.forEach(line -> Report.line("%s", line));
+    Report.line("mmap-scale ratio_100000_to_1000=%.2f", last / first);
   }
 
   private static void touch1g() throws Exception {
@@ -156,7 +156,7 @@ final class AddressSpaceBench {
       vkernelMs = touchOnce(vms, id, pages) * pages / 1e6;
     }
     double nativeMs = runBaseline("touch-native", pages, 0, -1).get(0);
-    System.out.printf("touch-1g vkernel_ms=%.0f native_ms=%.0f ratio=%.2f%n", vkernelMs, nativeMs, vkernelMs / nativeMs);
+    Report.line("touch-1g vkernel_ms=%.0f native_ms=%.0f ratio=%.2f", vkernelMs, nativeMs, vkernelMs / nativeMs);
   }
 
   static List<Double> runBaseline(String mode, long n, int batches, int cpu)

@@ -68,7 +68,7 @@ public final class BenchMain {
     for (String[] p : pairs) {
       double ours = score.get(p[1]);
       double base = score.get(p[2]);
-      System.out.printf("%s: ours_ns=%.1f %s_ns=%.1f ratio=%.2f%n", p[0], ours, p[3], base, ours / base);
+      Report.hostLine("%s: ours_ns=%.1f %s_ns=%.1f ratio=%.2f", p[0], ours, p[3], base, ours / base);
     }
   }
 }

@@ -89,7 +89,7 @@ final class KvmRoundTrip {
     }
     double java = median(javaBatches);
     double cNs = median(cBatches);
-    System.out.printf("%s java_ns=%.0f c_ns=%.0f ratio=%.2f%n", mode, java, cNs, java / cNs);
+    Report.line("%s java_ns=%.0f c_ns=%.0f ratio=%.2f", mode, java, cNs, java / cNs);
   }
 
   private static List<Double> runC(Path c, String mode, int iterations, int batches, int cpu)

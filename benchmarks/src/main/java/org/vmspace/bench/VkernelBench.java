@@ -104,8 +104,8 @@ final class VkernelBench {
     double n = median(nativeNs) / 1e6;
     double q = median(qemuNs) / 1e6;
     double v = median(vkNs) / 1e6;
-    System.out.printf("%s: vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f qemu/native=%.2f "
-        + "(median of %d, same run)%n", args[0], v, n, q, v / n, q / n, RUNS);
+    Report.line("%s: vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f qemu/native=%.2f "
+        + "(median of %d, same run)", args[0], v, n, q, v / n, q / n, RUNS);
   }
 
   private static void check(String who, String expected, String actual) {
