@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
  * {@code vkernel run --accel=emulated}: the fallback for machines without a usable /dev/kvm, run
  * from the build's own JVM (this class is not tagged "kvm": the emulated machine needs no KVM,
  * only QEMU, so it is tested where the build runs, with KVM or without). One boot carries stdin,
- * stdout, stderr, the exit status, a writable --root and a --trace file that must appear here.
+ * stdout, stderr, the environment, the exit status, a writable --root and a --trace file that
+ * must appear here.
  */
 class EmulatedMachineTest {
   @Test
@@ -26,9 +27,11 @@ class EmulatedMachineTest {
     Path trace = Guests.WORK.resolve("emulated.trace");
     Files.deleteIfExists(trace);
     Guests.Result r = vkernel(List.of("run", "--accel=emulated", "--root=" + root, "--trace=" + trace, "--clear-env",
-        "--", "/bin/busybox", "sh", "-c", "wc -l; echo made > /made; echo to-stderr >&2; exit 7"), null, stdin);
+        "--env=GREETING=hello, machine", "--", "/bin/busybox", "sh", "-c",
+        "wc -l; echo \"$GREETING ${HOME-(no HOME)}\"; echo made > /made; echo to-stderr >&2; exit 7"), null, stdin);
     assertThat(r.status()).as("%s", r).isEqualTo(7);
-    assertThat(r.stdout()).isEqualTo("2\n");
+    // Only the environment asked for, although the machine's own JVM has HOME and PATH.
+    assertThat(r.stdout()).isEqualTo("2\nhello, machine (no HOME)\n");
     assertThat(r.stderr()).startsWith("vkernel: --accel=emulated asks for it; running in an emulated SVM machine")
         .contains("to-stderr\n");
     assertThat(root.resolve("made")).hasContent("made");

@@ -78,6 +78,11 @@ final class RunCommand implements Callable<Integer> {
 
   @CommandLine.Mixin Accel accel = new Accel();
 
+  /** How the emulated machine's vkernel gets the environment without showing it in ps. */
+  @Option(names = "--environment-file", hidden = true, paramLabel = "FILE",
+      description = "Start from the NUL-terminated K=V entries of FILE instead of the caller's environment.")
+  Path environmentFile;
+
   @Parameters(index = "0", paramLabel = "PROGRAM", description = "The program: a path, or a name looked up in PATH.")
   String program;
 
@@ -106,6 +111,9 @@ final class RunCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     Map<String, String> environment = new LinkedHashMap<>(clearEnv ? Map.of() : System.getenv());
+    if (environmentFile != null) {
+      environment = readEnvironment(environmentFile);
+    }
     for (String kv : env) {
       int eq = kv.indexOf('=');
       if (eq <= 0) {
@@ -186,8 +194,9 @@ final class RunCommand implements Callable<Integer> {
 
   /**
    * This command, with the same options, program and environment, inside the emulated machine
-   * (see {@link EmulatedMachine}): {@code --root} is shared writably, and a {@code --trace} file
-   * is written inside to a shared directory and copied to FILE at the end.
+   * (see {@link EmulatedMachine}): {@code --root} is shared writably; the environment goes in a
+   * file of a private directory (not on a command line, where {@code ps} would show it), and a
+   * {@code --trace} file is written inside to that directory and copied to FILE at the end.
    */
   private int runEmulated(PrintWriter err, String why, Map<String, String> environment)
       throws IOException, InterruptedException {
@@ -207,7 +216,16 @@ final class RunCommand implements Callable<Integer> {
     if (timeout != null) {
       inner.add("--timeout=" + timeout);
     }
-    Path traceDir = null;
+    Path exchange = machine.shareWritable(Files.createTempDirectory("vkernel-emulated-"));
+    try {
+      return runEmulated(err, why, environment, machine, inner, exchange);
+    } finally {
+      deleteTree(exchange);
+    }
+  }
+
+  private int runEmulated(PrintWriter err, String why, Map<String, String> environment, EmulatedMachine machine,
+      List<String> inner, Path exchange) throws IOException, InterruptedException {
     if ("-".equals(trace)) {
       inner.add("--trace");
     } else if (trace != null) {
@@ -218,11 +236,15 @@ final class RunCommand implements Callable<Integer> {
         err.println("vkernel: --trace " + trace + ": " + e.getMessage());
         return 125;
       }
-      traceDir = Files.createTempDirectory("vkernel-trace-");
-      inner.add("--trace=" + machine.shareWritable(traceDir).resolve("trace"));
+      inner.add("--trace=" + exchange.resolve("trace"));
     }
-    inner.add("--clear-env");
-    environment.forEach((k, v) -> inner.add("--env=" + k + "=" + v));
+    Path environ = exchange.resolve("environ");
+    try (OutputStream out = Files.newOutputStream(environ)) {
+      for (Map.Entry<String, String> e : environment.entrySet()) {
+        out.write((e.getKey() + "=" + e.getValue() + "\0").getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    inner.add("--environment-file=" + environ);
     inner.add("--");
     inner.add(program);
     inner.addAll(args);
@@ -230,11 +252,23 @@ final class RunCommand implements Callable<Integer> {
     try {
       return machine.run(inner, err);
     } finally {
-      if (traceDir != null) {
-        copyTrace(err, traceDir.resolve("trace"), Path.of(trace));
-        deleteTree(traceDir);
+      if (trace != null && !"-".equals(trace)) {
+        copyTrace(err, exchange.resolve("trace"), Path.of(trace));
       }
     }
+  }
+
+  /** The NUL-terminated K=V entries of {@code file}, in order. */
+  private Map<String, String> readEnvironment(Path file) throws IOException {
+    Map<String, String> environment = new LinkedHashMap<>();
+    String all = Files.readString(file, StandardCharsets.UTF_8);
+    for (String kv : all.split("\0")) {
+      int eq = kv.indexOf('=');
+      if (eq > 0) {
+        environment.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    return environment;
   }
 
   /** Writes the inner trace into FILE, whatever FILE is (a file, a FIFO, /dev/stderr). */
