@@ -17,6 +17,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * C programs compiled at build time (src/test/c/build.sh) with {@code musl-gcc -static} (musl:
  * legacy system call numbers, open/stat/fork/pipe) and {@code gcc -static} (glibc: the *at
  * family, clone, rseq and clone3 refused), run with the same output and status as natively.
+ * linux_details checks what busybox's test suites found missing: errnos of changes to a mount's
+ * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER.
  */
 @Tag("kvm")
 class CProgramsTest {
@@ -26,7 +28,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -39,7 +41,8 @@ class CProgramsTest {
         Arguments.of("hello", libc, List.of("one", "two words"), 7),
         Arguments.of("malloc_stress", libc, List.of(), 0),
         Arguments.of("touch_pages", libc, List.of(), 0),
-        Arguments.of("syscalls", libc, List.of(), 0)));
+        Arguments.of("syscalls", libc, List.of(), 0),
+        Arguments.of("linux_details", libc, List.of(), 0)));
   }
 
   @ParameterizedTest(name = "{0} ({1})")

@@ -12,6 +12,9 @@ public interface ProcView {
     /** The executable's guest path (the target of /proc/PID/exe). */
     String exePath();
 
+    /** The command name (at most 15 bytes), as /proc/PID/comm shows it without its newline. */
+    String comm();
+
     /** The current directory's guest path. */
     String cwd();
 

@@ -292,18 +292,46 @@ public final class Vfs implements AutoCloseable {
     }
   }
 
-  /** Opens the parent of a (not followed) path, for mkdir, unlink and the like. */
-  public Parent parent(String path, String cwd, boolean needWrite) {
+  /**
+   * What a caller of {@link #parent} does to the name, which decides Linux's error for the root
+   * of a mount ({@code /}, {@code /tmp}: they have no parent here) and whether an existing name
+   * is EEXIST before a read-only mount is EROFS.
+   */
+  public enum Change {
+    /** mkdir, symlink, link's new name, mknod: EEXIST for a mount's root or any existing name. */
+    CREATE(LinuxErrno.EEXIST),
+    /** unlink: EISDIR for a mount's root. */
+    UNLINK(LinuxErrno.EISDIR),
+    /** rmdir, rename: EBUSY for a mount's root. */
+    REMOVE_OR_RENAME(LinuxErrno.EBUSY),
+    /** link's existing name: EPERM for a mount's root (a directory). */
+    LINK_SOURCE(LinuxErrno.EPERM);
+
+    private final int atMountRoot;
+
+    Change(int atMountRoot) {
+      this.atMountRoot = atMountRoot;
+    }
+  }
+
+  /**
+   * Opens the parent of a (not followed) path, for mkdir, unlink and the like, checking in
+   * Linux's order: a mount's root, then (for a creation) an existing name, then EROFS.
+   */
+  public Parent parent(String path, String cwd, boolean needWrite, Change change) {
     Node n = resolve(path, cwd, false);
     if (!(n instanceof HostNode h)) {
       throw new SyscallError(needWrite ? LinuxErrno.EACCES : LinuxErrno.EPERM, n.guestPath());
     }
-    if (needWrite && !h.mount().writable()) {
-      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
-    }
     String rel = new String(h.rel(), StandardCharsets.UTF_8);
     if (rel.equals(".")) {
-      throw new SyscallError(LinuxErrno.EBUSY, h.guestPath());
+      throw new SyscallError(change.atMountRoot, h.guestPath());
+    }
+    if (needWrite && !h.mount().writable()) {
+      if (change == Change.CREATE && exists(h)) {
+        throw new SyscallError(LinuxErrno.EEXIST, h.guestPath());
+      }
+      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
     }
     int slash = rel.lastIndexOf('/');
     byte[] dir = (slash < 0 ? "." : rel.substring(0, slash)).getBytes(StandardCharsets.UTF_8);
@@ -313,6 +341,14 @@ public final class Vfs implements AutoCloseable {
       throw new SyscallError(-fd, h.guestPath());
     }
     return new Parent(fd, name, h.mount());
+  }
+
+  private static boolean exists(HostNode h) {
+    int fd = Host.openat2(h.mount().dirFd(), h.rel(), Host.O_PATH | Host.O_NOFOLLOW | Host.O_CLOEXEC, 0, RESOLVE);
+    if (fd >= 0) {
+      Host.close(fd);
+    }
+    return fd >= 0;
   }
 
   /** The virtual file systems (for opening their files). */

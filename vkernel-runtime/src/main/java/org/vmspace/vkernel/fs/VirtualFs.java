@@ -16,7 +16,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * The virtual {@code /proc} and {@code /dev}.
  *
  * <p>{@code /proc}: {@code self}, {@code mounts}, {@code cpuinfo}, {@code meminfo}, and per
- * process {@code exe}, {@code cwd}, {@code root}, {@code fd/}, {@code cmdline}, {@code stat},
+ * process {@code exe}, {@code cwd}, {@code root}, {@code fd/}, {@code cmdline}, {@code comm}, {@code stat},
  * {@code status}, {@code maps}. {@code /dev}: {@code null zero full random urandom tty} (the
  * host's devices) and {@code stdin stdout stderr fd} (links into {@code /proc/self/fd}).
  */
@@ -46,8 +46,16 @@ public final class VirtualFs {
     /** Opens it. */
     FileDescription open(int flags, String guestPath);
 
-    /** Fills a stat. */
+    /** Fills a stat, as stat(2) sees it. */
     void stat(MemorySegment st, String guestPath);
+
+    /**
+     * Fills a stat as lstat(2) sees it: for a link that resolution does not follow (a
+     * descriptor's own entry under /proc/PID/fd), the link itself rather than what it refers to.
+     */
+    default void lstat(MemorySegment st, String guestPath) {
+      stat(st, guestPath);
+    }
   }
 
   private static final String[] DEVICES = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -128,7 +136,7 @@ public final class VirtualFs {
       return null;
     }
     if (comps.size() == 2) {
-      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "stat", "status", "maps"));
+      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "comm", "stat", "status", "maps"));
     }
     String what = comps.get(2);
     if (comps.size() == 3) {
@@ -137,6 +145,7 @@ public final class VirtualFs {
         case "cwd" -> link(p.cwd());
         case "root" -> link("/");
         case "cmdline" -> file(() -> new String(p.cmdline(), StandardCharsets.ISO_8859_1));
+        case "comm" -> file(() -> p.comm() + "\n");
         case "stat" -> file(p::statLine);
         case "status" -> file(p::status);
         case "maps" -> file(p::maps);
@@ -297,6 +306,13 @@ public final class VirtualFs {
         } finally {
           d.release();
         }
+      }
+
+      /** As Linux: a link whose owner bits are the access mode (lr-x------ read-only), size 64. */
+      @Override
+      public void lstat(MemorySegment st, String guestPath) {
+        int mode = (d.readable() ? 0500 : 0) | (d.writable() ? 0300 : 0);
+        Stat.fill(st, inode(guestPath), Stat.S_IFLNK | mode, 1, 64);
       }
     };
   }

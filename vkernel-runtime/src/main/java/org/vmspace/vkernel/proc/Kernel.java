@@ -757,15 +757,24 @@ public final class Kernel implements ProcView, AutoCloseable {
     Process parent;
     boolean notify;
     List<Process> orphanSignals = new ArrayList<>();
+    List<Process> adoptedZombies = new ArrayList<>();
+    Process reaper;
     lock.lock();
     try {
       p.zombie = true;
       p.waitStatus = status;
+      reaper = subreaperOf(p);
       for (Process c : p.children) {
-        c.parent = null;
-        if (c.zombie) {
+        c.parent = reaper;
+        if (reaper != null && !(c.zombie && autoReaps(reaper))) {
+          reaper.children.add(c);
+          if (c.zombie) {
+            adoptedZombies.add(c);
+          }
+        } else if (c.zombie) {
           processes.remove(c.pid);
-        } else if (c.pdeathSig != 0) {
+        }
+        if (!c.zombie && c.pdeathSig != 0) {
           orphanSignals.add(c);
         }
       }
@@ -773,8 +782,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       parent = p.parent;
       boolean reap = parent == null;
       if (parent != null) {
-        SigAction a = parent.action(Signals.SIGCHLD);
-        reap = a.handler() == SigAction.SIG_IGN || (a.flags() & SigAction.SA_NOCLDWAIT) != 0;
+        reap = autoReaps(parent);
         if (reap) {
           parent.children.remove(p);
         }
@@ -789,24 +797,51 @@ public final class Kernel implements ProcView, AutoCloseable {
     for (Process c : orphanSignals) {
       postProcess(c, c.pdeathSig, SigInfo.user(c.pdeathSig, p.pid, p.uid));
     }
+    for (Process z : adoptedZombies) {
+      notifyParent(z, reaper, z.waitStatus);
+    }
     if (trace != null) {
       int sig = status & 0x7f;
       trace.event(p.pid, sig != 0 ? "+++ killed by " + Signals.name(sig) + " +++" : "+++ exited with " + ((status >> 8) & 0xff) + " +++");
     }
     if (notify) {
-      int sig = status & 0x7f;
-      int exitSig = p.exitSignal;
-      if (exitSig > 0 && exitSig <= Signals.NSIG) {
-        SigInfo info = new SigInfo(exitSig, sig != 0 ? SigInfo.CLD_KILLED : SigInfo.CLD_EXITED, p.pid, p.uid, 0,
-            sig != 0 ? sig : (status >> 8) & 0xff);
-        postProcess(parent, exitSig, info);
-      }
-      for (GuestThread pt : parent.threadsSnapshot()) {
-        pt.wake(false);
-      }
+      notifyParent(p, parent, status);
     }
     if (p == main) {
       mainExit.complete(status);
+    }
+  }
+
+  /** Whether {@code parent} has its children reaped at exit (SIGCHLD ignored, or SA_NOCLDWAIT). */
+  private static boolean autoReaps(Process parent) {
+    SigAction a = parent.action(Signals.SIGCHLD);
+    return a.handler() == SigAction.SIG_IGN || (a.flags() & SigAction.SA_NOCLDWAIT) != 0;
+  }
+
+  /**
+   * The living ancestor nearest to {@code p} that PR_SET_CHILD_SUBREAPER made a subreaper, which
+   * adopts {@code p}'s children; null for init. Called under the kernel lock.
+   */
+  private static Process subreaperOf(Process p) {
+    for (Process a = p.parent; a != null; a = a.parent) {
+      if (a.childSubreaper && !a.zombie) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  /** Tells {@code parent} that its child {@code child} ended with wait status {@code status}. */
+  private void notifyParent(Process child, Process parent, int status) {
+    int sig = status & 0x7f;
+    int exitSig = child.exitSignal;
+    if (exitSig > 0 && exitSig <= Signals.NSIG) {
+      SigInfo info = new SigInfo(exitSig, sig != 0 ? SigInfo.CLD_KILLED : SigInfo.CLD_EXITED, child.pid, child.uid, 0,
+          sig != 0 ? sig : (status >> 8) & 0xff);
+      postProcess(parent, exitSig, info);
+    }
+    for (GuestThread pt : parent.threadsSnapshot()) {
+      pt.wake(false);
     }
   }
 

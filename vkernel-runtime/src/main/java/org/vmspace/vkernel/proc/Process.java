@@ -55,6 +55,11 @@ public final class Process implements ProcView.ProcInfo {
   volatile String comm = "";
   /** PR_SET_PDEATHSIG: the signal this process gets when its parent exits, or 0. */
   public volatile int pdeathSig;
+  /**
+   * PR_SET_CHILD_SUBREAPER: orphans among this process's descendants become its children rather
+   * than init's (not inherited by fork, kept across execve).
+   */
+  public volatile boolean childSubreaper;
   /** PR_SET_DUMPABLE. */
   public volatile boolean dumpable = true;
   /** The signal sent to the parent at exit (SIGCHLD unless clone said otherwise). */
@@ -359,7 +364,30 @@ public final class Process implements ProcView.ProcInfo {
     return "Name:\t" + comm + "\nUmask:\t" + String.format("%04o", umask) + "\nState:\t" + stateName
         + "\nTgid:\t" + pid + "\nPid:\t" + pid + "\nPPid:\t" + ppid
         + "\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid
-        + "\nGid:\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid + "\nThreads:\t1\n";
+        + "\nGid:\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid + "\n" + signalStatus();
+  }
+
+  /** The Threads and Sig* lines of /proc/PID/status, for the first thread, as Linux prints them. */
+  private String signalStatus() {
+    List<GuestThread> ts = threadsSnapshot();
+    GuestThread first = ts.isEmpty() ? null : ts.get(0);
+    long ignored = 0;
+    long caught = 0;
+    synchronized (this) {
+      for (int sig = 1; sig <= Signals.NSIG; sig++) {
+        long handler = actions[sig].handler();
+        if (handler == SigAction.SIG_IGN) {
+          ignored |= Signals.bit(sig);
+        } else if (handler != SigAction.SIG_DFL) {
+          caught |= Signals.bit(sig);
+        }
+      }
+    }
+    return String.format("Threads:\t%d\nSigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\n"
+        + "SigIgn:\t%016x\nSigCgt:\t%016x\n",
+        Math.max(1, ts.size()), Long.bitCount(pending()) + (first == null ? 0 : Long.bitCount(first.pendingOwn())),
+        rlimit(Limits.RLIMIT_SIGPENDING)[0], first == null ? 0 : first.pendingOwn(), pending(), first == null ? 0 : first.mask(),
+        ignored, caught);
   }
 
   @Override

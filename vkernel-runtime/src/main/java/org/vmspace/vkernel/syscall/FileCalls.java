@@ -201,12 +201,17 @@ final class FileCalls {
         return;
       }
     }
-    Vfs.Node n = resolve(c, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+    boolean follow = (flags & AT_SYMLINK_NOFOLLOW) == 0;
+    Vfs.Node n = resolve(c, dirfd, path, follow);
     if (n instanceof Vfs.VirtualNode v) {
       if (v.entry() == null) {
         throw new SyscallError(LinuxErrno.ENOENT, v.guestPath());
       }
-      v.entry().stat(st, v.guestPath());
+      if (follow) {
+        v.entry().stat(st, v.guestPath());
+      } else {
+        v.entry().lstat(st, v.guestPath());
+      }
       return;
     }
     int fd = hostPath(c, (Vfs.HostNode) n);
@@ -390,7 +395,8 @@ final class FileCalls {
     return 0;
   }
 
-  private static Vfs.Parent parent(Call c, int dirfd, String path) {
+  /** The parent of {@code path}, to make {@code change} to its last name. */
+  private static Vfs.Parent parent(Call c, int dirfd, String path, Vfs.Change change) {
     if (path.isEmpty()) {
       throw new SyscallError(LinuxErrno.ENOENT);
     }
@@ -398,11 +404,11 @@ final class FileCalls {
     if (trimmed.isEmpty()) {
       trimmed = "/";
     }
-    return c.kernel.vfs().parent(trimmed, base(c, dirfd, path), true);
+    return c.kernel.vfs().parent(trimmed, base(c, dirfd, path), true, change);
   }
 
   private static long mkdir(Call c, int dirfd, String path, int mode) {
-    try (Vfs.Parent p = parent(c, dirfd, path)) {
+    try (Vfs.Parent p = parent(c, dirfd, path, Vfs.Change.CREATE)) {
       return check(Host.mkdirat(p.dirFd(), p.name(), mode & ~c.process.umask() & 07777));
     }
   }
@@ -419,7 +425,8 @@ final class FileCalls {
     if ((flags & AT_REMOVEDIR) != 0 && last.equals("..")) {
       throw new SyscallError(LinuxErrno.ENOTEMPTY);
     }
-    try (Vfs.Parent p = parent(c, dirfd, path)) {
+    Vfs.Change change = (flags & AT_REMOVEDIR) != 0 ? Vfs.Change.REMOVE_OR_RENAME : Vfs.Change.UNLINK;
+    try (Vfs.Parent p = parent(c, dirfd, path, change)) {
       return check(Host.unlinkat(p.dirFd(), p.name(), flags));
     }
   }
@@ -428,7 +435,8 @@ final class FileCalls {
     if ((flags & ~1) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL, "only RENAME_NOREPLACE is supported");
     }
-    try (Vfs.Parent from = parent(c, olddir, oldPath); Vfs.Parent to = parent(c, newdir, newPath)) {
+    try (Vfs.Parent from = parent(c, olddir, oldPath, Vfs.Change.REMOVE_OR_RENAME);
+        Vfs.Parent to = parent(c, newdir, newPath, Vfs.Change.REMOVE_OR_RENAME)) {
       if (from.mount() != to.mount()) {
         throw new SyscallError(LinuxErrno.EXDEV);
       }
@@ -452,7 +460,8 @@ final class FileCalls {
     if (!(old instanceof Vfs.HostNode oh)) {
       throw new SyscallError(LinuxErrno.EXDEV);
     }
-    try (Vfs.Parent from = c.kernel.vfs().parent(oh.guestPath(), "/", true); Vfs.Parent to = parent(c, newdir, newPath)) {
+    try (Vfs.Parent from = c.kernel.vfs().parent(oh.guestPath(), "/", true, Vfs.Change.LINK_SOURCE);
+        Vfs.Parent to = parent(c, newdir, newPath, Vfs.Change.CREATE)) {
       if (from.mount() != to.mount()) {
         throw new SyscallError(LinuxErrno.EXDEV);
       }
@@ -464,7 +473,7 @@ final class FileCalls {
     if (target.isEmpty()) {
       throw new SyscallError(LinuxErrno.ENOENT);
     }
-    try (Vfs.Parent p = parent(c, dirfd, path)) {
+    try (Vfs.Parent p = parent(c, dirfd, path, Vfs.Change.CREATE)) {
       return check(Host.symlinkat(target.getBytes(StandardCharsets.UTF_8), p.dirFd(), p.name()));
     }
   }

@@ -336,6 +336,14 @@ final class ProcessCalls {
         p.dumpable = c.a(1) == 1;
         return 0;
       }
+      case 36 -> { // PR_SET_CHILD_SUBREAPER
+        p.childSubreaper = c.a(1) != 0;
+        return 0;
+      }
+      case 37 -> { // PR_GET_CHILD_SUBREAPER
+        c.mem().writeInt(c.a(1), p.childSubreaper ? 1 : 0);
+        return 0;
+      }
       case 15 -> { // PR_SET_NAME
         byte[] name = c.mem().readBytes(c.a(1), 16);
         int len = 0;

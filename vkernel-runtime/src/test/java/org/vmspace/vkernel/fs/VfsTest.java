@@ -135,12 +135,32 @@ class VfsTest {
     Vfs.HostNode host = (Vfs.HostNode) vfs.resolve("/etc/hostname", "/", true);
     assertThatThrownBy(() -> vfs.openHost(host, Host.O_RDWR, 0))
         .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EROFS));
-    assertThatThrownBy(() -> vfs.parent("/etc/x", "/", true))
+    assertThatThrownBy(() -> vfs.parent("/etc/x", "/", true, Vfs.Change.CREATE))
         .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EROFS));
     Vfs.HostNode t = (Vfs.HostNode) vfs.resolve("/tmp/new", "/", true);
     Host.close(vfs.openHost(t, Host.O_WRONLY | Host.O_CREAT, 0644));
     assertThat(tmp.resolve("new")).exists();
     assertThat(root.resolve("etc/new")).doesNotExist();
+  }
+
+  @Test
+  void changingAMountsRootOrAnExistingNameFailsAsOnLinux() {
+    // mkdir -p /tmp/x starts with mkdir("/") and mkdir("/tmp"): EEXIST, which it skips.
+    assertErrno(() -> vfs.parent("/", "/", true, Vfs.Change.CREATE), LinuxErrno.EEXIST);
+    assertErrno(() -> vfs.parent("/tmp", "/", true, Vfs.Change.CREATE), LinuxErrno.EEXIST);
+    assertErrno(() -> vfs.parent("/tmp/", "/", true, Vfs.Change.CREATE), LinuxErrno.EEXIST);
+    assertErrno(() -> vfs.parent("/", "/", true, Vfs.Change.REMOVE_OR_RENAME), LinuxErrno.EBUSY);
+    assertErrno(() -> vfs.parent("/tmp", "/", true, Vfs.Change.REMOVE_OR_RENAME), LinuxErrno.EBUSY);
+    assertErrno(() -> vfs.parent("/", "/", true, Vfs.Change.UNLINK), LinuxErrno.EISDIR);
+    // On the read-only root an existing name is EEXIST before EROFS; a new one is EROFS.
+    assertErrno(() -> vfs.parent("/etc", "/", true, Vfs.Change.CREATE), LinuxErrno.EEXIST);
+    assertErrno(() -> vfs.parent("/bin", "/", true, Vfs.Change.CREATE), LinuxErrno.EEXIST);
+    assertErrno(() -> vfs.parent("/etc/new", "/", true, Vfs.Change.CREATE), LinuxErrno.EROFS);
+    assertErrno(() -> vfs.parent("/etc", "/", true, Vfs.Change.REMOVE_OR_RENAME), LinuxErrno.EROFS);
+  }
+
+  private static void assertErrno(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, int errno) {
+    assertThatThrownBy(call).isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(errno));
   }
 
   @Test

@@ -1,0 +1,156 @@
+/* Details of Linux that real programs rely on and busybox's test suites found missing:
+ * errnos of changes to a mount's root, /proc/PID/fd entries as symbolic links, /proc/PID/comm,
+ * the signal lines of /proc/PID/status, times of an open unlinked file, PR_SET_CHILD_SUBREAPER. Prints one line per check;
+ * the vkernel's output must equal the native one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *err(int r) {
+  if (r == 0) return "ok";
+  switch (errno) {
+    case EEXIST: return "EEXIST";
+    case EBUSY: return "EBUSY";
+    case EISDIR: return "EISDIR";
+    case EROFS: return "EROFS";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    default: return strerror(errno);
+  }
+}
+
+static void mount_roots(void) {
+  printf("mkdir / %s\n", err(mkdir("/", 0755)));
+  printf("mkdir /tmp %s\n", err(mkdir("/tmp", 0755)));
+  printf("mkdir /tmp/ %s\n", err(mkdir("/tmp/", 0755)));
+  printf("rmdir / %s\n", err(rmdir("/")));
+  printf("unlink / %s\n", err(unlink("/")));
+  printf("rename / %s\n", err(rename("/", "/tmp/elsewhere")));
+}
+
+static const char *kind(mode_t m) {
+  return S_ISLNK(m) ? "link" : S_ISDIR(m) ? "dir" : S_ISREG(m) ? "file" : "other";
+}
+
+static void fd_links(void) {
+  int dir = open("/", O_RDONLY | O_DIRECTORY);
+  char path[64];
+  struct stat l, s;
+  snprintf(path, sizeof path, "/proc/self/fd/%d", dir);
+  if (lstat(path, &l) != 0 || stat(path, &s) != 0) {
+    printf("fd entry: %s\n", strerror(errno));
+    return;
+  }
+  /* find(1) must not descend into them: lstat says link, stat says what it refers to. */
+  printf("fd entry of a directory: lstat %s (owner r-x: %d), stat %s\n", kind(l.st_mode),
+         (l.st_mode & 0700) == 0500, kind(s.st_mode));
+  close(dir);
+}
+
+static int bit(unsigned long long set, int sig) {
+  return (int)((set >> (sig - 1)) & 1);
+}
+
+static void comm_and_status(void) {
+  char buf[8192];
+  int fd = open("/proc/self/comm", O_RDONLY);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  buf[n < 0 ? 0 : n] = 0;
+  printf("comm: %s", fd < 0 ? "missing\n" : buf);
+  if (fd >= 0) close(fd);
+
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &block, NULL);
+  signal(SIGUSR2, SIG_IGN);
+  signal(SIGTERM, (void (*)(int))abort);
+  fd = open("/proc/self/status", O_RDONLY);
+  n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  buf[n < 0 ? 0 : n] = 0;
+  if (fd >= 0) close(fd);
+  const char *names[] = {"Threads:", "SigQ:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"};
+  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char *line = strstr(buf, names[i]);
+    if (line == NULL) {
+      printf("status: no %s line\n", names[i]);
+      continue;
+    }
+    unsigned long long v = strtoull(line + strlen(names[i]), NULL, i < 2 ? 10 : 16);
+    if (i == 0) printf("status Threads: %llu\n", v);
+    if (i == 4) printf("status SigBlk has SIGUSR1: %d\n", bit(v, SIGUSR1));
+    if (i == 5) printf("status SigIgn has SIGUSR2: %d\n", bit(v, SIGUSR2));
+    if (i == 6) printf("status SigCgt has SIGTERM: %d, SIGUSR2: %d\n", bit(v, SIGTERM), bit(v, SIGUSR2));
+  }
+  signal(SIGUSR2, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigprocmask(SIG_UNBLOCK, &block, NULL);
+}
+
+static void times_of_an_unlinked_file(void) {
+  char name[] = "/tmp/vk-utimens-XXXXXX";
+  int fd = mkstemp(name);
+  if (fd < 0) {
+    printf("mkstemp: %s\n", strerror(errno));
+    return;
+  }
+  unlink(name);
+  struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+  printf("futimens of an unlinked file: %s\n", err(futimens(fd, ts)));
+  struct stat st;
+  fstat(fd, &st);
+  printf("its mtime: %lld\n", (long long)st.st_mtime);
+  close(fd);
+}
+
+static void subreaper(void) {
+  int flag = -1;
+  printf("subreaper set: %s\n", err(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)));
+  prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0);
+  printf("subreaper get: %d\n", flag);
+  int ready[2];
+  if (pipe(ready) != 0) return;
+  pid_t me = getpid();
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t middle = getpid();
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      close(ready[0]);
+      /* Wait until the middle process is gone (it may be already), then say who adopted us. */
+      while (getppid() == middle) usleep(1000);
+      char c = getppid() == me ? 'y' : 'n';
+      if (write(ready[1], &c, 1) != 1) _exit(1);
+      _exit(5);
+    }
+    _exit(3);
+  }
+  close(ready[1]);
+  int st;
+  waitpid(child, &st, 0);
+  printf("middle exited with %d\n", WEXITSTATUS(st));
+  char c = '?';
+  if (read(ready[0], &c, 1) != 1) c = '-';
+  printf("grandchild adopted by us: %c\n", c);
+  pid_t reaped = wait(&st);
+  printf("reaped the grandchild: %d, status %d\n", reaped > 0 && reaped != child, WEXITSTATUS(st));
+  printf("no more children: %s\n", wait(&st) < 0 && errno == ECHILD ? "ECHILD" : "more");
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  mount_roots();
+  fd_links();
+  comm_and_status();
+  times_of_an_unlinked_file();
+  subreaper();
+  return 0;
+}
