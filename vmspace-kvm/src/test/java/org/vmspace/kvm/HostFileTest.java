@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.vmspace.kvm.testing.GuestFixture.at;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -105,6 +108,26 @@ class HostFileTest {
       assertThat(past.trapno()).isEqualTo(Trap.T_PAGEFLT);
       // Bytes after the end of the file in its last page read as zero.
       assertThat(guestRead(g, a, AT + 4088)).isZero();
+    }
+  }
+
+  @Test
+  void preadAndPwriteReachTheFileThroughASharedMapping() throws IOException {
+    // A virtual kernel reads guest memory this way (a futex word in a shared file mapping, say).
+    Path p = file(1, 2, 3, 4);
+    try (GuestFixture g = new GuestFixture(); HostFile f = g.vms.openFile(p, true)) {
+      VmspaceId a = g.space(1);
+      g.vms.mmap(a, AT, 4096, RW, MapFlags.MAP_SHARED | MapFlags.MAP_FIXED, f, 0);
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(16);
+        assertThat(g.vms.pread(a, buf, 16, 0, AT + 16)).isEqualTo(16);
+        assertThat(buf.get(ValueLayout.JAVA_LONG_UNALIGNED, 0)).isEqualTo(3);
+        assertThat(buf.get(ValueLayout.JAVA_LONG_UNALIGNED, 8)).isEqualTo(4);
+        buf.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x5555);
+        assertThat(g.vms.pwrite(a, buf, 8, 0, AT + 24)).isEqualTo(8);
+      }
+      assertThat(fileLong(p, 24)).as("pwrite reached the file").isEqualTo(0x5555);
+      assertThat(guestRead(g, a, AT + 24)).isEqualTo(0x5555);
     }
   }
 

@@ -291,9 +291,10 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       nextSlotGpa += span;
     }
     Arena mapping = Arena.ofShared();
+    MemorySegment host;
     try {
       int prot = org.vmspace.kvm.linux.Libc.PROT_READ | (writable ? org.vmspace.kvm.linux.Libc.PROT_WRITE : 0);
-      MemorySegment host = org.vmspace.kvm.linux.Libc.mmap(bytes, prot, org.vmspace.kvm.linux.Libc.MAP_SHARED, fd, 0, mapping);
+      host = org.vmspace.kvm.linux.Libc.mmap(bytes, prot, org.vmspace.kvm.linux.Libc.MAP_SHARED, fd, 0, mapping);
       main.vm.setUserMemoryRegion(slot, writable ? 0 : KVM_MEM_READONLY, gpa, bytes, host.address());
     } catch (RuntimeException e) {
       mapping.close();
@@ -307,6 +308,11 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       @Override
       public long guestPhysicalBase() {
         return base;
+      }
+
+      @Override
+      public MemorySegment host() {
+        return host;
       }
 
       @Override

@@ -1,5 +1,6 @@
 package org.vmspace.kvm.vm;
 
+import java.lang.foreign.MemorySegment;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
 
@@ -13,6 +14,9 @@ public final class FileSlotObject extends VmObject {
   /** Removes the slot and the host mapping; run once no translation points into the slot. */
   public interface Slot {
     long guestPhysicalBase();
+
+    /** The host's shared mapping of the file, which the slot registers with KVM. */
+    MemorySegment host();
 
     void remove();
   }
@@ -46,6 +50,15 @@ public final class FileSlotObject extends VmObject {
   @Override
   public long frameIfPresent(long index) {
     return index >= 0 && index < pages ? slot.guestPhysicalBase() + index * GuestMemory.PAGE : -1;
+  }
+
+  /**
+   * The host memory behind guest-physical address {@code pa}, a frame of this object, from {@code
+   * pa} to the end of the slot; null if {@code pa} is not one of its frames.
+   */
+  MemorySegment hostAt(long pa) {
+    long offset = pa - slot.guestPhysicalBase();
+    return offset >= 0 && offset < pages * GuestMemory.PAGE ? slot.host().asSlice(offset) : null;
   }
 
   @Override

@@ -76,6 +76,11 @@ public final class ServiceHostFile implements HostFile {
       }
 
       @Override
+      public java.lang.foreign.MemorySegment host() {
+        return java.lang.foreign.MemorySegment.NULL;
+      }
+
+      @Override
       public void remove() {}
     };
   }

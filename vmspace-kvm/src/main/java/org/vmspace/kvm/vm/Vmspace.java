@@ -824,11 +824,19 @@ public final class Vmspace {
             break;
           }
         }
-        long pa = t.physical(va);
+        MemorySegment memory = space.memory().host();
+        long offset = t.physical(va);
+        if (Long.compareUnsigned(offset, memory.byteSize()) >= 0) {
+          memory = fileSlotAt(va, offset);
+          offset = 0;
+          if (memory == null) {
+            break;
+          }
+        }
         if (write) {
-          MemorySegment.copy(buffer, done, space.memory().host(), pa, chunk);
+          MemorySegment.copy(buffer, done, memory, offset, chunk);
         } else {
-          MemorySegment.copy(space.memory().host(), pa, buffer, done, chunk);
+          MemorySegment.copy(memory, offset, buffer, done, chunk);
         }
         done += chunk;
       }
@@ -836,6 +844,16 @@ public final class Vmspace {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * The host memory from guest-physical {@code pa} on, when {@code pa} is past guest memory: the
+   * slot of the shared file mapping at {@code va}, whose frame it is; null if it is not one
+   * (not expected: the tables point only into guest memory and file slots).
+   */
+  private MemorySegment fileSlotAt(long va, long pa) {
+    VmEntry e = map.find(va);
+    return e != null && e.object instanceof FileSlotObject file ? file.hostAt(pa) : null;
   }
 
   /** pread/pwrite on the caller's tables: their translations and permissions, no faults resolved. */
