@@ -14,8 +14,9 @@ import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * The guest's file system: the root (a host directory), an optional private {@code /tmp}
- * layered over the root's (see {@link #mountFor}), and the virtual {@code /proc} and {@code
- * /dev}.
+ * layered over the root's (see {@link #mountFor}), a private {@code /dev/shm} (for POSIX shared
+ * memory and named semaphores; made empty here and deleted with this object, as a tmpfs), and
+ * the virtual {@code /proc} and {@code /dev}.
  *
  * <p>Resolution is done here, component by component, so that symbolic links are interpreted
  * in the guest's namespace (an absolute link restarts at the guest root, {@code ..} stops at
@@ -24,8 +25,13 @@ import org.vmspace.vkernel.sys.SyscallError;
  * a path a racing guest turns into a symlink fails instead of escaping the root.
  */
 public final class Vfs implements AutoCloseable {
-  /** A host directory mounted at a guest path. */
-  public record Mount(String name, int dirFd, boolean writable) {}
+  /** A host directory mounted at a guest path ({@code name}: "", "tmp" or "dev/shm"). */
+  public record Mount(String name, int dirFd, boolean writable) {
+    /** How many leading components of a guest path name the mount. */
+    int depth() {
+      return name.isEmpty() ? 0 : name.split("/").length;
+    }
+  }
 
   /** A resolved path. */
   public sealed interface Node permits HostNode, VirtualNode {
@@ -42,6 +48,8 @@ public final class Vfs implements AutoCloseable {
   private static final long RESOLVE = Host.RESOLVE_IN_ROOT | Host.RESOLVE_NO_SYMLINKS;
   private final Mount root;
   private final Mount tmp;
+  private final Mount shm;
+  private final java.nio.file.Path shmDir;
   private final VirtualFs virtual;
 
   /**
@@ -52,7 +60,22 @@ public final class Vfs implements AutoCloseable {
   public Vfs(java.nio.file.Path root, boolean rootWritable, java.nio.file.Path tmp, ProcView procs) {
     this.root = new Mount("", openDir(root), rootWritable);
     this.tmp = tmp == null ? null : new Mount("tmp", openDir(tmp), true);
+    try {
+      this.shmDir = java.nio.file.Files.createTempDirectory("vkernel-shm-");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot make the private /dev/shm", e);
+    }
+    this.shm = new Mount("dev/shm", openDir(shmDir), true);
     this.virtual = new VirtualFs(procs);
+  }
+
+  /** Whether these components are in the private {@code /dev/shm} (a host mount inside /dev). */
+  static boolean inShm(List<String> comps) {
+    return comps.size() >= 2 && comps.get(0).equals("dev") && comps.get(1).equals("shm");
+  }
+
+  private static boolean isVirtual(List<String> comps) {
+    return VirtualFs.owns(comps) && !inShm(comps);
   }
 
   private static int openDir(java.nio.file.Path dir) {
@@ -95,6 +118,9 @@ public final class Vfs implements AutoCloseable {
    * one is created in the private directory.
    */
   private Mount mountFor(List<String> comps) {
+    if (inShm(comps)) {
+      return shm;
+    }
     if (tmp == null || comps.isEmpty() || !comps.get(0).equals("tmp")) {
       return root;
     }
@@ -119,7 +145,7 @@ public final class Vfs implements AutoCloseable {
   }
 
   private static byte[] relative(Mount m, List<String> comps) {
-    List<String> rest = m.name().isEmpty() ? comps : comps.subList(1, comps.size());
+    List<String> rest = comps.subList(m.depth(), comps.size());
     return (rest.isEmpty() ? "." : String.join("/", rest)).getBytes(StandardCharsets.UTF_8);
   }
 
@@ -166,7 +192,7 @@ public final class Vfs implements AutoCloseable {
         break;
       }
       String target;
-      if (VirtualFs.owns(done)) {
+      if (isVirtual(done)) {
         VirtualFs.Entry e = virtual.lookup(done);
         if (e == null) {
           if (last) {
@@ -201,7 +227,7 @@ public final class Vfs implements AutoCloseable {
       }
     }
     String guestPath = join(done);
-    if (VirtualFs.owns(done)) {
+    if (isVirtual(done)) {
       return new VirtualNode(guestPath, virtual.lookup(done));
     }
     Mount m = mountFor(done);
@@ -361,6 +387,19 @@ public final class Vfs implements AutoCloseable {
     Host.close(root.dirFd());
     if (tmp != null) {
       Host.close(tmp.dirFd());
+    }
+    Host.close(shm.dirFd());
+    deleteTree(shmDir);
+  }
+
+  /** Removes what the guest left in /dev/shm (best effort: the host's temp cleaner does the rest). */
+  private static void deleteTree(java.nio.file.Path dir) {
+    try (var all = java.nio.file.Files.walk(dir)) {
+      for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.deleteIfExists(p);
+      }
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      // Left for the host's temp cleaner.
     }
   }
 }

@@ -18,7 +18,8 @@ import org.vmspace.vkernel.sys.SyscallError;
  * <p>{@code /proc}: {@code self}, {@code mounts}, {@code cpuinfo}, {@code meminfo}, and per
  * process {@code exe}, {@code cwd}, {@code root}, {@code fd/}, {@code cmdline}, {@code comm}, {@code stat},
  * {@code status}, {@code maps}. {@code /dev}: {@code null zero full random urandom tty} (the
- * host's devices) and {@code stdin stdout stderr fd} (links into {@code /proc/self/fd}).
+ * host's devices), {@code stdin stdout stderr fd} (links into {@code /proc/self/fd}) and {@code
+ * shm}, listed here but a host mount of {@link Vfs}.
  */
 public final class VirtualFs {
   /** One virtual object. */
@@ -84,7 +85,7 @@ public final class VirtualFs {
   private Entry lookupDev(List<String> comps) {
     if (comps.size() == 1) {
       List<String> names = new ArrayList<>(List.of(DEVICES));
-      names.addAll(List.of("stdin", "stdout", "stderr", "fd"));
+      names.addAll(List.of("stdin", "stdout", "stderr", "fd", "shm"));
       return dir(names);
     }
     if (comps.size() > 2) {
@@ -173,7 +174,8 @@ public final class VirtualFs {
 
   private static String mounts() {
     return "/dev/root / rootfs ro 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\n"
-        + "tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\ndevtmpfs /dev devtmpfs rw,nosuid 0 0\n";
+        + "tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\ndevtmpfs /dev devtmpfs rw,nosuid 0 0\n"
+        + "tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0\n";
   }
 
   // ---------------------------------------------------------------- entry kinds
