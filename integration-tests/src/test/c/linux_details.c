@@ -1,13 +1,16 @@
 /* Details of Linux that real programs rely on and busybox's test suites found missing:
  * errnos of changes to a mount's root, /proc/PID/fd entries as symbolic links, /proc/PID/comm,
- * the signal lines of /proc/PID/status, times of an open unlinked file, PR_SET_CHILD_SUBREAPER. Prints one line per check;
+ * the signal lines of /proc/PID/status, times of an open unlinked file, POSIX semaphores and
+ * shared memory in /dev/shm, PR_SET_CHILD_SUBREAPER. Prints one line per check;
  * the vkernel's output must equal the native one. */
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -111,6 +114,46 @@ static void times_of_an_unlinked_file(void) {
   close(fd);
 }
 
+/* POSIX named semaphores and shared memory live in /dev/shm. */
+static void dev_shm(void) {
+  char name[64];
+  snprintf(name, sizeof name, "/vk-sem-%d", (int)getpid());
+  sem_t *sem = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+  if (sem == SEM_FAILED) {
+    printf("sem_open: %s\n", err(-1));
+    return;
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    /* Its own sem_open, hence its own mapping of the file: the same futex word nonetheless. */
+    sem_t *mine = sem_open(name, 0);
+    _exit(mine == SEM_FAILED || sem_post(mine) != 0);
+  }
+  printf("sem_wait for the child's post: %s\n", err(sem_wait(sem)));
+  waitpid(child, NULL, 0);
+  sem_close(sem);
+  printf("sem_unlink: %s\n", err(sem_unlink(name)));
+  printf("sem_unlink again: %s\n", err(sem_unlink(name)));
+
+  snprintf(name, sizeof name, "/vk-shm-%d", (int)getpid());
+  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0 || ftruncate(fd, 4096) != 0) {
+    printf("shm_open: %s\n", err(-1));
+    return;
+  }
+  char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  child = fork();
+  if (child == 0) {
+    strcpy(p, "written by the child");
+    _exit(0);
+  }
+  waitpid(child, NULL, 0);
+  printf("shared memory: %s\n", p);
+  munmap(p, 4096);
+  printf("shm_unlink: %s\n", err(shm_unlink(name)));
+}
+
 static void subreaper(void) {
   int flag = -1;
   printf("subreaper set: %s\n", err(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)));
@@ -151,6 +194,7 @@ int main(void) {
   fd_links();
   comm_and_status();
   times_of_an_unlinked_file();
+  dev_shm();
   subreaper();
   return 0;
 }

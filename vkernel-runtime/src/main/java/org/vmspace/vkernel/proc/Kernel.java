@@ -710,7 +710,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     if (addr != 0 && mm != null) {
       try {
         mm.memory().writeInt(addr, 0);
-        futexes.wake(mm, addr, 1, -1);
+        futexes.wake(mm, addr, true, 1, -1); // as Linux: a shared wake
       } catch (SyscallError e) {
         // ignored, as Linux does
       }

@@ -1,11 +1,15 @@
 package org.vmspace.vkernel.syscall;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import org.vmspace.api.HostFile;
 import org.vmspace.api.Prot;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
+import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.mem.AddressSpace;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -39,6 +43,16 @@ final class MemoryCalls {
     });
   }
 
+  /** Tells the futexes which host file a shared mapping is, so processes mapping it share words. */
+  private static void identify(Call c, HostFileDescription h, HostFile file) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      if (Host.fstat(h.hostFd(), st) == 0) {
+        c.kernel.futexes().identify(file, st.get(ValueLayout.JAVA_LONG, 0), st.get(ValueLayout.JAVA_LONG, 8));
+      }
+    }
+  }
+
   private static long mmap(Call c) {
     long addr = c.a(0);
     long len = c.a(1);
@@ -66,6 +80,9 @@ final class MemoryCalls {
       throw new SyscallError(e.errno().code(), e.getMessage());
     }
     try {
+      if (shared) {
+        identify(c, h, file);
+      }
       return mm.mmap(addr, len, prot, flags, file, offset, d.path());
     } finally {
       // The mapping holds its own reference to the file.

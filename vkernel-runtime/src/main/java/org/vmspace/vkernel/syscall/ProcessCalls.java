@@ -475,6 +475,7 @@ final class ProcessCalls {
     int val = c.i(2);
     long timeoutAddr = c.a(3);
     boolean realtime = (op & 256) != 0;
+    boolean shared = (op & 128) == 0; // FUTEX_PRIVATE_FLAG
     switch (cmd) {
       case 0, 9 -> { // FUTEX_WAIT, FUTEX_WAIT_BITSET
         long deadline = 0;
@@ -483,7 +484,7 @@ final class ProcessCalls {
               : TimeCalls.absoluteDeadline(c, timeoutAddr, realtime ? 0 : 1);
         }
         int bitset = cmd == 0 ? -1 : c.i(5);
-        c.kernel.futexes().await(c.thread, c.process.mm(), uaddr, val, deadline, bitset);
+        c.kernel.futexes().await(c.thread, c.process.mm(), uaddr, shared, val, deadline, bitset);
         return 0;
       }
       case 1, 10 -> { // FUTEX_WAKE, FUTEX_WAKE_BITSET
@@ -491,11 +492,11 @@ final class ProcessCalls {
         if (bitset == 0) {
           throw new SyscallError(LinuxErrno.EINVAL);
         }
-        return c.kernel.futexes().wake(c.process.mm(), uaddr, val, bitset);
+        return c.kernel.futexes().wake(c.process.mm(), uaddr, shared, val, bitset);
       }
       case 3, 4 -> { // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE
         int requeue = (int) timeoutAddr;
-        return c.kernel.futexes().requeue(c.process.mm(), uaddr, val, c.a(4), requeue, cmd == 4 ? c.i(5) : null);
+        return c.kernel.futexes().requeue(c.process.mm(), uaddr, shared, val, c.a(4), requeue, cmd == 4 ? c.i(5) : null);
       }
       default -> throw new SyscallError(LinuxErrno.ENOSYS, "futex op " + cmd);
     }
