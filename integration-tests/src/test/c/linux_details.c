@@ -36,7 +36,8 @@ static void mount_roots(void) {
   printf("mkdir /tmp/ %s\n", err(mkdir("/tmp/", 0755)));
   printf("rmdir / %s\n", err(rmdir("/")));
   printf("unlink / %s\n", err(unlink("/")));
-  printf("rename / %s\n", err(rename("/", "/tmp/elsewhere")));
+  /* Within one mount: where / and /tmp are two (the vkernel; some hosts) it would be EXDEV. */
+  printf("rename / %s\n", err(rename("/", "/elsewhere")));
 }
 
 static const char *kind(mode_t m) {

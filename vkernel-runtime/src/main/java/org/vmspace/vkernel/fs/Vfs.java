@@ -377,6 +377,14 @@ public final class Vfs implements AutoCloseable {
     return fd >= 0;
   }
 
+  /**
+   * The mount of the directory that holds {@code n}: its own, except for a mount's root, which
+   * the root holds ({@code /} itself included), as Linux compares mounts for rename and link.
+   */
+  public Mount holder(HostNode n) {
+    return n.rel().length == 1 && n.rel()[0] == '.' ? root : n.mount();
+  }
+
   /** The virtual file systems (for opening their files). */
   public VirtualFs virtual() {
     return virtual;

@@ -435,6 +435,12 @@ final class FileCalls {
     if ((flags & ~1) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL, "only RENAME_NOREPLACE is supported");
     }
+    // As Linux: parents in two mounts are EXDEV, before EBUSY for a mount's root.
+    Vfs vfs = c.kernel.vfs();
+    if (resolve(c, olddir, oldPath, false) instanceof Vfs.HostNode o
+        && resolve(c, newdir, newPath, false) instanceof Vfs.HostNode n && vfs.holder(o) != vfs.holder(n)) {
+      throw new SyscallError(LinuxErrno.EXDEV);
+    }
     try (Vfs.Parent from = parent(c, olddir, oldPath, Vfs.Change.REMOVE_OR_RENAME);
         Vfs.Parent to = parent(c, newdir, newPath, Vfs.Change.REMOVE_OR_RENAME)) {
       if (from.mount() != to.mount()) {

@@ -159,6 +159,17 @@ class VfsTest {
     assertErrno(() -> vfs.parent("/etc", "/", true, Vfs.Change.REMOVE_OR_RENAME), LinuxErrno.EROFS);
   }
 
+  @Test
+  void aMountsRootIsHeldByTheRootAsRenameSeesIt() {
+    Vfs.Mount rootMount = vfs.holder((Vfs.HostNode) vfs.resolve("/etc/hostname", "/", false));
+    assertThat(vfs.holder((Vfs.HostNode) vfs.resolve("/", "/", false))).isSameAs(rootMount);
+    assertThat(vfs.holder((Vfs.HostNode) vfs.resolve("/tmp", "/", false))).isSameAs(rootMount);
+    assertThat(vfs.holder((Vfs.HostNode) vfs.resolve("/tmp/x", "/", false))).isNotSameAs(rootMount);
+    assertThat(vfs.holder((Vfs.HostNode) vfs.resolve("/dev/shm/x", "/", false)))
+        .isNotSameAs(rootMount)
+        .isNotSameAs(vfs.holder((Vfs.HostNode) vfs.resolve("/tmp/x", "/", false)));
+  }
+
   private static void assertErrno(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, int errno) {
     assertThatThrownBy(call).isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(errno));
   }
