@@ -1,7 +1,7 @@
 /* Details of Linux that real programs rely on and busybox's test suites found missing:
  * errnos of changes to a mount's root, /proc/PID/fd entries as symbolic links, /proc/PID/comm,
  * the signal lines of /proc/PID/status, times of an open unlinked file, POSIX semaphores and
- * shared memory in /dev/shm, PR_SET_CHILD_SUBREAPER. Prints one line per check;
+ * shared memory in /dev/shm, a semaphore in shared anonymous memory, PR_SET_CHILD_SUBREAPER. Prints one line per check;
  * the vkernel's output must equal the native one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +155,46 @@ static void dev_shm(void) {
   printf("shm_unlink: %s\n", err(shm_unlink(name)));
 }
 
+/* Waits until process `pid` sleeps (state S in /proc/PID/stat): blocked in sem_wait, say. */
+static void wait_until_sleeping(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (;;) {
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    char *paren = strrchr(buf, ')');
+    if (paren != NULL && paren[1] == ' ' && paren[2] == 'S') return;
+    usleep(1000);
+  }
+}
+
+/* A process-shared semaphore in shared anonymous memory, posted by a forked child once the
+ * parent sleeps in sem_wait (so the post must wake it through the futex). */
+static void shared_anonymous_semaphore(void) {
+  sem_t *sem = mmap(NULL, 4096 * 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sem == MAP_FAILED) {
+    printf("mmap shared anonymous: %s\n", err(-1));
+    return;
+  }
+  /* In the second page, after splitting the mapping with mprotect: the word keeps its place. */
+  mprotect(sem, 4096, PROT_READ);
+  sem_t *word = (sem_t *)((char *)sem + 4096);
+  sem_init(word, 1, 0);
+  pid_t child = fork();
+  if (child == 0) {
+    wait_until_sleeping(getppid());
+    _exit(sem_post(word) != 0);
+  }
+  printf("sem_wait in shared anonymous memory: %s\n", err(sem_wait(word)));
+  int st;
+  waitpid(child, &st, 0);
+  printf("the poster exited with %d\n", WEXITSTATUS(st));
+  munmap(sem, 4096 * 2);
+}
+
 static void subreaper(void) {
   int flag = -1;
   printf("subreaper set: %s\n", err(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)));
@@ -196,6 +236,7 @@ int main(void) {
   comm_and_status();
   times_of_an_unlinked_file();
   dev_shm();
+  shared_anonymous_semaphore();
   subreaper();
   return 0;
 }

@@ -71,14 +71,22 @@ public final class AddressSpace {
    * @param backing the file or memory object, or null for anonymous memory
    * @param offset the backing's offset at {@code start}
    * @param name the path, {@code [heap]}, {@code [stack]} or empty
+   * @param sharedAnonymous for shared anonymous memory, what it is (made by its mmap, kept by
+   *     fork, its slices and merges), and {@code offset} is the offset in it; null otherwise
    */
-  public record Region(long start, long end, int prot, boolean shared, Backing backing, long offset, String name) {
+  public record Region(long start, long end, int prot, boolean shared, Backing backing, long offset, String name,
+      Object sharedAnonymous) {
+    /** Where the memory at {@code start} lies in what it is (a backing or shared anonymous memory). */
+    private boolean hasOffset() {
+      return backing != null || sharedAnonymous != null;
+    }
+
     Region slice(long from, long to) {
-      return new Region(from, to, prot, shared, backing, backing == null ? 0 : offset + (from - start), name);
+      return new Region(from, to, prot, shared, backing, hasOffset() ? offset + (from - start) : 0, name, sharedAnonymous);
     }
 
     Region withProt(int p) {
-      return new Region(start, end, p, shared, backing, offset, name);
+      return new Region(start, end, p, shared, backing, offset, name, sharedAnonymous);
     }
   }
 
@@ -164,7 +172,7 @@ public final class AddressSpace {
    */
   public synchronized void mapFixed(long start, long len, int prot, int dflyFlags, Backing backing, long offset, String name) {
     long at = call(() -> vms.mmap(id, start, len, prot, dflyFlags | MapFlags.MAP_FIXED, backing, offset));
-    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name));
+    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name, null));
   }
 
   /**
@@ -237,7 +245,8 @@ public final class AddressSpace {
       });
       throw new SyscallError(LinuxErrno.ENOMEM);
     }
-    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name));
+    Object sharedAnonymous = shared && backing == null ? new Object() : null;
+    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name, sharedAnonymous));
     if ((flags & MAP_POPULATE) != 0) {
       call(() -> {
         vms.mcontrol(id, at, size, Madvise.MADV_WILLNEED, 0);
@@ -365,7 +374,7 @@ public final class AddressSpace {
     if (growStart + growLen <= USER_END && !overlaps(growStart, growStart + growLen)) {
       long at = call(() -> vms.mmap(id, growStart, growLen, r.prot(),
           MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
-      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name()));
+      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name(), null));
       return old;
     }
     if ((flags & MREMAP_MAYMOVE) == 0) {
@@ -377,7 +386,7 @@ public final class AddressSpace {
     final long size = newLen;
     long to = call(() -> vms.mmap(id, MMAP_BASE, size, Prot.PROT_READ | Prot.PROT_WRITE,
         MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0));
-    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name()));
+    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name(), null));
     try (Arena a = Arena.ofConfined()) {
       MemorySegment buf = a.allocate(COPY_CHUNK, 64);
       for (long done = 0; done < oldLen; done += COPY_CHUNK) {
@@ -415,7 +424,7 @@ public final class AddressSpace {
       try {
         long at = vms.mmap(id, oldTop, newTop - oldTop, Prot.PROT_READ | Prot.PROT_WRITE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0);
-        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]"));
+        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null));
       } catch (VmspaceException e) {
         return brkEnd;
       }
@@ -497,12 +506,12 @@ public final class AddressSpace {
     if (before != null && continues(before.getValue(), r)) {
       regions.remove(before.getKey());
       r = new Region(before.getValue().start(), r.end(), r.prot(), r.shared(), r.backing(),
-          before.getValue().offset(), r.name());
+          before.getValue().offset(), r.name(), r.sharedAnonymous());
     }
     Region after = regions.get(r.end());
     if (after != null && continues(r, after)) {
       regions.remove(after.start());
-      r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name());
+      r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name(), r.sharedAnonymous());
     }
     regions.put(r.start(), r);
   }
@@ -510,7 +519,8 @@ public final class AddressSpace {
   /** Whether {@code b} starts where {@code a} ends and is the same kind of memory. */
   private static boolean continues(Region a, Region b) {
     return a.end() == b.start() && a.prot() == b.prot() && a.shared() == b.shared() && a.backing() == b.backing()
-        && a.name().equals(b.name()) && (a.backing() == null || a.offset() + (a.end() - a.start()) == b.offset());
+        && a.sharedAnonymous() == b.sharedAnonymous() && a.name().equals(b.name())
+        && (!a.hasOffset() || a.offset() + (a.end() - a.start()) == b.offset());
   }
 
   /** Removes [start, end) from the record, splitting regions at its edges. */

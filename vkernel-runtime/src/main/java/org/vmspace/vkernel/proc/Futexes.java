@@ -14,12 +14,16 @@ import org.vmspace.vkernel.sys.SyscallError;
 /**
  * futex(2) wait queues, keyed as Linux keys them: a private futex (FUTEX_PRIVATE_FLAG), or one
  * in private memory, by address space and address; a shared futex in MAP_SHARED memory by what
- * the memory is and the offset in it (the host file's device and inode, or the shared memory
- * object), so that processes sharing the memory (through fork, or by mapping the same file, as
- * POSIX named semaphores in /dev/shm do) wait and wake on the same word.
+ * the memory is and the offset in it (the host file's device and inode, the memory object, or
+ * the shared anonymous mapping), so that processes sharing the memory (through fork, or by
+ * mapping the same file, as POSIX named semaphores in /dev/shm do) wait and wake on the same
+ * word.
  */
 public final class Futexes {
-  /** Where a futex word is: {@code space} an AddressSpace, a {@link FileId} or a Backing. */
+  /**
+   * Where a futex word is: {@code space} an AddressSpace, a {@link FileId}, a Backing or a shared
+   * anonymous mapping's identity.
+   */
   private record Key(Object space, long addr) {}
 
   /** A host file, as the host names it. */
@@ -52,6 +56,9 @@ public final class Futexes {
   private Key keyOf(AddressSpace mm, long addr, boolean shared) {
     if (shared) {
       AddressSpace.Region r = mm.regionAt(addr);
+      if (r != null && r.shared() && r.sharedAnonymous() != null) {
+        return new Key(r.sharedAnonymous(), r.offset() + (addr - r.start()));
+      }
       if (r != null && r.shared() && r.backing() != null) {
         long offset = r.offset() + (addr - r.start());
         synchronized (this) {
