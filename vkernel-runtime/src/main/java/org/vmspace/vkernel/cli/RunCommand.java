@@ -12,14 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
@@ -187,7 +185,7 @@ final class RunCommand implements Callable<Integer> {
       }
       vms.close();
       if (tmp != null) {
-        deleteTree(tmp);
+        Vfs.deleteTree(tmp);
       }
     }
   }
@@ -220,7 +218,7 @@ final class RunCommand implements Callable<Integer> {
     try {
       return runEmulated(err, why, environment, machine, inner, exchange);
     } finally {
-      deleteTree(exchange);
+      Vfs.deleteTree(exchange);
     }
   }
 
@@ -401,19 +399,5 @@ final class RunCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--timeout must be positive");
     }
     return Duration.ofMillis((long) Math.ceil(millis));
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          // best effort: a file the guest made unremovable stays in the host's /tmp
-        }
-      });
-    } catch (IOException e) {
-      // same
-    }
   }
 }

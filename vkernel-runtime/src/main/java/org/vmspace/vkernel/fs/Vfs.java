@@ -354,7 +354,7 @@ public final class Vfs implements AutoCloseable {
       throw new SyscallError(change.atMountRoot, h.guestPath());
     }
     if (needWrite && !h.mount().writable()) {
-      if (change == Change.CREATE && exists(h)) {
+      if (change == Change.CREATE && exists(h.mount().dirFd(), h.rel())) {
         throw new SyscallError(LinuxErrno.EEXIST, h.guestPath());
       }
       throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
@@ -367,14 +367,6 @@ public final class Vfs implements AutoCloseable {
       throw new SyscallError(-fd, h.guestPath());
     }
     return new Parent(fd, name, h.mount());
-  }
-
-  private static boolean exists(HostNode h) {
-    int fd = Host.openat2(h.mount().dirFd(), h.rel(), Host.O_PATH | Host.O_NOFOLLOW | Host.O_CLOEXEC, 0, RESOLVE);
-    if (fd >= 0) {
-      Host.close(fd);
-    }
-    return fd >= 0;
   }
 
   /**
@@ -400,14 +392,21 @@ public final class Vfs implements AutoCloseable {
     deleteTree(shmDir);
   }
 
-  /** Removes what the guest left in /dev/shm (best effort: the host's temp cleaner does the rest). */
-  private static void deleteTree(java.nio.file.Path dir) {
+  /**
+   * Removes a private mount's host directory and what the guest left in it, as far as it can:
+   * a file the guest made unremovable stays for the host's temp cleaner.
+   */
+  public static void deleteTree(java.nio.file.Path dir) {
     try (var all = java.nio.file.Files.walk(dir)) {
       for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        java.nio.file.Files.deleteIfExists(p);
+        try {
+          java.nio.file.Files.deleteIfExists(p);
+        } catch (java.io.IOException e) {
+          // best effort, as above
+        }
       }
     } catch (java.io.IOException | java.io.UncheckedIOException e) {
-      // Left for the host's temp cleaner.
+      // same
     }
   }
 }
