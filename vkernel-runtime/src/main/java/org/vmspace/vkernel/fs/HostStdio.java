@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.sys.PathBytes;
 
 /**
  * The guest's descriptors 0, 1 and 2 made from the JVM's. Pipes and terminals are reopened
@@ -36,7 +37,7 @@ public final class HostStdio {
       MemorySegment buf = a.allocate(4096);
       long n = Host.readlinkat(Host.AT_FDCWD, self, buf, 4096);
       if (n > 0) {
-        path = new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        path = PathBytes.of(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
       }
       int type = Stat.mode(st) & 0170000;
       if (type == Stat.S_IFIFO || type == Stat.S_IFCHR) {

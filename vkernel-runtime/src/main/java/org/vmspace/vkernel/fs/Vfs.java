@@ -10,6 +10,7 @@ import java.util.Deque;
 import java.util.List;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -127,11 +128,11 @@ public final class Vfs implements AutoCloseable {
     if (comps.size() == 1) {
       return tmp;
     }
-    byte[] name = comps.get(1).getBytes(StandardCharsets.UTF_8);
+    byte[] name = PathBytes.bytes(comps.get(1));
     if (exists(tmp.dirFd(), name)) {
       return tmp;
     }
-    byte[] underRoot = ("tmp/" + comps.get(1)).getBytes(StandardCharsets.UTF_8);
+    byte[] underRoot = PathBytes.bytes("tmp/" + comps.get(1));
     return exists(root.dirFd(), underRoot) ? root : tmp;
   }
 
@@ -146,7 +147,7 @@ public final class Vfs implements AutoCloseable {
 
   private static byte[] relative(Mount m, List<String> comps) {
     List<String> rest = comps.subList(m.depth(), comps.size());
-    return (rest.isEmpty() ? "." : String.join("/", rest)).getBytes(StandardCharsets.UTF_8);
+    return PathBytes.bytes(rest.isEmpty() ? "." : String.join("/", rest));
   }
 
   /**
@@ -255,7 +256,7 @@ public final class Vfs implements AutoCloseable {
       if (type == Stat.S_IFLNK) {
         MemorySegment buf = a.allocate(4096);
         long n = HostFileDescription.check(Host.readlinkat(fd, new byte[0], buf, 4096));
-        return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        return PathBytes.of(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
       }
       if (type != Stat.S_IFDIR && !last) {
         throw new SyscallError(LinuxErrno.ENOTDIR, join(comps));
@@ -349,7 +350,7 @@ public final class Vfs implements AutoCloseable {
     if (!(n instanceof HostNode h)) {
       throw new SyscallError(needWrite ? LinuxErrno.EACCES : LinuxErrno.EPERM, n.guestPath());
     }
-    String rel = new String(h.rel(), StandardCharsets.UTF_8);
+    String rel = PathBytes.of(h.rel());
     if (rel.equals(".")) {
       throw new SyscallError(change.atMountRoot, h.guestPath());
     }
@@ -360,8 +361,8 @@ public final class Vfs implements AutoCloseable {
       throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
     }
     int slash = rel.lastIndexOf('/');
-    byte[] dir = (slash < 0 ? "." : rel.substring(0, slash)).getBytes(StandardCharsets.UTF_8);
-    byte[] name = rel.substring(slash + 1).getBytes(StandardCharsets.UTF_8);
+    byte[] dir = PathBytes.bytes(slash < 0 ? "." : rel.substring(0, slash));
+    byte[] name = PathBytes.bytes(rel.substring(slash + 1));
     int fd = Host.openat2(h.mount().dirFd(), dir, Host.O_PATH | Host.O_DIRECTORY | Host.O_CLOEXEC, 0, RESOLVE);
     if (fd < 0) {
       throw new SyscallError(-fd, h.guestPath());

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -357,7 +358,7 @@ public final class VirtualFs {
       List<String> names = names();
       long at = 0;
       while (next < names.size()) {
-        byte[] name = names.get(next).getBytes(StandardCharsets.UTF_8);
+        byte[] name = PathBytes.bytes(names.get(next));
         int reclen = (19 + name.length + 1 + 7) & ~7;
         if (at + reclen > len) {
           if (at == 0) {

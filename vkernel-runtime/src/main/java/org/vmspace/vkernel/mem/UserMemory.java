@@ -3,10 +3,10 @@ package org.vmspace.vkernel.mem;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -89,13 +89,13 @@ public final class UserMemory {
   }
 
   /**
-   * Reads a NUL-terminated string of at most {@code max} bytes (UTF-8, as Linux treats paths:
-   * bytes; decoded leniently).
+   * Reads a NUL-terminated string of at most {@code max} bytes as a {@link PathBytes} string (one char per
+   * byte: nothing decoded).
    *
    * @throws SyscallError ENAMETOOLONG without a NUL in {@code max} bytes, EFAULT if unreadable
    */
   public String readCString(long addr, int max) {
-    return new String(readCStringBytes(addr, max), StandardCharsets.UTF_8);
+    return PathBytes.of(readCStringBytes(addr, max));
   }
 
   public byte[] readCStringBytes(long addr, int max) {

@@ -35,6 +35,7 @@ import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.syscall.Trace;
@@ -155,8 +156,9 @@ public final class Kernel implements ProcView, AutoCloseable {
    * Runs {@code program} with {@code argv} and {@code envp} as the first process and waits for
    * it to exit.
    *
-   * @param program the guest path of the executable (resolved in the guest's root)
-   * @param cwd the guest's working directory
+   * @param program the guest path of the executable (resolved in the guest's root), as text: the
+   *     guest sees its UTF-8 bytes, as every other string here
+   * @param cwd the guest's working directory, as text
    * @param stdio descriptors 0, 1 and 2 (references the kernel takes over)
    * @param timeout how long the program may run, or null; on expiry every process is killed
    * @throws SyscallError if the program cannot be executed (ENOENT, EACCES, ENOEXEC ...)
@@ -175,7 +177,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       p.pgid = p.pid;
       p.sid = p.pid;
       foregroundPgrp = p.pid;
-      p.cwd = cwd;
+      p.cwd = PathBytes.fromText(cwd);
       FdTable fds = new FdTable();
       for (int i = 0; i < stdio.length; i++) {
         if (stdio[i] != null) {
@@ -192,7 +194,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       lock.unlock();
     }
     try {
-      execve(t, program, bytes(argv), bytes(envp));
+      execve(t, PathBytes.fromText(program), bytes(argv), bytes(envp));
     } catch (SyscallError e) {
       lock.lock();
       try {
@@ -600,11 +602,11 @@ public final class Kernel implements ProcView, AutoCloseable {
               && head.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1) == '!') {
             String[] interp = shebang(head.asSlice(2, n - 2).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
             List<byte[]> newArgs = new ArrayList<>();
-            newArgs.add(interp[0].getBytes(StandardCharsets.UTF_8));
+            newArgs.add(PathBytes.bytes(interp[0]));
             if (interp[1] != null) {
-              newArgs.add(interp[1].getBytes(StandardCharsets.UTF_8));
+              newArgs.add(PathBytes.bytes(interp[1]));
             }
-            newArgs.add(file.getBytes(StandardCharsets.UTF_8));
+            newArgs.add(PathBytes.bytes(file));
             newArgs.addAll(args.isEmpty() ? List.of() : args.subList(1, args.size()));
             args = newArgs;
             file = interp[0];
@@ -633,7 +635,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     if (end == rest.length && rest.length >= 254) {
       throw new SyscallError(LinuxErrno.ENOEXEC, "#! line too long");
     }
-    String line = new String(rest, 0, end, StandardCharsets.UTF_8).strip();
+    String line = PathBytes.of(rest, 0, end).strip();
     if (line.isEmpty()) {
       throw new SyscallError(LinuxErrno.ENOEXEC, "empty #! line");
     }
@@ -663,7 +665,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       byte[] rnd = new byte[16];
       randomBytes(rnd);
       loaded = ElfLoader.load(fresh, image.file, exe, image.elf, args, envp,
-          execfn.getBytes(StandardCharsets.UTF_8), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, vdso);
+          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, vdso);
       fresh.initBrk(loaded.brk());
     } catch (RuntimeException e) {
       fresh.release();

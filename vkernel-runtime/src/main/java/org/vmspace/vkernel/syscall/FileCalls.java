@@ -10,6 +10,7 @@ import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -333,7 +334,7 @@ final class FileCalls {
       if (text == null) {
         throw new SyscallError(LinuxErrno.EINVAL, v.guestPath());
       }
-      target = text.getBytes(StandardCharsets.UTF_8);
+      target = PathBytes.bytes(text);
     } else {
       int fd = hostPath(c, (Vfs.HostNode) n);
       try (Arena a = Arena.ofConfined()) {
@@ -356,7 +357,7 @@ final class FileCalls {
   // ---------------------------------------------------------------- directories
 
   private static long getcwd(Call c) {
-    byte[] cwd = c.process.cwd().getBytes(StandardCharsets.UTF_8);
+    byte[] cwd = PathBytes.bytes(c.process.cwd());
     if (c.a(1) < cwd.length + 1L) {
       throw new SyscallError(LinuxErrno.ERANGE);
     }
@@ -480,7 +481,7 @@ final class FileCalls {
       throw new SyscallError(LinuxErrno.ENOENT);
     }
     try (Vfs.Parent p = parent(c, dirfd, path, Vfs.Change.CREATE)) {
-      return check(Host.symlinkat(target.getBytes(StandardCharsets.UTF_8), p.dirFd(), p.name()));
+      return check(Host.symlinkat(PathBytes.bytes(target), p.dirFd(), p.name()));
     }
   }
 

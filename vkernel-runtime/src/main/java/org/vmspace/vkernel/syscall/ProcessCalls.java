@@ -14,6 +14,7 @@ import org.vmspace.vkernel.proc.Process;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -350,12 +351,12 @@ final class ProcessCalls {
         while (len < 15 && name[len] != 0) {
           len++;
         }
-        p.comm(new String(name, 0, len, StandardCharsets.UTF_8));
+        p.comm(PathBytes.of(name, 0, len));
         return 0;
       }
       case 16 -> { // PR_GET_NAME
         byte[] out = new byte[16];
-        byte[] comm = p.comm().getBytes(StandardCharsets.UTF_8);
+        byte[] comm = PathBytes.bytes(p.comm());
         System.arraycopy(comm, 0, out, 0, Math.min(15, comm.length));
         c.mem().writeBytes(c.a(1), out);
         return 0;

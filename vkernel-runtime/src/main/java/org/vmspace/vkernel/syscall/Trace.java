@@ -1,10 +1,10 @@
 package org.vmspace.vkernel.syscall;
 
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 
 /**
  * strace-style output: one line per system call with its decoded arguments, result (or errno)
@@ -132,6 +132,6 @@ public final class Trace {
   }
 
   static String quote(String s) {
-    return quote(s.getBytes(StandardCharsets.UTF_8), 256);
+    return quote(PathBytes.bytes(s), 256);
   }
 }
