@@ -52,6 +52,7 @@ public final class Vfs implements AutoCloseable {
   private final Mount shm;
   private final java.nio.file.Path shmDir;
   private final VirtualFs virtual;
+  private final Fifos fifos = new Fifos();
 
   /**
    * @param root the host directory that is the guest's {@code /}
@@ -300,6 +301,11 @@ public final class Vfs implements AutoCloseable {
       throw new SyscallError(-fd, n.guestPath());
     }
     return fd;
+  }
+
+  /** The FIFO ends the guest has open. */
+  public Fifos fifos() {
+    return fifos;
   }
 
   /** An O_PATH descriptor of the node (not following a final link). */

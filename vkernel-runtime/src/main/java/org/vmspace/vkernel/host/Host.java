@@ -68,6 +68,7 @@ public final class Host {
   private static final MethodHandle GETDENTS = fn("getdents64", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
   private static final MethodHandle READLINKAT = fn("readlinkat", JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
   private static final MethodHandle MKDIRAT = fn("mkdirat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+  private static final MethodHandle MKNODAT = fn("mknodat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG);
   private static final MethodHandle UNLINKAT = fn("unlinkat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle RENAMEAT = fn("renameat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
   private static final MethodHandle SYMLINKAT = fn("symlinkat", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
@@ -246,6 +247,16 @@ public final class Host {
     MemorySegment c = CAPTURE.get();
     try (Arena a = Arena.ofConfined()) {
       return (int) ret((int) MKDIRAT.invokeExact(c, dirfd, cstr(a, name), mode), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** mknodat(2): a FIFO, socket or regular file (the kernel never asks for devices). */
+  public static int mknodat(int dirfd, byte[] name, int mode, long dev) {
+    MemorySegment c = CAPTURE.get();
+    try (Arena a = Arena.ofConfined()) {
+      return (int) ret((int) MKNODAT.invokeExact(c, dirfd, cstr(a, name), mode, dev), c);
     } catch (Throwable t) {
       throw rethrow(t);
     }

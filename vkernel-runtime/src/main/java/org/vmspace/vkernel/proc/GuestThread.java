@@ -352,7 +352,7 @@ public final class GuestThread implements Runnable {
   }
 
   /** Wakes the thread from {@link #await} and, if asked, out of a running guest. */
-  void wake(boolean interruptGuest) {
+  public void wake(boolean interruptGuest) {
     synchronized (wakeLock) {
       if (!wakeClosed) {
         try (Arena a = Arena.ofConfined()) {

@@ -587,7 +587,7 @@ public final class Kernel implements ProcView, AutoCloseable {
         if (!(node instanceof Vfs.HostNode h)) {
           throw new SyscallError(LinuxErrno.EACCES, node.guestPath());
         }
-        int fd = vfs.openHost(h, Host.O_RDONLY, 0);
+        int fd = vfs.openHost(h, Host.O_RDONLY | Host.O_NONBLOCK, 0); // a FIFO must not block: EACCES below
         try {
           if (Host.fstat(fd, st) < 0) {
             throw new SyscallError(LinuxErrno.EACCES, h.guestPath());

@@ -87,12 +87,8 @@ final class FileCalls {
       c.process.umask(c.i(0));
       return old;
     });
-    s.def(133, "mknod", "sox", c -> {
-      throw new SyscallError(LinuxErrno.EPERM, "device nodes cannot be made");
-    });
-    s.def(259, "mknodat", "Fsox", c -> {
-      throw new SyscallError(LinuxErrno.EPERM, "device nodes cannot be made");
-    });
+    s.def(133, "mknod", "sox", c -> mknod(c, AT_FDCWD, c.path(0), c.i(1)));
+    s.def(259, "mknodat", "Fsox", c -> mknod(c, c.i(0), c.path(1), c.i(2)));
   }
 
   // ---------------------------------------------------------------- resolution helpers
@@ -160,10 +156,7 @@ final class FileCalls {
       }
       d = v.entry().open(flags, v.guestPath());
     } else {
-      Vfs.HostNode h = (Vfs.HostNode) n;
-      int hostFlags = flags & HOST_OPEN_FLAGS;
-      int fd = c.kernel.vfs().openHost(h, hostFlags, mode & ~c.process.umask() & 07777);
-      d = new HostFileDescription(fd, h.guestPath(), status, false, h.mount().writable());
+      d = SpecialFiles.open(c, (Vfs.HostNode) n, flags & HOST_OPEN_FLAGS, mode & ~c.process.umask() & 07777, status);
     }
     return c.fds().install(d, 0, cloexec);
   }
@@ -414,6 +407,13 @@ final class FileCalls {
     }
   }
 
+  private static long mknod(Call c, int dirfd, String path, int mode) {
+    SpecialFiles.checkMknodType(mode);
+    try (Vfs.Parent p = parent(c, dirfd, path, Vfs.Change.CREATE)) {
+      return SpecialFiles.mknod(c, p, mode);
+    }
+  }
+
   private static long unlink(Call c, int dirfd, String path, int flags) {
     if ((flags & ~AT_REMOVEDIR) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
@@ -617,7 +617,13 @@ final class FileCalls {
     if (!(n instanceof Vfs.HostNode h)) {
       throw new SyscallError(LinuxErrno.EACCES, n.guestPath());
     }
-    int fd = c.kernel.vfs().openHost(h, Host.O_WRONLY, 0);
+    int fd;
+    try {
+      // Non-blocking: a FIFO must not hold the thread (Linux refuses to truncate one: EINVAL).
+      fd = c.kernel.vfs().openHost(h, Host.O_WRONLY | Host.O_NONBLOCK, 0);
+    } catch (SyscallError e) {
+      throw e.errno() == LinuxErrno.ENXIO ? new SyscallError(LinuxErrno.EINVAL, n.guestPath()) : e;
+    }
     try {
       return check(Host.ftruncate(fd, len));
     } finally {
