@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * family, clone, rseq and clone3 refused), run with the same output and status as natively.
  * linux_details checks what busybox's test suites found missing: errnos of changes to a mount's
  * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER;
- * byte_names that names which are not UTF-8 keep every byte through every path call.
+ * byte_names that names which are not UTF-8 keep every byte through every path call;
+ * fifos_locks FIFOs (blocking opens, interrupted by signals) and record, OFD and flock locks.
  */
 @Tag("kvm")
 class CProgramsTest {
@@ -29,7 +30,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -44,7 +45,8 @@ class CProgramsTest {
         Arguments.of("touch_pages", libc, List.of(), 0),
         Arguments.of("syscalls", libc, List.of(), 0),
         Arguments.of("linux_details", libc, List.of(), 0),
-        Arguments.of("byte_names", libc, List.of(), 0)));
+        Arguments.of("byte_names", libc, List.of(), 0),
+        Arguments.of("fifos_locks", libc, List.of(), 0)));
   }
 
   @ParameterizedTest(name = "{0} ({1})")

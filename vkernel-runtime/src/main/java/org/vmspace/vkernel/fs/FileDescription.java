@@ -16,6 +16,7 @@ public abstract class FileDescription {
   private final AtomicInteger refs = new AtomicInteger(1);
   /** O_APPEND, O_NONBLOCK and the access mode, as fcntl(F_GETFL) reports them. */
   protected volatile int statusFlags;
+  private java.util.Map<Object, Runnable> onClose;
 
   protected FileDescription(int statusFlags) {
     this.statusFlags = statusFlags;
@@ -126,7 +127,26 @@ public abstract class FileDescription {
   public void release() {
     if (refs.decrementAndGet() == 0) {
       close();
+      Runnable[] actions;
+      synchronized (this) {
+        actions = onClose == null ? new Runnable[0] : onClose.values().toArray(Runnable[]::new);
+        onClose = null;
+      }
+      for (Runnable r : actions) {
+        r.run();
+      }
     }
+  }
+
+  /**
+   * Runs {@code action} once when the last reference is released (the locks it owns are
+   * freed so); a second action under the same {@code key} is ignored. The action must not throw.
+   */
+  public synchronized void whenClosed(Object key, Runnable action) {
+    if (onClose == null) {
+      onClose = new java.util.LinkedHashMap<>(2);
+    }
+    onClose.putIfAbsent(key, action);
   }
 
   /** Releases host resources; called once. */

@@ -53,6 +53,8 @@ public final class Vfs implements AutoCloseable {
   private final java.nio.file.Path shmDir;
   private final VirtualFs virtual;
   private final Fifos fifos = new Fifos();
+  private final FileLocks recordLocks = new FileLocks();
+  private final FileLocks flocks = new FileLocks();
 
   /**
    * @param root the host directory that is the guest's {@code /}
@@ -306,6 +308,16 @@ public final class Vfs implements AutoCloseable {
   /** The FIFO ends the guest has open. */
   public Fifos fifos() {
     return fifos;
+  }
+
+  /** POSIX record locks and open-file-description locks (one table: they conflict). */
+  public FileLocks recordLocks() {
+    return recordLocks;
+  }
+
+  /** flock(2) locks (apart: they do not conflict with record locks, as on Linux). */
+  public FileLocks flocks() {
+    return flocks;
   }
 
   /** An O_PATH descriptor of the node (not following a final link). */

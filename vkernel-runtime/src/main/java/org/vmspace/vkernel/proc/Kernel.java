@@ -751,6 +751,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     if (fds != null) {
       fds.release();
     }
+    vfs.recordLocks().releaseAll(p); // POSIX locks are the process's, whatever still refers to its files
     AddressSpace mm = p.mm;
     if (mm != null) {
       mm.release();

@@ -28,9 +28,6 @@ final class IoCalls {
   private static final int F_SETFD = 2;
   private static final int F_GETFL = 3;
   private static final int F_SETFL = 4;
-  private static final int F_GETLK = 5;
-  private static final int F_SETLK = 6;
-  private static final int F_SETLKW = 7;
   private static final int F_SETOWN = 8;
   private static final int F_GETOWN = 9;
   private static final int F_DUPFD_CLOEXEC = 1030;
@@ -70,6 +67,7 @@ final class IoCalls {
     s.def(295, "preadv", "fxdd", c -> readv(c, offset(c.a(3))));
     s.def(296, "pwritev", "fxdd", c -> writev(c, offset(c.a(3))));
     s.def(3, "close", "f", c -> {
+      LockCalls.closing(c, c.fd(0));
       c.fds().close(c.i(0));
       return 0;
     });
@@ -89,15 +87,7 @@ final class IoCalls {
     s.def(74, "fsync", "f", c -> sync(c.fd(0)));
     s.def(75, "fdatasync", "f", c -> sync(c.fd(0)));
     s.def(162, "sync", "", c -> 0);
-    s.def(73, "flock", "fd", c -> {
-      c.fd(0);
-      int op = c.i(1) & ~4; // LOCK_NB
-      if (op != 1 && op != 2 && op != 8) {
-        throw new SyscallError(LinuxErrno.EINVAL);
-      }
-      // Locks between guests of one kernel are not enforced: each process has its own description.
-      return 0;
-    });
+    s.def(73, "flock", "fd", c -> LockCalls.flock(c, c.fd(0), c.i(1)));
     s.def(41, "socket", "ddd", c -> {
       throw new SyscallError(LinuxErrno.EAFNOSUPPORT, "sockets are not supported");
     });
@@ -380,6 +370,7 @@ final class IoCalls {
         if ((flags & 0x4) != 0) { // CLOSE_RANGE_CLOEXEC
           t.closeOnExec((int) fd, true);
         } else {
+          LockCalls.closing(c, t.get((int) fd));
           t.close((int) fd);
         }
       }
@@ -397,6 +388,9 @@ final class IoCalls {
     }
     if ((flags & ~Host.O_CLOEXEC) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (c.fds().isOpen(newFd)) {
+      LockCalls.closing(c, c.fds().get(newFd));
     }
     c.fds().installAt(d.retain(), newFd, (flags & Host.O_CLOEXEC) != 0);
     return newFd;
@@ -469,12 +463,8 @@ final class IoCalls {
         d.setStatusFlags((int) arg);
         yield 0;
       }
-      case F_GETLK -> {
-        // No other guest holds a lock the kernel knows of: report F_UNLCK.
-        c.mem().write(arg, MemorySegment.ofArray(new byte[] {2, 0}), 0, 2);
-        yield 0;
-      }
-      case F_SETLK, F_SETLKW, 36, 37, 38 /* F_OFD_* */ -> 0;
+      case LockCalls.F_GETLK, LockCalls.F_SETLK, LockCalls.F_SETLKW, LockCalls.F_OFD_GETLK, LockCalls.F_OFD_SETLK,
+          LockCalls.F_OFD_SETLKW -> LockCalls.fcntl(c, d, cmd, arg);
       case F_SETOWN -> 0;
       case F_GETOWN -> 0;
       case F_GETPIPE_SZ -> {
