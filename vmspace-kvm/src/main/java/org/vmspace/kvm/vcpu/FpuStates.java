@@ -18,6 +18,9 @@ public final class FpuStates {
     Vcpu liveIn;
   }
 
+  /** How long a state may stay live in a vCPU another thread holds before that is an error. */
+  private static final long HANDOVER_NANOS = 2_000_000_000L;
+
   private final Cache<Object, State> states = Caffeine.newBuilder().weakKeys().build();
   private final MemorySegment initial;
 
@@ -33,8 +36,9 @@ public final class FpuStates {
    * Makes {@code v} hold the state of the guest thread {@code owner}, saving the thread it held
    * before. {@code v} must be held by the caller.
    *
-   * @throws IllegalStateException if the thread's state is live in a vCPU that is running
-   *     (the same vext frame used by two threads at once)
+   * @throws IllegalStateException if the thread's state stays live in a vCPU another thread
+   *     holds for 2 seconds (the same vext frame used by two threads at once); shorter, it is
+   *     the handover of a vCPU whose new holder is about to save this state, and is waited for
    */
   public void switchTo(Vcpu v, Object owner) {
     if (v.fpuOwner == owner) {
@@ -55,22 +59,38 @@ public final class FpuStates {
     }
     State next = states.get(owner, k -> new State());
     synchronized (next) {
-      Vcpu elsewhere = next.liveIn;
-      if (elsewhere != null && elsewhere != v) {
+      long deadline = 0;
+      Vcpu elsewhere;
+      while ((elsewhere = next.liveIn) != null && elsewhere != v) {
         VcpuPool pool = elsewhere.pool;
-        if (pool == null || !pool.tryLockIdle(elsewhere)) {
+        if (pool != null && pool.tryLockIdle(elsewhere)) {
+          try {
+            if (elsewhere.fpuOwner == owner) {
+              elsewhere.saveFpu(next.area);
+              next.saved = true;
+              elsewhere.fpuOwner = null;
+            }
+          } finally {
+            pool.release(elsewhere);
+          }
+          break;
+        }
+        // Another thread holds that vCPU: either it is about to run another guest thread there
+        // and waits for this monitor to save this state first (a race, over as soon as the
+        // monitor is free), or it runs this very frame (a caller's error, which persists).
+        long now = System.nanoTime();
+        if (deadline == 0) {
+          deadline = now + HANDOVER_NANOS;
+        } else if (now - deadline > 0) {
           throw new IllegalStateException(
               "the vext frame's register state is live in a running " + elsewhere
                   + ": one vext frame may be run by one thread at a time");
         }
         try {
-          if (elsewhere.fpuOwner == owner) {
-            elsewhere.saveFpu(next.area);
-            next.saved = true;
-            elsewhere.fpuOwner = null;
-          }
-        } finally {
-          pool.release(elsewhere);
+          next.wait(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while the vext frame's state was live in " + elsewhere, e);
         }
       }
       v.loadFpu(next.saved ? next.area : initial);
