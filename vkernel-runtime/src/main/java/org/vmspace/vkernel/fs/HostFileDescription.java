@@ -16,6 +16,7 @@ public class HostFileDescription extends FileDescription {
   private final String path;
   private final int type;
   private final long inode;
+  private final long rdev;
   private final boolean hostNonBlocking;
   private final boolean mountWritable;
 
@@ -37,9 +38,11 @@ public class HostFileDescription extends FileDescription {
     if (Host.fstat(fd, st) == 0) {
       this.type = st.get(java.lang.foreign.ValueLayout.JAVA_INT, 24) & S_IFMT;
       this.inode = st.get(java.lang.foreign.ValueLayout.JAVA_LONG, 8);
+      this.rdev = st.get(java.lang.foreign.ValueLayout.JAVA_LONG, 40);
     } else {
       this.type = 0;
       this.inode = 0;
+      this.rdev = 0;
     }
   }
 
@@ -98,9 +101,20 @@ public class HostFileDescription extends FileDescription {
     return fd;
   }
 
+  /**
+   * Whether it is one of Linux's memory devices that never block and fill every read (null,
+   * zero, full, random, urandom: major 1, minors 3 5 7 8 9). Reads of them are not cut at one
+   * copy chunk as a pipe's are: {@code dd bs=1M count=1 </dev/zero} must get 1 MiB.
+   */
+  public boolean isMemoryDevice() {
+    long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+    long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+    return isCharDevice() && major == 1 && (minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9);
+  }
+
   @Override
   public int pollFd() {
-    return type == S_IFREG || type == S_IFDIR ? -1 : fd;
+    return type == S_IFREG || type == S_IFDIR || isMemoryDevice() ? -1 : fd;
   }
 
   @Override
