@@ -54,6 +54,11 @@ class BusyboxTest {
         Arguments.of(0, List.of(bb, "sh", "-c", "echo a | wc -c")),
         Arguments.of(0, List.of(bb, "sh", "-c", "gzip -c < data/random-1m.bin | gunzip -c | md5sum")),
         Arguments.of(0, List.of(bb, "sh", "-c", "yes | head -n 3")), // yes dies of SIGPIPE
+        // One read of /dev/zero or /dev/urandom fills the whole buffer (dd counts no short records).
+        Arguments.of(0, List.of(bb, "sh", "-c",
+            "dd if=/dev/zero bs=1M count=1 2>&1 >/dev/null; dd if=/dev/urandom bs=300000 count=1 2>/dev/null | wc -c")),
+        Arguments.of(0, List.of(bb, "sh", "-c",
+            "taskset 0x1 sh -c 'taskset -p $$' | sed 's/.* //'; taskset -p 0x1 99999; echo $?")),
         Arguments.of(42, List.of(bb, "sh", "-c", "exit 42")),
         Arguments.of(1, List.of(bb, "false")));
   }

@@ -64,12 +64,33 @@ public final class GuestThread implements Runnable {
   private long savedMask;
   private boolean hasSavedMask;
 
+  /** The mask of the CPUs the host offers this JVM (at most the first 64). */
+  public static long onlineCpus() {
+    int cpus = Math.min(64, Runtime.getRuntime().availableProcessors());
+    return cpus == 64 ? -1L : (1L << cpus) - 1;
+  }
+
+  /** This thread's CPU affinity mask (never empty). */
+  public long affinity() {
+    return affinity;
+  }
+
+  /** Sets the CPU affinity mask; the caller has checked that it holds an online CPU. */
+  public void affinity(long mask) {
+    affinity = mask;
+  }
+
   /** sigaltstack: base, size and flags (SS_DISABLE when there is none). This thread only. */
   long altSp;
   long altSize;
   int altFlags = SS_DISABLE;
   /** CLONE_CHILD_CLEARTID / set_tid_address: zeroed and futex-woken at exit. */
   volatile long clearTid;
+  /**
+   * sched_setaffinity's CPU mask (bit n: CPU n, the first 64), inherited by clone; every online
+   * CPU until set. Recorded and reported, not enforced: guest threads run on the host threads.
+   */
+  private volatile long affinity = onlineCpus();
   /** A system call to restart (ERESTARTSYS or ERESTARTNOHAND) and its number. This thread only. */
   private int restart;
   private long restartNr;

@@ -485,6 +485,7 @@ public final class Kernel implements ProcView, AutoCloseable {
         ct.frame.rsp(newSp);
       }
       ct.mask(t.mask());
+      ct.affinity(t.affinity());
       ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
       ct.altSp = t.altSp;
       ct.altSize = t.altSize;

@@ -304,6 +304,16 @@ public final class Process implements ProcView.ProcInfo {
     return threads;
   }
 
+  /** The live thread with this thread id, or null. */
+  public GuestThread thread(int tid) {
+    for (GuestThread t : threads) {
+      if (t.tid == tid) {
+        return t;
+      }
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- ProcInfo
 
   @Override

@@ -116,6 +116,7 @@ final class ProcessCalls {
       Thread.yield();
       return 0;
     });
+    s.def(203, "sched_setaffinity", "dux", ProcessCalls::setaffinity);
     s.def(204, "sched_getaffinity", "dux", ProcessCalls::getaffinity);
     s.def(140, "getpriority", "dd", c -> {
       checkWho(c, c.i(0), c.i(1));
@@ -456,14 +457,63 @@ final class ProcessCalls {
     return 0;
   }
 
-  private static long getaffinity(Call c) {
+  /** The pid of the virtual init, which has no guest thread. */
+  private static final int INIT_PID = 1;
+
+  /**
+   * The thread sched_{get,set}affinity name: 0 is the caller; ESRCH if there is none. The
+   * virtual init (pid 1) is not a guest thread: its mask is every online CPU and may be read only.
+   */
+  private static GuestThread affinityTarget(Call c, boolean set) {
+    int tid = c.i(0);
+    if (tid == INIT_PID) {
+      if (set) {
+        throw new SyscallError(LinuxErrno.EPERM);
+      }
+      return null;
+    }
+    if (tid == 0) {
+      return c.thread;
+    }
+    Process p = tid < 0 ? null : c.kernel.process(tid, false);
+    GuestThread t = p == null ? null : p.thread(tid);
+    if (t == null) {
+      throw new SyscallError(LinuxErrno.ESRCH);
+    }
+    return t;
+  }
+
+  /**
+   * sched_setaffinity(2): bits past the mask's length are zero; a mask with no online CPU is
+   * EINVAL. The mask is kept per thread (inherited by clone) and reported back.
+   */
+  private static long setaffinity(Call c) {
     long len = c.a(1);
-    if (len < 8 || (len & 7) != 0) {
+    long mask = 0;
+    if (len != 0) {
+      byte[] bytes = c.mem().readBytes(c.a(2), Long.compareUnsigned(len, 8) < 0 ? (int) len : 8);
+      for (int i = 0; i < bytes.length; i++) {
+        mask |= (bytes[i] & 0xffL) << (8 * i);
+      }
+    }
+    // Linux's order: the mask is copied (EFAULT) before the thread is looked up.
+    GuestThread t = affinityTarget(c, true);
+    mask &= GuestThread.onlineCpus();
+    if (mask == 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    int cpus = Math.min(64, Runtime.getRuntime().availableProcessors());
-    long mask = cpus == 64 ? -1L : (1L << cpus) - 1;
-    c.mem().writeLong(c.a(2), mask);
+    t.affinity(mask);
+    return 0;
+  }
+
+  /** sched_getaffinity(2): the raw call returns the size it wrote (one 64-bit word). */
+  private static long getaffinity(Call c) {
+    long len = c.a(1);
+    if (Long.compareUnsigned(len, 8) < 0 || (len & 7) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    GuestThread t = affinityTarget(c, false);
+    c.mem().writeLong(c.a(2), t == null ? GuestThread.onlineCpus() : t.affinity());
     return 8;
   }
 
