@@ -1,7 +1,7 @@
 /* FIFOs and advisory locks between processes, as Linux has them: mkfifo and mknod's errnos,
  * blocking opens of FIFO ends that wait for the other end and are interrupted by a signal,
  * POSIX record locks (exclusion, F_GETLK, F_SETLKW woken by an unlock, EDEADLK, the release on
- * closing any descriptor of the file), OFD locks and flock. Prints one line per check; the
+ * closing any descriptor of the file and on exec's close-on-exec), OFD locks and flock. Prints one line per check; the
  * vkernel's output must equal the native one. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -276,7 +276,59 @@ static void flocks(void) {
   close(fd);
 }
 
-int main(void) {
+/* exec closes the close-on-exec descriptors, and with them the process's POSIX locks on their
+ * files; a lock through a descriptor that stays open survives. A child forked before the exec
+ * checks both after it: the process re-executes itself with "after-exec" (see main). */
+static void exec_drops_locks(void) {
+  char kept[64];
+  snprintf(kept, sizeof kept, "%s/kept", dir);
+  int cloexec = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int open_fd = open(kept, O_RDWR | O_CREAT, 0600);
+  printf("lock through a close-on-exec descriptor: %s\n", err(setlk(cloexec, F_SETLK, F_WRLCK, 0, 1)));
+  printf("lock through a kept descriptor: %s\n", err(setlk(open_fd, F_SETLK, F_WRLCK, 0, 1)));
+  int go[2];
+  if (pipe(go) != 0) return;
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    close(go[1]);
+    if (read(go[0], &c, 1) != 1) _exit(9);
+    int a = open(file, O_RDWR), b = open(kept, O_RDWR);
+    _exit((setlk(a, F_SETLK, F_WRLCK, 0, 1) == 0 ? 1 : 0) | (setlk(b, F_SETLK, F_WRLCK, 0, 1) != 0 ? 2 : 0));
+  }
+  close(go[0]);
+  char fd_arg[16], pid_arg[16];
+  snprintf(fd_arg, sizeof fd_arg, "%d", go[1]);
+  snprintf(pid_arg, sizeof pid_arg, "%d", (int)child);
+  char *argv[] = {"fifos_locks", "after-exec", dir, fd_arg, pid_arg, NULL};
+  execv("/proc/self/exe", argv);
+  printf("execv: %s\n", strerror(errno));
+}
+
+/* The second half of exec_drops_locks, in the new image; then the clean-up. */
+static int after_exec(char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  snprintf(dir, sizeof dir, "%s", argv[2]);
+  int go = atoi(argv[3]);
+  pid_t child = atoi(argv[4]);
+  if (write(go, "x", 1) != 1) printf("write: %s\n", strerror(errno));
+  int status = reap(child);
+  printf("after exec: the close-on-exec descriptor's lock is gone: %s, the kept one's holds: %s\n",
+         status & 1 ? "yes" : "no", status & 2 ? "yes" : "no");
+  char path[64];
+  const char *names[] = {"fifo", "file", "kept"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  printf("rmdir: %s\n", err(rmdir(dir)));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 5 && strcmp(argv[1], "after-exec") == 0) {
+    return after_exec(argv);
+  }
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (!mkdtemp(dir)) {
     printf("mkdtemp: %s\n", strerror(errno));
@@ -291,8 +343,6 @@ int main(void) {
   deadlock();
   ofd_locks();
   flocks();
-  unlink(fifo);
-  unlink(file);
-  printf("rmdir: %s\n", err(rmdir(dir)));
-  return 0;
+  exec_drops_locks();
+  return 1;
 }

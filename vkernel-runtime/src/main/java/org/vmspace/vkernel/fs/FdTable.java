@@ -115,7 +115,7 @@ public final class FdTable {
   }
 
   /** execve: closes the close-on-exec descriptors. */
-  public void closeOnExec() {
+  public void closeOnExec(java.util.function.Consumer<FileDescription> beforeClose) {
     java.util.List<FileDescription> closed = new java.util.ArrayList<>();
     synchronized (this) {
       for (int fd = 0; fd < LIMIT; fd++) {
@@ -125,6 +125,7 @@ public final class FdTable {
         }
       }
     }
+    closed.forEach(beforeClose);
     closed.forEach(FileDescription::release);
   }
 

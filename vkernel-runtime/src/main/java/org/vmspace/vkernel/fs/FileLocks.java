@@ -138,6 +138,16 @@ public final class FileLocks {
     }
   }
 
+  /**
+   * A POSIX owner (a process) is about to close {@code d}, by close, dup2 over it or exec's
+   * close-on-exec: its locks on the file go, whichever of its descriptors took them.
+   */
+  public void closing(Object owner, FileDescription d) {
+    if (holdsAny(owner)) {
+      releaseAll(HostInode.of(d), owner);
+    }
+  }
+
   /** Whether the owner holds any lock (so that closing a descriptor need not look further). */
   public synchronized boolean holdsAny(Object owner) {
     for (List<Lock> list : locks.values()) {

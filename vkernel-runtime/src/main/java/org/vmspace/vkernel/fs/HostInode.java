@@ -1,5 +1,6 @@
 package org.vmspace.vkernel.fs;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -11,5 +12,14 @@ public record HostInode(long dev, long ino) {
   /** The identity in a host {@code struct stat}. */
   public static HostInode of(MemorySegment stat) {
     return new HostInode(stat.get(ValueLayout.JAVA_LONG, 0), stat.get(ValueLayout.JAVA_LONG, 8));
+  }
+
+  /** The file behind an open description, by its fstat. */
+  public static HostInode of(FileDescription d) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(org.vmspace.vkernel.host.Host.STAT_SIZE, 8);
+      d.fstat(st);
+      return of(st);
+    }
   }
 }

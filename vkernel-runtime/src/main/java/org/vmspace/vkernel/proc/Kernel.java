@@ -685,7 +685,8 @@ public final class Kernel implements ProcView, AutoCloseable {
     t.altSp = 0;
     t.altSize = 0;
     if (p.fds != null) {
-      p.fds.closeOnExec();
+      // Closing a descriptor on exec drops the process's POSIX locks on its file, as close does.
+      p.fds.closeOnExec(d -> vfs.recordLocks().closing(p, d));
     }
     p.resetHandlersForExec();
     p.exePath = exe;

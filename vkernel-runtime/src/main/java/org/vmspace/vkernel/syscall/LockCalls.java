@@ -113,10 +113,7 @@ final class LockCalls {
    * its descriptors took them (POSIX's rule).
    */
   static void closing(Call c, FileDescription d) {
-    FileLocks table = c.kernel.vfs().recordLocks();
-    if (table.holdsAny(c.process)) {
-      table.releaseAll(inode(d), c.process);
-    }
+    c.kernel.vfs().recordLocks().closing(c.process, d);
   }
 
   private static void lock(Call c, FileLocks table, HostInode file, Object owner, int pid, FileLocks.Type type,
@@ -196,11 +193,7 @@ final class LockCalls {
   }
 
   private static HostInode inode(FileDescription d) {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
-      d.fstat(st);
-      return HostInode.of(st);
-    }
+    return HostInode.of(d);
   }
 
   private static long size(FileDescription d) {

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -78,7 +80,9 @@ class FdTableTest {
     t.install(keep, 0, false);
     t.install(drop, 0, true);
     FdTable child = t.copy();
-    t.closeOnExec();
+    List<FileDescription> closing = new ArrayList<>();
+    t.closeOnExec(closing::add);
+    assertThat(closing).containsExactly(drop); // told before it goes (exec drops its POSIX locks)
     assertThat(t.isOpen(1)).isFalse();
     assertThat(drop.closes).hasValue(0); // the child still has it
     child.release();
