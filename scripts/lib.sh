@@ -37,10 +37,13 @@ require_jdk() {
 }
 
 # ensure_jar NAME ROOT MODULE JAR: builds MODULE (and what it needs) unless JAR is newer than
-# every main source, POM and script (the jar bundles scripts/svm-machine).
+# every main source, POM and scripts/svm-machine (which the jar bundles).
 ensure_jar() {
   name=$1 root=$2 module=$3 jar=$4
-  if [ -f "$jar" ] && [ -z "$(find "$root" -name target -prune -o \( -path '*/src/main/*' -o -name pom.xml -o -path "$root/scripts/*" \) -newer "$jar" -print 2>/dev/null | head -n 1)" ]; then
+  # Only the modules' main sources and POMs are looked at: a walk of the whole checkout would
+  # also cross build/ and the like, slow over the emulated machine's 9p share.
+  if [ -f "$jar" ] && [ -z "$(find "$root"/pom.xml "$root"/*/pom.xml "$root"/*/src/main "$root/scripts/svm-machine" \
+      -newer "$jar" -print 2>/dev/null | head -n 1)" ]; then
     return 0
   fi
   if ! command -v mvn >/dev/null 2>&1; then
