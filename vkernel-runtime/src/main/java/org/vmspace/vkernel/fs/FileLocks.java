@@ -23,6 +23,11 @@ import java.util.Set;
  * as Linux: only between POSIX owners, EDEADLK if the owner holding the conflicting lock is
  * itself, through a chain of at most {@value #MAX_DEADLOCK_CHAIN} waiters, waiting for the
  * caller), then blocks until woken. Every change that frees a range wakes the file's waiters.
+ *
+ * <p>A table made by {@link #mirroredOnHost} also takes each lock on the host ({@link
+ * HostLocks}), so that host processes locking the same file exclude the guest and the guest
+ * them: a lock a host process holds comes back as a conflict owned by {@link #HOST}. No change
+ * of a host process's locks wakes a waiter; one that waits for {@link #HOST} polls.
  * Thread-safe.
  */
 public final class FileLocks {
@@ -30,6 +35,13 @@ public final class FileLocks {
   public static final long TO_EOF = Long.MAX_VALUE;
   /** How long a chain of waiters deadlock detection follows (Linux's MAX_DEADLK_ITERATIONS). */
   static final int MAX_DEADLOCK_CHAIN = 10;
+  /** The owner of a conflicting lock held outside the vkernel (a host process). */
+  public static final Object HOST = new Object() {
+    @Override
+    public String toString() {
+      return "a lock held on the host";
+    }
+  };
 
   /** A lock's kind. */
   public enum Type {
@@ -56,6 +68,24 @@ public final class FileLocks {
   private final Map<HostInode, List<Lock>> locks = new HashMap<>();
   private final Map<HostInode, Set<Runnable>> wakers = new HashMap<>();
   private final Map<Object, Object> waitsFor = new HashMap<>();
+  private final HostLocks host;
+
+  /** A table of the vkernel's own, not mirrored on the host (tests). */
+  public FileLocks() {
+    this.host = null;
+  }
+
+  private FileLocks(HostLocks host) {
+    this.host = host;
+  }
+
+  /**
+   * A table whose locks are also taken on the host: fcntl record locks as OFD locks if {@code
+   * flock} is false, flock locks otherwise.
+   */
+  public static FileLocks mirroredOnHost(boolean flock) {
+    return new FileLocks(new HostLocks(flock ? HostLocks.Kind.FLOCK : HostLocks.Kind.RECORD));
+  }
 
   /** The first lock of another owner that conflicts with {@code type} over the range, or null. */
   public synchronized Lock conflict(HostInode file, Object owner, Type type, long start, long end) {
@@ -68,14 +98,35 @@ public final class FileLocks {
   }
 
   /**
-   * Sets a lock unless another owner's conflicts.
+   * What F_GETLK reports: the first lock of another guest owner that conflicts, else one held
+   * on the host through another descriptor than the guest's (if this table is mirrored), else
+   * null.
+   */
+  public synchronized Lock conflict(HostInode file, Object owner, FileDescription via, Type type, long start, long end) {
+    Lock c = conflict(file, owner, type, start, end);
+    return c != null || host == null ? c : host.conflict(owner, file, via, type, start, end);
+  }
+
+  /** {@link #tryLock(HostInode, Object, int, Type, long, long, FileDescription)} with no host side. */
+  public synchronized Lock tryLock(HostInode file, Object owner, int pid, Type type, long start, long end) {
+    return tryLock(file, owner, pid, type, start, end, null);
+  }
+
+  /**
+   * Sets a lock unless another owner's conflicts: a guest owner's in this table, else (if this
+   * table is mirrored and {@code via}, the description the lock is taken through, is a host
+   * file) one held on the host.
    *
    * @return null when set, else the conflicting lock (nothing changed)
    */
-  public synchronized Lock tryLock(HostInode file, Object owner, int pid, Type type, long start, long end) {
+  public synchronized Lock tryLock(HostInode file, Object owner, int pid, Type type, long start, long end,
+      FileDescription via) {
     Lock c = conflict(file, owner, type, start, end);
     if (c != null) {
       return c;
+    }
+    if (host != null && via != null && !host.set(owner, file, via, type, start, end)) {
+      return new Lock(HOST, 0, type, start, end);
     }
     List<Lock> list = locks.computeIfAbsent(file, f -> new ArrayList<>());
     long s = start;
@@ -105,6 +156,13 @@ public final class FileLocks {
 
   /** Removes the owner's locks over the range (F_UNLCK), splitting those that stick out. */
   public synchronized void unlock(HostInode file, Object owner, long start, long end) {
+    if (host != null) {
+      host.unset(owner, file, start, end);
+    }
+    unlockTable(file, owner, start, end);
+  }
+
+  private void unlockTable(HostInode file, Object owner, long start, long end) {
     List<Lock> list = locks.get(file);
     if (list == null) {
       return;
@@ -127,14 +185,20 @@ public final class FileLocks {
 
   /** Removes every lock of the owner on one file (a POSIX owner closing any descriptor of it). */
   public synchronized void releaseAll(HostInode file, Object owner) {
-    unlock(file, owner, 0, TO_EOF);
+    if (host != null) {
+      host.drop(owner, file);
+    }
+    unlockTable(file, owner, 0, TO_EOF);
   }
 
   /** Removes every lock of the owner (a process exiting, a description closed). */
   public synchronized void releaseAll(Object owner) {
     waitsFor.remove(owner);
+    if (host != null) {
+      host.dropAll(owner);
+    }
     for (HostInode file : List.copyOf(locks.keySet())) {
-      unlock(file, owner, 0, TO_EOF);
+      unlockTable(file, owner, 0, TO_EOF);
     }
   }
 

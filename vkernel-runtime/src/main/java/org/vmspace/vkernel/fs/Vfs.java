@@ -53,8 +53,8 @@ public final class Vfs implements AutoCloseable {
   private final java.nio.file.Path shmDir;
   private final VirtualFs virtual;
   private final Fifos fifos = new Fifos();
-  private final FileLocks recordLocks = new FileLocks();
-  private final FileLocks flocks = new FileLocks();
+  private final FileLocks recordLocks = FileLocks.mirroredOnHost(false);
+  private final FileLocks flocks = FileLocks.mirroredOnHost(true);
 
   /**
    * @param root the host directory that is the guest's {@code /}

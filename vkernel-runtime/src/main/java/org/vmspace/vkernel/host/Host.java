@@ -93,6 +93,10 @@ public final class Host {
   private static final MethodHandle FCNTL = LINKER.downcallHandle(
       LOOKUP.findOrThrow("fcntl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
       Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle FCNTL_PTR = LINKER.downcallHandle(
+      LOOKUP.findOrThrow("fcntl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+      Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle FLOCK = fn("flock", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle SCHED_GETCPU = LINKER.downcallHandle(LOOKUP.findOrThrow("sched_getcpu"), FunctionDescriptor.of(JAVA_INT));
   private static final MethodHandle GETUID = LINKER.downcallHandle(LOOKUP.findOrThrow("getuid"), FunctionDescriptor.of(JAVA_INT));
   private static final MethodHandle GETGID = LINKER.downcallHandle(LOOKUP.findOrThrow("getgid"), FunctionDescriptor.of(JAVA_INT));
@@ -421,6 +425,26 @@ public final class Host {
     MemorySegment c = CAPTURE.get();
     try {
       return (int) ret((int) FCNTL.invokeExact(c, fd, cmd, arg), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** fcntl(2) with a pointer argument (the lock commands' {@code struct flock}). */
+  public static int fcntl(int fd, int cmd, MemorySegment arg) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) FCNTL_PTR.invokeExact(c, fd, cmd, arg), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** flock(2). */
+  public static int flock(int fd, int op) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) FLOCK.invokeExact(c, fd, op), c);
     } catch (Throwable t) {
       throw rethrow(t);
     }

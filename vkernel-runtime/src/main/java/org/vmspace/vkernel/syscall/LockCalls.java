@@ -21,8 +21,9 @@ import org.vmspace.vkernel.sys.SyscallError;
  * is freed, fails with EDEADLK where waiting would close a cycle of POSIX lock owners, and is
  * ended by a signal with ERESTARTSYS (restarted after an SA_RESTART handler, EINTR otherwise).
  *
- * <p>Locks are the vkernel's own: host processes locking the same host file are not excluded
- * (nor do they exclude the guest).
+ * <p>Locks on host files are also taken on the host (see {@link FileLocks#mirroredOnHost}), so
+ * host processes exclude the guest and the guest them; a wait for a lock a host process holds
+ * looks again every {@value #HOST_POLL_MS} ms, since no host unlock wakes it.
  */
 final class LockCalls {
   static final int F_GETLK = 5;
@@ -39,6 +40,8 @@ final class LockCalls {
   private static final int LOCK_NB = 4;
   private static final int LOCK_UN = 8;
   private static final int FLOCK_SIZE = 32;
+  /** How often a wait for a lock held on the host tries again. */
+  static final int HOST_POLL_MS = 20;
 
   private LockCalls() {}
 
@@ -61,7 +64,7 @@ final class LockCalls {
       if (type == F_UNLCK) {
         throw new SyscallError(LinuxErrno.EINVAL, "F_GETLK of F_UNLCK");
       }
-      FileLocks.Lock l = table.conflict(file, owner, lockType(type), range[0], range[1]);
+      FileLocks.Lock l = table.conflict(file, owner, d, lockType(type), range[0], range[1]);
       report(c, arg, b, l);
       return 0;
     }
@@ -77,7 +80,7 @@ final class LockCalls {
     }
     int pid = ofd ? -1 : c.process.pid();
     boolean wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
-    lock(c, table, file, owner, pid, lockType(type), range[0], range[1], wait, !ofd);
+    lock(c, table, file, d, owner, pid, lockType(type), range[0], range[1], wait, !ofd);
     return 0;
   }
 
@@ -104,7 +107,7 @@ final class LockCalls {
       }
     }
     d.whenClosed(table, () -> table.releaseAll(d));
-    lock(c, table, file, d, c.process.pid(), type, 0, FileLocks.TO_EOF, (op & LOCK_NB) == 0, false);
+    lock(c, table, file, d, d, c.process.pid(), type, 0, FileLocks.TO_EOF, (op & LOCK_NB) == 0, false);
     return 0;
   }
 
@@ -116,13 +119,13 @@ final class LockCalls {
     c.kernel.vfs().recordLocks().closing(c.process, d);
   }
 
-  private static void lock(Call c, FileLocks table, HostInode file, Object owner, int pid, FileLocks.Type type,
-      long start, long end, boolean wait, boolean detectDeadlock) {
+  private static void lock(Call c, FileLocks table, HostInode file, FileDescription via, Object owner, int pid,
+      FileLocks.Type type, long start, long end, boolean wait, boolean detectDeadlock) {
     Runnable wake = () -> c.thread.wake(false);
     table.wakeOnChange(file, wake);
     try {
       while (true) {
-        FileLocks.Lock conflict = table.tryLock(file, owner, pid, type, start, end);
+        FileLocks.Lock conflict = table.tryLock(file, owner, pid, type, start, end, via);
         if (conflict == null) {
           return;
         }
@@ -132,7 +135,8 @@ final class LockCalls {
         if (detectDeadlock && !table.waitFor(owner, conflict.owner())) {
           throw new SyscallError(LinuxErrno.EDEADLK);
         }
-        if (c.thread.await(-1, (short) 0, 0, true) == GuestThread.Wait.SIGNAL) {
+        long deadline = conflict.owner() == FileLocks.HOST ? System.nanoTime() + HOST_POLL_MS * 1_000_000L : 0;
+        if (c.thread.await(-1, (short) 0, deadline, true) == GuestThread.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }
