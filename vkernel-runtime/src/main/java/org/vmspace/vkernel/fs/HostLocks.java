@@ -1,5 +1,7 @@
 package org.vmspace.vkernel.fs;
 
+import static org.vmspace.vkernel.sys.LinuxLocks.*;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -35,17 +37,6 @@ final class HostLocks {
     /** flock(2) locks. */
     FLOCK
   }
-
-  private static final int F_OFD_GETLK = 36;
-  private static final int F_OFD_SETLK = 37;
-  private static final short F_RDLCK = 0;
-  private static final short F_WRLCK = 1;
-  private static final short F_UNLCK = 2;
-  private static final int LOCK_SH = 1;
-  private static final int LOCK_EX = 2;
-  private static final int LOCK_NB = 4;
-  private static final int LOCK_UN = 8;
-  private static final int FLOCK_SIZE = 32;
 
   private final Kind kind;
   private final Map<Object, Map<HostInode, Integer>> fds = new HashMap<>();

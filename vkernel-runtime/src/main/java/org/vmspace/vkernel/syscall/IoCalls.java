@@ -13,6 +13,7 @@ import org.vmspace.vkernel.proc.GuestThread;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.LinuxLocks;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -463,8 +464,8 @@ final class IoCalls {
         d.setStatusFlags((int) arg);
         yield 0;
       }
-      case LockCalls.F_GETLK, LockCalls.F_SETLK, LockCalls.F_SETLKW, LockCalls.F_OFD_GETLK, LockCalls.F_OFD_SETLK,
-          LockCalls.F_OFD_SETLKW -> LockCalls.fcntl(c, d, cmd, arg);
+      case LinuxLocks.F_GETLK, LinuxLocks.F_SETLK, LinuxLocks.F_SETLKW, LinuxLocks.F_OFD_GETLK, LinuxLocks.F_OFD_SETLK,
+          LinuxLocks.F_OFD_SETLKW -> LockCalls.fcntl(c, d, cmd, arg);
       case F_SETOWN -> 0;
       case F_GETOWN -> 0;
       case F_GETPIPE_SZ -> {

@@ -1,5 +1,7 @@
 package org.vmspace.vkernel.syscall;
 
+import static org.vmspace.vkernel.sys.LinuxLocks.*;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,20 +28,6 @@ import org.vmspace.vkernel.sys.SyscallError;
  * looks again every {@value #HOST_POLL_MS} ms, since no host unlock wakes it.
  */
 final class LockCalls {
-  static final int F_GETLK = 5;
-  static final int F_SETLK = 6;
-  static final int F_SETLKW = 7;
-  static final int F_OFD_GETLK = 36;
-  static final int F_OFD_SETLK = 37;
-  static final int F_OFD_SETLKW = 38;
-  private static final short F_RDLCK = 0;
-  private static final short F_WRLCK = 1;
-  private static final short F_UNLCK = 2;
-  private static final int LOCK_SH = 1;
-  private static final int LOCK_EX = 2;
-  private static final int LOCK_NB = 4;
-  private static final int LOCK_UN = 8;
-  private static final int FLOCK_SIZE = 32;
   /** How often a wait for a lock held on the host tries again. */
   static final int HOST_POLL_MS = 20;
 
