@@ -33,12 +33,12 @@ public final class Futexes {
   private final Map<Backing, FileId> fileIds = new WeakHashMap<>();
 
   private static final class Waiter {
-    final GuestThread thread;
+    final Task thread;
     final int bitset;
     Key key;
     boolean woken;
 
-    Waiter(GuestThread thread, int bitset, Key key) {
+    Waiter(Task thread, int bitset, Key key) {
       this.thread = thread;
       this.bitset = bitset;
       this.key = key;
@@ -76,7 +76,7 @@ public final class Futexes {
    * @param deadline a {@link System#nanoTime()} value, or 0 for none
    * @throws SyscallError EAGAIN the word changed, ETIMEDOUT, ERESTARTSYS on a signal, EFAULT
    */
-  public void await(GuestThread t, AddressSpace mm, long addr, boolean shared, int expected, long deadline, int bitset) {
+  public void await(Task t, AddressSpace mm, long addr, boolean shared, int expected, long deadline, int bitset) {
     if ((addr & 3) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
@@ -98,11 +98,11 @@ public final class Futexes {
             return;
           }
         }
-        GuestThread.Wait r = t.await(-1, (short) 0, deadline, true);
-        if (r == GuestThread.Wait.SIGNAL) {
+        Task.Wait r = t.await(-1, (short) 0, deadline, true);
+        if (r == Task.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
-        if (r == GuestThread.Wait.TIMEOUT) {
+        if (r == Task.Wait.TIMEOUT) {
           throw new SyscallError(LinuxErrno.ETIMEDOUT);
         }
       }
@@ -121,7 +121,7 @@ public final class Futexes {
 
   /** FUTEX_WAKE(_BITSET): wakes up to {@code n} waiters; how many it woke. */
   public int wake(AddressSpace mm, long addr, boolean shared, int n, int bitset) {
-    List<GuestThread> woken = new ArrayList<>();
+    List<Task> woken = new ArrayList<>();
     Key key = keyOf(mm, addr, shared);
     synchronized (this) {
       List<Waiter> q = queues.get(key);
@@ -144,7 +144,7 @@ public final class Futexes {
    * {@code requeue} others to {@code addr2}.
    */
   public int requeue(AddressSpace mm, long addr, boolean shared, int n, long addr2, int requeue, Integer expected) {
-    List<GuestThread> woken = new ArrayList<>();
+    List<Task> woken = new ArrayList<>();
     int moved = 0;
     Key key = keyOf(mm, addr, shared);
     Key key2 = keyOf(mm, addr2, shared);

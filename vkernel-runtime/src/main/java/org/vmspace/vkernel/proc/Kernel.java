@@ -87,20 +87,20 @@ public final class Kernel implements ProcView, AutoCloseable {
   private final ImageCache images;
   /** The vDSO's page, mapped copy-on-write into every process. */
   private final MemoryObject vdso;
-  private final Map<Integer, Process> processes = new HashMap<>();
+  private final Map<Integer, ThreadGroup> processes = new HashMap<>();
   private final AtomicLong nextVmspace = new AtomicLong(1);
   private final java.util.concurrent.atomic.AtomicBoolean unrunnableReported =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final SecureRandom random = new SecureRandom();
   private final ScheduledExecutorService timers;
-  /** The Java threads guest threads run on (see {@link GuestThread#start}). */
+  /** The Java threads guest threads run on (see {@link Task#start}). */
   final java.util.concurrent.ExecutorService carriers = Executors.newCachedThreadPool(
       Thread.ofPlatform().daemon(true).name("vk-carrier-", 1).factory());
   private final int hostUid = Host.getuid();
   private final int hostGid = Host.getgid();
   private int nextPid = 2;
   private int foregroundPgrp;
-  private Process main;
+  private ThreadGroup main;
   private CompletableFuture<Integer> mainExit;
 
   /**
@@ -166,14 +166,14 @@ public final class Kernel implements ProcView, AutoCloseable {
    */
   public Exit run(String program, List<String> argv, List<String> envp, String cwd, FileDescription[] stdio,
       Duration timeout) throws InterruptedException {
-    Process p;
-    GuestThread t;
+    ThreadGroup p;
+    Task t;
     lock.lock();
     try {
       if (main != null) {
         throw new IllegalStateException("a program is already running in this kernel");
       }
-      p = new Process(this, allocatePid(), hostUid, hostGid);
+      p = new ThreadGroup(this, allocatePid(), hostUid, hostGid);
       p.pgid = p.pid;
       p.sid = p.pid;
       foregroundPgrp = p.pid;
@@ -185,7 +185,7 @@ public final class Kernel implements ProcView, AutoCloseable {
         }
       }
       p.fds = fds;
-      t = new GuestThread(this, p, p.pid);
+      t = new Task(this, p, p.pid);
       p.threads.add(t);
       processes.put(p.pid, p);
       main = p;
@@ -252,14 +252,14 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   /** Kills every process (SIGKILL). */
   void killAll() {
-    List<Process> all;
+    List<ThreadGroup> all;
     lock.lock();
     try {
       all = new ArrayList<>(processes.values());
     } finally {
       lock.unlock();
     }
-    for (Process p : all) {
+    for (ThreadGroup p : all) {
       p.requestExit(Signals.SIGKILL);
     }
   }
@@ -270,7 +270,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       boolean any = false;
       lock.lock();
       try {
-        for (Process p : processes.values()) {
+        for (ThreadGroup p : processes.values()) {
           if (!p.threads.isEmpty()) {
             any = true;
             break;
@@ -320,7 +320,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   private boolean groupOrSessionInUse(int id) {
-    for (Process p : processes.values()) {
+    for (ThreadGroup p : processes.values()) {
       if (p.pgid == id || p.sid == id) {
         return true;
       }
@@ -333,10 +333,10 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** The live (non-zombie) process with this pid, or null. */
-  public Process process(int pid, boolean includeZombies) {
+  public ThreadGroup process(int pid, boolean includeZombies) {
     lock.lock();
     try {
-      Process p = processes.get(pid);
+      ThreadGroup p = processes.get(pid);
       return p == null || (p.zombie && !includeZombies) ? null : p;
     } finally {
       lock.unlock();
@@ -347,11 +347,11 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   @Override
   public int selfPid() {
-    GuestThread t = GuestThread.current();
+    Task t = Task.current();
     if (t != null) {
       return t.process.pid;
     }
-    Process m = main;
+    ThreadGroup m = main;
     return m == null ? 1 : m.pid;
   }
 
@@ -376,7 +376,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     long used = 0;
     lock.lock();
     try {
-      for (Process p : processes.values()) {
+      for (ThreadGroup p : processes.values()) {
         AddressSpace m = p.mm;
         if (m != null) {
           for (AddressSpace.Region r : m.regions()) {
@@ -431,7 +431,7 @@ public final class Kernel implements ProcView, AutoCloseable {
    * @throws SyscallError EINVAL for flag combinations Linux refuses, ENOSYS for threads
    *     (CLONE_THREAD, CLONE_SIGHAND) which this kernel does not run yet, EAGAIN, ENOMEM
    */
-  public int clone(GuestThread t, long flags, long newSp, long parentTid, long childTid, long tls) {
+  public int clone(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     if ((flags & (CLONE_THREAD | CLONE_SIGHAND)) != 0) {
       if ((flags & CLONE_SIGHAND) != 0 && (flags & CLONE_VM) == 0
           || (flags & CLONE_THREAD) != 0 && (flags & CLONE_SIGHAND) == 0) {
@@ -442,9 +442,9 @@ public final class Kernel implements ProcView, AutoCloseable {
     if ((flags & ~CLONE_SUPPORTED) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL, String.format("clone flags 0x%x", flags & ~CLONE_SUPPORTED));
     }
-    Process parent = t.process;
-    Process child;
-    GuestThread ct;
+    ThreadGroup parent = t.process;
+    ThreadGroup child;
+    Task ct;
     AddressSpace mm;
     if ((flags & CLONE_VM) != 0) {
       mm = parent.mm.retain();
@@ -465,7 +465,7 @@ public final class Kernel implements ProcView, AutoCloseable {
         }
         throw e;
       }
-      child = new Process(this, pid, parent.uid, parent.gid);
+      child = new ThreadGroup(this, pid, parent.uid, parent.gid);
       child.mm = mm;
       child.parent = (flags & CLONE_PARENT) != 0 ? parent.parent : parent;
       child.pgid = parent.pgid;
@@ -479,7 +479,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       child.fds = (flags & CLONE_FILES) != 0 ? parent.fds.share() : parent.fds.copy();
       Limits.copy(parent.rlimits, child.rlimits);
       parent.copyActionsTo(child);
-      ct = new GuestThread(this, child, pid);
+      ct = new Task(this, child, pid);
       ct.frame.copyFrom(t.frame).rax(0);
       if (newSp != 0) {
         ct.frame.rsp(newSp);
@@ -530,7 +530,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** The vfork parent sleeps until the child execs or exits (only SIGKILL ends the wait). */
-  private void awaitVforkRelease(GuestThread t, Process child) {
+  private void awaitVforkRelease(Task t, ThreadGroup child) {
     while (true) {
       lock.lock();
       try {
@@ -540,14 +540,14 @@ public final class Kernel implements ProcView, AutoCloseable {
       } finally {
         lock.unlock();
       }
-      if (t.await(-1, (short) 0, 0, false) == GuestThread.Wait.SIGNAL) {
+      if (t.await(-1, (short) 0, 0, false) == Task.Wait.SIGNAL) {
         return;
       }
     }
   }
 
-  private void releaseVfork(Process p) {
-    GuestThread waiting;
+  private void releaseVfork(ThreadGroup p) {
+    Task waiting;
     lock.lock();
     try {
       waiting = p.vforkParent;
@@ -569,8 +569,8 @@ public final class Kernel implements ProcView, AutoCloseable {
    *
    * @throws SyscallError ENOENT, EACCES, ENOEXEC, ELOOP, E2BIG, ENOMEM, EFAULT
    */
-  public void execve(GuestThread t, String path, List<byte[]> argv, List<byte[]> envp) {
-    Process p = t.process;
+  public void execve(Task t, String path, List<byte[]> argv, List<byte[]> envp) {
+    ThreadGroup p = t.process;
     if (argv.size() + envp.size() > MAX_ARGS) {
       throw new SyscallError(LinuxErrno.E2BIG);
     }
@@ -657,9 +657,9 @@ public final class Kernel implements ProcView, AutoCloseable {
     return -1;
   }
 
-  private void load(GuestThread t, ImageCache.Image image, String exe, String execfn, List<byte[]> args,
+  private void load(Task t, ImageCache.Image image, String exe, String execfn, List<byte[]> args,
       List<byte[]> envp) {
-    Process p = t.process;
+    ThreadGroup p = t.process;
     AddressSpace fresh = AddressSpace.create(vms, newVmspaceId());
     ElfLoader.Loaded loaded;
     try {
@@ -681,7 +681,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
     t.frame.clear().rip(loaded.entry()).rsp(loaded.stackPointer());
     t.resetVext();
-    t.altFlags = GuestThread.SS_DISABLE;
+    t.altFlags = Task.SS_DISABLE;
     t.altSp = 0;
     t.altSize = 0;
     if (p.fds != null) {
@@ -708,7 +708,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** CLONE_CHILD_CLEARTID: zero the tid word and wake a futex waiter on it (exit, exec). */
-  private void clearChildTid(GuestThread t, AddressSpace mm) {
+  private void clearChildTid(Task t, AddressSpace mm) {
     long addr = t.clearTid;
     t.clearTid = 0;
     if (addr != 0 && mm != null) {
@@ -724,8 +724,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   // ---------------------------------------------------------------- exit and wait
 
   /** A guest thread's loop ended: the last thread out finishes its process's exit. */
-  void threadExited(GuestThread t) {
-    Process p = t.process;
+  void threadExited(Task t) {
+    ThreadGroup p = t.process;
     if (!p.exiting()) {
       // The loop ended without an exit request (an internal error): treat as killed.
       p.requestExit(Signals.SIGKILL);
@@ -744,7 +744,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
-  private void finishExit(Process p) {
+  private void finishExit(ThreadGroup p) {
     int status = p.exitStatus();
     if (p.alarm != null) {
       p.alarm.cancel(false);
@@ -759,17 +759,17 @@ public final class Kernel implements ProcView, AutoCloseable {
       mm.release();
     }
     releaseVfork(p);
-    Process parent;
+    ThreadGroup parent;
     boolean notify;
-    List<Process> orphanSignals = new ArrayList<>();
-    List<Process> adoptedZombies = new ArrayList<>();
-    Process reaper;
+    List<ThreadGroup> orphanSignals = new ArrayList<>();
+    List<ThreadGroup> adoptedZombies = new ArrayList<>();
+    ThreadGroup reaper;
     lock.lock();
     try {
       p.zombie = true;
       p.waitStatus = status;
       reaper = subreaperOf(p);
-      for (Process c : p.children) {
+      for (ThreadGroup c : p.children) {
         c.parent = reaper;
         if (reaper != null && !(c.zombie && autoReaps(reaper))) {
           reaper.children.add(c);
@@ -799,10 +799,10 @@ public final class Kernel implements ProcView, AutoCloseable {
     } finally {
       lock.unlock();
     }
-    for (Process c : orphanSignals) {
+    for (ThreadGroup c : orphanSignals) {
       postProcess(c, c.pdeathSig, SigInfo.user(c.pdeathSig, p.pid, p.uid));
     }
-    for (Process z : adoptedZombies) {
+    for (ThreadGroup z : adoptedZombies) {
       notifyParent(z, reaper, z.waitStatus);
     }
     if (trace != null) {
@@ -818,7 +818,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** Whether {@code parent} has its children reaped at exit (SIGCHLD ignored, or SA_NOCLDWAIT). */
-  private static boolean autoReaps(Process parent) {
+  private static boolean autoReaps(ThreadGroup parent) {
     SigAction a = parent.action(Signals.SIGCHLD);
     return a.handler() == SigAction.SIG_IGN || (a.flags() & SigAction.SA_NOCLDWAIT) != 0;
   }
@@ -827,8 +827,8 @@ public final class Kernel implements ProcView, AutoCloseable {
    * The living ancestor nearest to {@code p} that PR_SET_CHILD_SUBREAPER made a subreaper, which
    * adopts {@code p}'s children; null for init. Called under the kernel lock.
    */
-  private static Process subreaperOf(Process p) {
-    for (Process a = p.parent; a != null; a = a.parent) {
+  private static ThreadGroup subreaperOf(ThreadGroup p) {
+    for (ThreadGroup a = p.parent; a != null; a = a.parent) {
       if (a.childSubreaper && !a.zombie) {
         return a;
       }
@@ -837,7 +837,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** Tells {@code parent} that its child {@code child} ended with wait status {@code status}. */
-  private void notifyParent(Process child, Process parent, int status) {
+  private void notifyParent(ThreadGroup child, ThreadGroup parent, int status) {
     int sig = status & 0x7f;
     int exitSig = child.exitSignal;
     if (exitSig > 0 && exitSig <= Signals.NSIG) {
@@ -845,7 +845,7 @@ public final class Kernel implements ProcView, AutoCloseable {
           sig != 0 ? sig : (status >> 8) & 0xff);
       postProcess(parent, exitSig, info);
     }
-    for (GuestThread pt : parent.threadsSnapshot()) {
+    for (Task pt : parent.threadsSnapshot()) {
       pt.wake(false);
     }
   }
@@ -867,13 +867,13 @@ public final class Kernel implements ProcView, AutoCloseable {
    * @return the child, or null with WNOHANG when none has exited yet
    * @throws SyscallError ECHILD with no such child, ERESTARTSYS if a signal interrupts
    */
-  public Reaped wait(GuestThread t, int which, int options) {
-    Process p = t.process;
+  public Reaped wait(Task t, int which, int options) {
+    ThreadGroup p = t.process;
     while (true) {
       lock.lock();
       try {
         boolean any = false;
-        for (Process c : p.children) {
+        for (ThreadGroup c : p.children) {
           if (!waitMatches(p, c, which, options)) {
             continue;
           }
@@ -895,13 +895,13 @@ public final class Kernel implements ProcView, AutoCloseable {
       if ((options & WNOHANG) != 0) {
         return null;
       }
-      if (t.await(-1, (short) 0, 0, true) == GuestThread.Wait.SIGNAL) {
+      if (t.await(-1, (short) 0, 0, true) == Task.Wait.SIGNAL) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS);
       }
     }
   }
 
-  private static boolean waitMatches(Process self, Process c, int which, int options) {
+  private static boolean waitMatches(ThreadGroup self, ThreadGroup c, int which, int options) {
     boolean pidOk = which > 0 ? c.pid == which : which == 0 ? c.pgid == self.pgid : which == -1 || c.pgid == -which;
     if (!pidOk) {
       return false;
@@ -919,7 +919,7 @@ public final class Kernel implements ProcView, AutoCloseable {
    * Posts a process-directed signal: it stays pending until a thread that does not block it
    * takes it; that thread is woken (and its guest interrupted) now.
    */
-  public void postProcess(Process p, int sig, SigInfo info) {
+  public void postProcess(ThreadGroup p, int sig, SigInfo info) {
     if (sig == Signals.SIGKILL) {
       p.requestExit(Signals.SIGKILL);
       return;
@@ -927,7 +927,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     if (!p.addPending(sig, info)) {
       return;
     }
-    for (GuestThread t : p.threadsSnapshot()) {
+    for (Task t : p.threadsSnapshot()) {
       if ((t.mask() & Signals.bit(sig)) == 0 || (t.waitingFor() & Signals.bit(sig)) != 0) {
         t.wake(true);
         return;
@@ -940,15 +940,15 @@ public final class Kernel implements ProcView, AutoCloseable {
    *
    * @throws SyscallError EINVAL bad signal, ESRCH no such process or group
    */
-  public void kill(GuestThread t, int which, int sig) {
+  public void kill(Task t, int which, int sig) {
     if (sig < 0 || sig > Signals.NSIG) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    Process self = t.process;
-    List<Process> targets = new ArrayList<>();
+    ThreadGroup self = t.process;
+    List<ThreadGroup> targets = new ArrayList<>();
     lock.lock();
     try {
-      for (Process p : processes.values()) {
+      for (ThreadGroup p : processes.values()) {
         boolean match;
         if (which > 0) {
           match = p.pid == which;
@@ -972,7 +972,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     if (sig == 0) {
       return;
     }
-    for (Process p : targets) {
+    for (ThreadGroup p : targets) {
       if (!p.zombie) {
         postProcess(p, sig, SigInfo.user(sig, self.pid, self.uid));
       }
@@ -984,10 +984,10 @@ public final class Kernel implements ProcView, AutoCloseable {
    * unless a shell changed it), as a terminal does for Ctrl-C; from outside the guests.
    */
   public void signalForeground(int sig) {
-    List<Process> targets = new ArrayList<>();
+    List<ThreadGroup> targets = new ArrayList<>();
     lock.lock();
     try {
-      for (Process p : processes.values()) {
+      for (ThreadGroup p : processes.values()) {
         if (p.pgid == foregroundPgrp && !p.zombie) {
           targets.add(p);
         }
@@ -995,22 +995,22 @@ public final class Kernel implements ProcView, AutoCloseable {
     } finally {
       lock.unlock();
     }
-    for (Process p : targets) {
+    for (ThreadGroup p : targets) {
       postProcess(p, sig, new SigInfo(sig, SigInfo.SI_KERNEL, 0, 0, 0, 0));
     }
   }
 
   /** tkill/tgkill: to one thread ({@code tgid} -1 for tkill). */
-  public void tgkill(GuestThread t, int tgid, int tid, int sig) {
+  public void tgkill(Task t, int tgid, int tid, int sig) {
     if (sig < 0 || sig > Signals.NSIG || tid <= 0 || (tgid <= 0 && tgid != -1)) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    Process p = process(tid, false);
+    ThreadGroup p = process(tid, false);
     if (p == null || (tgid != -1 && p.pid != tgid)) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
-    GuestThread target = null;
-    for (GuestThread g : p.threadsSnapshot()) {
+    Task target = null;
+    for (Task g : p.threadsSnapshot()) {
       if (g.tid == tid) {
         target = g;
       }
@@ -1023,14 +1023,14 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
-  void traceSignal(GuestThread t, SigInfo info) {
+  void traceSignal(Task t, SigInfo info) {
     if (trace != null) {
       trace.signal(t.process.pid, info);
     }
   }
 
   /** setitimer(ITIMER_REAL)/alarm: SIGALRM after {@code delayNanos}, then every {@code intervalNanos}. */
-  public long[] setAlarm(Process p, long delayNanos, long intervalNanos) {
+  public long[] setAlarm(ThreadGroup p, long delayNanos, long intervalNanos) {
     synchronized (p) {
       long[] old = alarmLeft(p);
       if (p.alarm != null) {
@@ -1046,7 +1046,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
-  private void fireAlarm(Process p) {
+  private void fireAlarm(ThreadGroup p) {
     synchronized (p) {
       if (p.alarmInterval > 0) {
         p.alarmDeadline = System.nanoTime() + p.alarmInterval;
@@ -1059,7 +1059,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** The time left on the ITIMER_REAL timer and its interval, in nanoseconds. */
-  public long[] alarmLeft(Process p) {
+  public long[] alarmLeft(ThreadGroup p) {
     synchronized (p) {
       if (p.alarm == null) {
         return new long[] {0, 0};
@@ -1071,14 +1071,14 @@ public final class Kernel implements ProcView, AutoCloseable {
   // ---------------------------------------------------------------- sessions and groups
 
   /** setpgid(2). */
-  public void setpgid(GuestThread t, int pid, int pgid) {
-    Process self = t.process;
+  public void setpgid(Task t, int pid, int pgid) {
+    ThreadGroup self = t.process;
     if (pgid < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     lock.lock();
     try {
-      Process target = pid == 0 ? self : processes.get(pid);
+      ThreadGroup target = pid == 0 ? self : processes.get(pid);
       if (target == null || target.zombie || (target != self && target.parent != self)) {
         throw new SyscallError(LinuxErrno.ESRCH);
       }
@@ -1091,7 +1091,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       int group = pgid == 0 ? target.pid : pgid;
       if (group != target.pid) {
         boolean exists = false;
-        for (Process p : processes.values()) {
+        for (ThreadGroup p : processes.values()) {
           if (p.pgid == group && p.sid == self.sid && !p.zombie) {
             exists = true;
             break;
@@ -1111,7 +1111,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   public int pgidOf(int pid, boolean session) {
     lock.lock();
     try {
-      Process p = processes.get(pid);
+      ThreadGroup p = processes.get(pid);
       if (p == null) {
         throw new SyscallError(LinuxErrno.ESRCH);
       }
@@ -1122,11 +1122,11 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** setsid(2). */
-  public int setsid(GuestThread t) {
-    Process self = t.process;
+  public int setsid(Task t) {
+    ThreadGroup self = t.process;
     lock.lock();
     try {
-      for (Process p : processes.values()) {
+      for (ThreadGroup p : processes.values()) {
         if (p.pgid == self.pid) {
           throw new SyscallError(LinuxErrno.EPERM);
         }
@@ -1150,14 +1150,14 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   /** TIOCSPGRP: a group of the caller's session. */
-  public void foregroundPgrp(GuestThread t, int pgrp) {
+  public void foregroundPgrp(Task t, int pgrp) {
     lock.lock();
     try {
       if (pgrp < 0) {
         throw new SyscallError(LinuxErrno.EINVAL);
       }
       boolean exists = false;
-      for (Process p : processes.values()) {
+      for (ThreadGroup p : processes.values()) {
         if (p.pgid == pgrp && p.sid == t.process.sid) {
           exists = true;
           break;
@@ -1178,7 +1178,7 @@ public final class Kernel implements ProcView, AutoCloseable {
    * A guest thread's loop failed: a bug in the kernel (reported with its stack trace), or a
    * backend that cannot run guest code on this machine (one line, once). The process is killed.
    */
-  void internalError(GuestThread t, Throwable e) {
+  void internalError(Task t, Throwable e) {
     PrintStream err = System.err;
     if (e instanceof org.vmspace.api.VmspaceException ve && ve.errno() == org.vmspace.api.Errno.EOPNOTSUPP) {
       // Not a bug: this machine's KVM cannot run guest code with this backend (yet).

@@ -6,9 +6,9 @@ import org.vmspace.api.TrapFrame;
 import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.mem.UserMemory;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
-import org.vmspace.vkernel.proc.Process;
+import org.vmspace.vkernel.proc.ThreadGroup;
 
 /**
  * One system call being handled: the calling thread, its process and kernel, and the arguments
@@ -20,13 +20,13 @@ public final class Call {
   private static final ThreadLocal<MemorySegment> BUFFER =
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CHUNK, 4096));
 
-  final GuestThread thread;
-  final Process process;
+  final Task thread;
+  final ThreadGroup process;
   final Kernel kernel;
   final TrapFrame frame;
   final long nr;
 
-  Call(GuestThread thread, long nr) {
+  Call(Task thread, long nr) {
     this.thread = thread;
     this.process = thread.process();
     this.kernel = thread.kernel();

@@ -9,7 +9,7 @@ import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -206,7 +206,7 @@ final class IoCalls {
   }
 
   private static void waitFor(Call c, int hostFd, short events) {
-    if (c.thread.await(hostFd, events, 0, true) == GuestThread.Wait.SIGNAL) {
+    if (c.thread.await(hostFd, events, 0, true) == Task.Wait.SIGNAL) {
       throw new SyscallError(LinuxErrno.ERESTARTSYS);
     }
   }
@@ -259,7 +259,7 @@ final class IoCalls {
           c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
         }
         if (e.errno() == LinuxErrno.EAGAIN && !d.nonBlocking() && d.pollFd() >= 0) {
-          if (c.thread.await(d.pollFd(), POLLOUT, 0, true) == GuestThread.Wait.SIGNAL) {
+          if (c.thread.await(d.pollFd(), POLLOUT, 0, true) == Task.Wait.SIGNAL) {
             if (before + done > 0) {
               return done;
             }
@@ -587,9 +587,9 @@ final class IoCalls {
         c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
       }
       long wait = ready ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
-      GuestThread.Wait w = c.thread.awaitMany(host, hn, wait);
-      if (w == GuestThread.Wait.SIGNAL && !ready) {
-        throw new SyscallError(GuestThread.ERESTARTNOHAND);
+      Task.Wait w = c.thread.awaitMany(host, hn, wait);
+      if (w == Task.Wait.SIGNAL && !ready) {
+        throw new SyscallError(Task.ERESTARTNOHAND);
       }
       for (int i = 0; i < n; i++) {
         if (hostIndex[i] >= 0) {

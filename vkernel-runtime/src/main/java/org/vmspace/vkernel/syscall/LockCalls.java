@@ -11,7 +11,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.FileLocks;
 import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -124,7 +124,7 @@ final class LockCalls {
           throw new SyscallError(LinuxErrno.EDEADLK);
         }
         long deadline = conflict.owner() == FileLocks.HOST ? System.nanoTime() + HOST_POLL_MS * 1_000_000L : 0;
-        if (c.thread.await(-1, (short) 0, deadline, true) == GuestThread.Wait.SIGNAL) {
+        if (c.thread.await(-1, (short) 0, deadline, true) == Task.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }

@@ -7,10 +7,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.vmspace.vkernel.fs.FileDescription;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.Limits;
-import org.vmspace.vkernel.proc.Process;
+import org.vmspace.vkernel.proc.ThreadGroup;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -18,7 +18,7 @@ import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * Process system calls: clone/fork/vfork, execve, exit, wait4/waitid, kill, ids, process
+ * ThreadGroup system calls: clone/fork/vfork, execve, exit, wait4/waitid, kill, ids, process
  * groups and sessions, TLS (arch_prctl), prctl, resource limits and usage, uname, sysinfo,
  * futex and the scheduler queries.
  */
@@ -314,7 +314,7 @@ final class ProcessCalls {
 
   private static long prctl(Call c) {
     int option = c.i(0);
-    Process p = c.process;
+    ThreadGroup p = c.process;
     switch (option) {
       case 1 -> { // PR_SET_PDEATHSIG
         int sig = c.i(1);
@@ -369,7 +369,7 @@ final class ProcessCalls {
   // ---------------------------------------------------------------- limits and usage
 
   private static long prlimit(Call c, int pid, int resource, long newAddr, long oldAddr) {
-    Process p = pid == 0 ? c.process : c.kernel.process(pid, false);
+    ThreadGroup p = pid == 0 ? c.process : c.kernel.process(pid, false);
     if (p == null) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
@@ -403,7 +403,7 @@ final class ProcessCalls {
   }
 
   /** User and system CPU time of the calling process (one thread: the calling one). */
-  private static long[] cpuNanos(Process p) {
+  private static long[] cpuNanos(ThreadGroup p) {
     long user = Math.max(0, THREADS.getCurrentThreadUserTime());
     long total = Math.max(0, THREADS.getCurrentThreadCpuTime());
     return new long[] {user, Math.max(0, total - user)};
@@ -464,7 +464,7 @@ final class ProcessCalls {
    * The thread sched_{get,set}affinity name: 0 is the caller; ESRCH if there is none. The
    * virtual init (pid 1) is not a guest thread: its mask is every online CPU and may be read only.
    */
-  private static GuestThread affinityTarget(Call c, boolean set) {
+  private static Task affinityTarget(Call c, boolean set) {
     int tid = c.i(0);
     if (tid == INIT_PID) {
       if (set) {
@@ -475,8 +475,8 @@ final class ProcessCalls {
     if (tid == 0) {
       return c.thread;
     }
-    Process p = tid < 0 ? null : c.kernel.process(tid, false);
-    GuestThread t = p == null ? null : p.thread(tid);
+    ThreadGroup p = tid < 0 ? null : c.kernel.process(tid, false);
+    Task t = p == null ? null : p.thread(tid);
     if (t == null) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
@@ -497,8 +497,8 @@ final class ProcessCalls {
       }
     }
     // Linux's order: the mask is copied (EFAULT) before the thread is looked up.
-    GuestThread t = affinityTarget(c, true);
-    mask &= GuestThread.onlineCpus();
+    Task t = affinityTarget(c, true);
+    mask &= Task.onlineCpus();
     if (mask == 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
@@ -512,8 +512,8 @@ final class ProcessCalls {
     if (Long.compareUnsigned(len, 8) < 0 || (len & 7) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    GuestThread t = affinityTarget(c, false);
-    c.mem().writeLong(c.a(2), t == null ? GuestThread.onlineCpus() : t.affinity());
+    Task t = affinityTarget(c, false);
+    c.mem().writeLong(c.a(2), t == null ? Task.onlineCpus() : t.affinity());
     return 8;
   }
 

@@ -2,7 +2,7 @@ package org.vmspace.vkernel.syscall;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
@@ -123,10 +123,10 @@ final class SignalCalls {
   /** rt_sigsuspend/pause: waits with {@code mask} until a handler runs (or the process dies). */
   private static long suspend(Call c, long mask) {
     c.thread.suspendMask(mask);
-    while (c.thread.await(-1, (short) 0, 0, true) != GuestThread.Wait.SIGNAL) {
+    while (c.thread.await(-1, (short) 0, 0, true) != Task.Wait.SIGNAL) {
       // woken for something else (a child exited): keep waiting
     }
-    throw new SyscallError(GuestThread.ERESTARTNOHAND);
+    throw new SyscallError(Task.ERESTARTNOHAND);
   }
 
   private static long sigtimedwait(Call c) {
@@ -147,11 +147,11 @@ final class SignalCalls {
         if (deadline != 0 && System.nanoTime() - deadline >= 0) {
           throw new SyscallError(LinuxErrno.EAGAIN);
         }
-        GuestThread.Wait w = c.thread.await(-1, (short) 0, deadline == 0 ? 0 : deadline, true);
-        if (w == GuestThread.Wait.SIGNAL && c.thread.takeSignal(set, info) == 0) {
+        Task.Wait w = c.thread.await(-1, (short) 0, deadline == 0 ? 0 : deadline, true);
+        if (w == Task.Wait.SIGNAL && c.thread.takeSignal(set, info) == 0) {
           // Another signal (one not waited for) interrupts the wait.
-          throw new SyscallError(GuestThread.ERESTARTNOHAND);
-        } else if (w == GuestThread.Wait.SIGNAL) {
+          throw new SyscallError(Task.ERESTARTNOHAND);
+        } else if (w == Task.Wait.SIGNAL) {
           if (c.a(1) != 0) {
             c.mem().writeBytes(c.a(1), info[0].toBytes());
           }
@@ -168,7 +168,7 @@ final class SignalCalls {
     boolean on = c.thread.onAltStack(c.frame.rsp());
     if (c.a(1) != 0) {
       ByteBuffer b = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
-      b.putLong(0, cur[0]).putInt(8, on ? GuestThread.SS_ONSTACK : (int) cur[2]).putLong(16, cur[1]);
+      b.putLong(0, cur[0]).putInt(8, on ? Task.SS_ONSTACK : (int) cur[2]).putLong(16, cur[1]);
       c.mem().writeBytes(c.a(1), b.array());
     }
     if (c.a(0) != 0) {
@@ -180,11 +180,11 @@ final class SignalCalls {
         throw new SyscallError(LinuxErrno.EPERM);
       }
       int mode = flags & ~SS_AUTODISARM;
-      if (mode != 0 && mode != GuestThread.SS_ONSTACK && mode != GuestThread.SS_DISABLE) {
+      if (mode != 0 && mode != Task.SS_ONSTACK && mode != Task.SS_DISABLE) {
         throw new SyscallError(LinuxErrno.EINVAL);
       }
-      if (mode == GuestThread.SS_DISABLE) {
-        c.thread.altStack(0, 0, GuestThread.SS_DISABLE);
+      if (mode == Task.SS_DISABLE) {
+        c.thread.altStack(0, 0, Task.SS_DISABLE);
       } else {
         if (size < MINSIGSTKSZ) {
           throw new SyscallError(LinuxErrno.ENOMEM);

@@ -9,7 +9,7 @@ import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -131,7 +131,7 @@ final class SpecialFiles {
             }
             vfs.fifos().wakeOnOpen(key, wake);
           }
-          if (!vfs.fifos().hasReader(key) && wait(c, -1) == GuestThread.Wait.SIGNAL) {
+          if (!vfs.fifos().hasReader(key) && wait(c, -1) == Task.Wait.SIGNAL) {
             throw new SyscallError(LinuxErrno.ERESTARTSYS);
           }
         }
@@ -150,11 +150,11 @@ final class SpecialFiles {
     try {
       // Data or a hang-up (a writer came and went) show a host writer; the registry a guest one.
       while (!fifos.hasWriter(key)) {
-        GuestThread.Wait w = wait(c, fd);
-        if (w == GuestThread.Wait.READY) {
+        Task.Wait w = wait(c, fd);
+        if (w == Task.Wait.READY) {
           return;
         }
-        if (w == GuestThread.Wait.SIGNAL) {
+        if (w == Task.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }
@@ -163,7 +163,7 @@ final class SpecialFiles {
     }
   }
 
-  private static GuestThread.Wait wait(Call c, int fd) {
+  private static Task.Wait wait(Call c, int fd) {
     return c.thread.await(fd, Host.POLLIN, System.nanoTime() + RETRY_NANOS, true);
   }
 

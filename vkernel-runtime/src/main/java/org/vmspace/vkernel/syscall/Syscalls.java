@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VmspaceException;
-import org.vmspace.vkernel.proc.GuestThread;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -15,7 +15,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * runs its handler, puts the result (or {@code -errno}) in {@code rax}, and traces it.
  *
  * <p>Handlers throw {@link SyscallError}; {@code ERESTARTSYS} and {@code ERESTARTNOHAND} mark a
- * blocking call a signal interrupted (see {@link GuestThread}). A number without a handler
+ * blocking call a signal interrupted (see {@link Task}). A number without a handler
  * returns {@code ENOSYS}.
  */
 public final class Syscalls {
@@ -83,7 +83,7 @@ public final class Syscalls {
   }
 
   /** Handles the system call the thread's frame holds. */
-  public void dispatch(GuestThread t) {
+  public void dispatch(Task t) {
     TrapFrame f = t.frame;
     long nr = f.rax();
     Entry e = nr >= 0 && nr < SIZE ? table[(int) nr] : null;
@@ -104,7 +104,7 @@ public final class Syscalls {
         result = e.handler().call(new Call(t, nr));
       } catch (SyscallError err) {
         int errno = err.errno();
-        if (errno == LinuxErrno.ERESTARTSYS || errno == GuestThread.ERESTARTNOHAND) {
+        if (errno == LinuxErrno.ERESTARTSYS || errno == Task.ERESTARTNOHAND) {
           t.restartAfterSignal(errno, nr);
           errno = LinuxErrno.EINTR;
         }

@@ -22,19 +22,19 @@ import org.vmspace.vkernel.signal.Signals;
  * state (dispositions, pending set, exit request) by the process's own monitor. The kernel lock
  * is never taken while holding a process monitor.
  */
-public final class Process implements ProcView.ProcInfo {
+public final class ThreadGroup implements ProcView.ProcInfo {
   final Kernel kernel;
   final int pid;
   /** Kernel lock. Null for a child of the virtual init (pid 1). */
-  Process parent;
+  ThreadGroup parent;
   /** Kernel lock. */
   int pgid;
   /** Kernel lock. */
   int sid;
   /** Kernel lock. */
-  final List<Process> children = new ArrayList<>();
+  final List<ThreadGroup> children = new ArrayList<>();
   /** Changed under the kernel lock; read without it (copy-on-write). */
-  final List<GuestThread> threads = new CopyOnWriteArrayList<>();
+  final List<Task> threads = new CopyOnWriteArrayList<>();
   /** Kernel lock: exited, not yet waited for. */
   boolean zombie;
   /** Kernel lock: the wait status (exit code << 8, or the signal number). */
@@ -42,7 +42,7 @@ public final class Process implements ProcView.ProcInfo {
   /** Kernel lock: whether it has called execve (setpgid on it then fails). */
   boolean execed;
   /** Kernel lock: the parent thread waiting in vfork until this child execs or exits, or null. */
-  GuestThread vforkParent;
+  Task vforkParent;
 
   final int uid;
   final int gid;
@@ -79,7 +79,7 @@ public final class Process implements ProcView.ProcInfo {
   long alarmDeadline;
   long alarmInterval;
 
-  Process(Kernel kernel, int pid, int uid, int gid) {
+  ThreadGroup(Kernel kernel, int pid, int uid, int gid) {
     this.kernel = kernel;
     this.pid = pid;
     this.uid = uid;
@@ -190,7 +190,7 @@ public final class Process implements ProcView.ProcInfo {
    * pending (POSIX).
    */
   public void action(int sig, SigAction a) {
-    List<GuestThread> ts;
+    List<Task> ts;
     synchronized (this) {
       actions[sig] = a;
       if (!a.ignores(sig)) {
@@ -200,13 +200,13 @@ public final class Process implements ProcView.ProcInfo {
       pendingInfo[sig] = null;
     }
     ts = threadsSnapshot();
-    for (GuestThread t : ts) {
+    for (Task t : ts) {
       t.discardPending(sig);
     }
   }
 
   /** fork: the child gets copies of the dispositions. */
-  void copyActionsTo(Process child) {
+  void copyActionsTo(ThreadGroup child) {
     SigAction[] copy;
     synchronized (this) {
       copy = actions.clone();
@@ -243,11 +243,11 @@ public final class Process implements ProcView.ProcInfo {
   }
 
   private boolean allThreadsBlock(int sig) {
-    List<GuestThread> ts = threadsSnapshot();
+    List<Task> ts = threadsSnapshot();
     if (ts.isEmpty()) {
       return false;
     }
-    for (GuestThread t : ts) {
+    for (Task t : ts) {
       if ((t.mask() & Signals.bit(sig)) == 0) {
         return false;
       }
@@ -287,7 +287,7 @@ public final class Process implements ProcView.ProcInfo {
       exiting = true;
       exitStatus = status;
     }
-    for (GuestThread t : threadsSnapshot()) {
+    for (Task t : threadsSnapshot()) {
       t.wake(true);
     }
   }
@@ -300,13 +300,13 @@ public final class Process implements ProcView.ProcInfo {
     return exitStatus;
   }
 
-  List<GuestThread> threadsSnapshot() {
+  List<Task> threadsSnapshot() {
     return threads;
   }
 
   /** The live thread with this thread id, or null. */
-  public GuestThread thread(int tid) {
-    for (GuestThread t : threads) {
+  public Task thread(int tid) {
+    for (Task t : threads) {
       if (t.tid == tid) {
         return t;
       }
@@ -329,7 +329,7 @@ public final class Process implements ProcView.ProcInfo {
   private char state() {
     kernel.lock.lock();
     try {
-      return zombie ? 'Z' : threads.stream().anyMatch(GuestThread::isBlocked) ? 'S' : 'R';
+      return zombie ? 'Z' : threads.stream().anyMatch(Task::isBlocked) ? 'S' : 'R';
     } finally {
       kernel.lock.unlock();
     }
@@ -379,8 +379,8 @@ public final class Process implements ProcView.ProcInfo {
 
   /** The Threads and Sig* lines of /proc/PID/status, for the first thread, as Linux prints them. */
   private String signalStatus() {
-    List<GuestThread> ts = threadsSnapshot();
-    GuestThread first = ts.isEmpty() ? null : ts.get(0);
+    List<Task> ts = threadsSnapshot();
+    Task first = ts.isEmpty() ? null : ts.get(0);
     long ignored = 0;
     long caught = 0;
     synchronized (this) {

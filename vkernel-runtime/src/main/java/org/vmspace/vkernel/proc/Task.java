@@ -29,7 +29,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * eventfd (and interrupts a running guest), so a blocked call returns promptly with {@code
  * ERESTARTSYS} and the signal is delivered on the way back to the guest.
  */
-public final class GuestThread implements Runnable {
+public final class Task implements Runnable {
   /** What {@link #await} saw. */
   public enum Wait {
     /** The host descriptor is ready. */
@@ -42,13 +42,13 @@ public final class GuestThread implements Runnable {
     TIMEOUT
   }
 
-  private static final ThreadLocal<GuestThread> CURRENT = new ThreadLocal<>();
+  private static final ThreadLocal<Task> CURRENT = new ThreadLocal<>();
   /** Signal frames whose interrupted vector state is kept; deeper ones (siglongjmp) are dropped. */
   private static final int MAX_NESTED_HANDLERS = 64;
   public static final int SS_ONSTACK = 1;
   public static final int SS_DISABLE = 2;
 
-  final Process process;
+  final ThreadGroup process;
   final int tid;
   private final Kernel kernel;
   /** The guest's registers; this thread's alone. */
@@ -105,7 +105,7 @@ public final class GuestThread implements Runnable {
   private MemorySegment pollFds;
   private MemorySegment wakeBuf;
 
-  GuestThread(Kernel kernel, Process process, int tid) {
+  Task(Kernel kernel, ThreadGroup process, int tid) {
     this.kernel = kernel;
     this.process = process;
     this.tid = tid;
@@ -117,11 +117,11 @@ public final class GuestThread implements Runnable {
   }
 
   /** The guest thread the calling Java thread runs, or null. */
-  public static GuestThread current() {
+  public static Task current() {
     return CURRENT.get();
   }
 
-  public Process process() {
+  public ThreadGroup process() {
     return process;
   }
 
