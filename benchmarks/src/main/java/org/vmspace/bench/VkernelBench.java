@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Random;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
+import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
@@ -85,7 +86,7 @@ final class VkernelBench {
     qemuCommand.addAll(command);
     check("qemu", expected, runHost(qemuCommand, work));
     try (VmspaceService vms = Vmspaces.open();
-        Kernel kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build())) {
+        Kernel kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new)) {
       Path out = work.resolve("vkernel.out");
       check("vkernel", expected, runVkernel(kernel, command, work, out));
       for (int i = 0; i < RUNS; i++) {

@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
+import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostStdio;
 import org.vmspace.vkernel.fs.Stat;
@@ -148,7 +149,7 @@ final class RunCommand implements Callable<Integer> {
     } else {
       config.root(Path.of("/"), false).tmp(tmp);
     }
-    try (Kernel kernel = new Kernel(vms, config.build())) {
+    try (Kernel kernel = new Kernel(vms, config.build(), Syscalls::new)) {
       String guestCwd = cwd != null ? cwd : root != null ? "/" : visibleCwd(kernel.vfs());
       List<String> envp = new ArrayList<>();
       environment.forEach((k, v) -> envp.add(k + "=" + v));

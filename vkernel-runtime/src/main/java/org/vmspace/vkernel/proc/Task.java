@@ -186,7 +186,7 @@ public final class Task implements Runnable {
       process.requestExit(Signals.SIGKILL);
     } finally {
       try {
-        kernel.threadExited(this);
+        TaskExit.threadExited(this);
       } finally {
         synchronized (wakeLock) {
           wakeClosed = true;
@@ -443,13 +443,13 @@ public final class Task implements Runnable {
             continue;
           }
           case TERMINATE, CORE -> {
-            kernel.traceSignal(this, info[0]);
+            TaskSignals.traceSignal(this, info[0]);
             process.requestExit(sig);
             return false;
           }
         }
       }
-      kernel.traceSignal(this, info[0]);
+      TaskSignals.traceSignal(this, info[0]);
       if (!runHandler(sig, info[0], a)) {
         return false;
       }
@@ -492,7 +492,7 @@ public final class Task implements Runnable {
       process.mm.memory().writeBytes(addr, bytes);
     } catch (SyscallError e) {
       // No room for the frame: Linux kills with SIGSEGV.
-      kernel.traceSignal(this, SigInfo.fault(Signals.SIGSEGV, SigInfo.SI_KERNEL, 0));
+      TaskSignals.traceSignal(this, SigInfo.fault(Signals.SIGSEGV, SigInfo.SI_KERNEL, 0));
       process.requestExit(Signals.SIGSEGV);
       return false;
     }

@@ -10,6 +10,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Sessions;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -532,9 +533,9 @@ final class IoCalls {
       if (req == TIOCGPGRP || req == TIOCSPGRP || req == TIOCGSID || req == TIOCSCTTY || req == TIOCNOTTY) {
         d.ioctl(TCGETS, a.allocate(64, 8)); // ENOTTY unless a terminal
         if (req == TIOCGPGRP) {
-          c.mem().writeInt(arg, c.kernel.foregroundPgrp());
+          c.mem().writeInt(arg, Sessions.foregroundPgrp(c.kernel));
         } else if (req == TIOCSPGRP) {
-          c.kernel.foregroundPgrp(c.thread, c.mem().readInt(arg));
+          Sessions.foregroundPgrp(c.thread, c.mem().readInt(arg));
         } else if (req == TIOCGSID) {
           c.mem().writeInt(arg, c.process.sid());
         }

@@ -8,6 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.TaskSignals;
+import org.vmspace.vkernel.proc.TaskExit;
+import org.vmspace.vkernel.proc.TaskExec;
+import org.vmspace.vkernel.proc.TaskClone;
+import org.vmspace.vkernel.proc.Sessions;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.Limits;
 import org.vmspace.vkernel.proc.ThreadGroup;
@@ -37,9 +42,9 @@ final class ProcessCalls {
   private ProcessCalls() {}
 
   static void register(Syscalls s) {
-    s.def(56, "clone", "xxxxx", c -> c.kernel.clone(c.thread, c.a(0), c.a(1), c.a(2), c.a(3), c.a(4)));
-    s.def(57, "fork", "", c -> c.kernel.clone(c.thread, Signals.SIGCHLD, 0, 0, 0, 0));
-    s.def(58, "vfork", "", c -> c.kernel.clone(c.thread, Kernel.CLONE_VM | Kernel.CLONE_VFORK | Signals.SIGCHLD, 0, 0, 0, 0));
+    s.def(56, "clone", "xxxxx", c -> TaskClone.clone(c.thread, c.a(0), c.a(1), c.a(2), c.a(3), c.a(4)));
+    s.def(57, "fork", "", c -> TaskClone.clone(c.thread, Signals.SIGCHLD, 0, 0, 0, 0));
+    s.def(58, "vfork", "", c -> TaskClone.clone(c.thread, TaskClone.CLONE_VM | TaskClone.CLONE_VFORK | Signals.SIGCHLD, 0, 0, 0, 0));
     s.def(435, "clone3", "xu", c -> {
       throw new SyscallError(LinuxErrno.ENOSYS, "clone3 (the C library falls back to clone)");
     });
@@ -50,15 +55,15 @@ final class ProcessCalls {
     s.def(61, "wait4", "dxdx", ProcessCalls::wait4);
     s.def(247, "waitid", "ddxdx", ProcessCalls::waitid);
     s.def(62, "kill", "dS", c -> {
-      c.kernel.kill(c.thread, c.i(0), c.i(1));
+      TaskSignals.kill(c.thread, c.i(0), c.i(1));
       return 0;
     });
     s.def(200, "tkill", "dS", c -> {
-      c.kernel.tgkill(c.thread, -1, c.i(0), c.i(1));
+      TaskSignals.tgkill(c.thread, -1, c.i(0), c.i(1));
       return 0;
     });
     s.def(234, "tgkill", "ddS", c -> {
-      c.kernel.tgkill(c.thread, c.i(0), c.i(1), c.i(2));
+      TaskSignals.tgkill(c.thread, c.i(0), c.i(1), c.i(2));
       return 0;
     });
     s.def(39, "getpid", "", c -> c.process.pid());
@@ -81,13 +86,13 @@ final class ProcessCalls {
       throw new SyscallError(LinuxErrno.EPERM);
     });
     s.def(109, "setpgid", "dd", c -> {
-      c.kernel.setpgid(c.thread, c.i(0), c.i(1));
+      Sessions.setpgid(c.thread, c.i(0), c.i(1));
       return 0;
     });
-    s.def(121, "getpgid", "d", c -> c.i(0) == 0 ? c.process.pgid() : c.kernel.pgidOf(c.i(0), false));
+    s.def(121, "getpgid", "d", c -> c.i(0) == 0 ? c.process.pgid() : Sessions.pgidOf(c.kernel, c.i(0), false));
     s.def(111, "getpgrp", "", c -> c.process.pgid());
-    s.def(112, "setsid", "", c -> c.kernel.setsid(c.thread));
-    s.def(124, "getsid", "d", c -> c.i(0) == 0 ? c.process.sid() : c.kernel.pgidOf(c.i(0), true));
+    s.def(112, "setsid", "", c -> Sessions.setsid(c.thread));
+    s.def(124, "getsid", "d", c -> c.i(0) == 0 ? c.process.sid() : Sessions.pgidOf(c.kernel, c.i(0), true));
     s.def(218, "set_tid_address", "x", c -> {
       c.thread.clearTid(c.a(0));
       return c.thread.tid();
@@ -140,7 +145,7 @@ final class ProcessCalls {
   private static long execve(Call c, String path, long argv, long envp) {
     List<byte[]> args = c.mem().readStringArray(argv, MAX_ARG_STRINGS, MAX_ARG_BYTES);
     List<byte[]> env = c.mem().readStringArray(envp, MAX_ARG_STRINGS, MAX_ARG_BYTES);
-    c.kernel.execve(c.thread, path, args, env);
+    TaskExec.execve(c.thread, path, args, env);
     return Syscalls.NO_RETURN;
   }
 
@@ -178,13 +183,13 @@ final class ProcessCalls {
   }
 
   private static long wait4(Call c) {
-    int options = waitOptions(c.i(2), Kernel.WNOHANG | Kernel.WUNTRACED | Kernel.WCONTINUED | 0x20000000
-        | Kernel.WALL | Kernel.WCLONE);
+    int options = waitOptions(c.i(2), TaskExit.WNOHANG | TaskExit.WUNTRACED | TaskExit.WCONTINUED | 0x20000000
+        | TaskExit.WALL | TaskExit.WCLONE);
     int which = c.i(0);
     if (which == Integer.MIN_VALUE) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
-    Kernel.Reaped r = c.kernel.wait(c.thread, which, options);
+    TaskExit.Reaped r = TaskExit.wait(c.thread, which, options);
     if (r == null) {
       return 0;
     }
@@ -200,9 +205,9 @@ final class ProcessCalls {
   private static long waitid(Call c) {
     int idtype = c.i(0);
     int id = c.i(1);
-    int options = waitOptions(c.i(3), Kernel.WNOHANG | 2 /* WSTOPPED */ | 4 /* WEXITED */ | Kernel.WCONTINUED
-        | Kernel.WNOWAIT | 0x20000000 | Kernel.WALL | Kernel.WCLONE);
-    if ((options & (2 | 4 | Kernel.WCONTINUED)) == 0) {
+    int options = waitOptions(c.i(3), TaskExit.WNOHANG | 2 /* WSTOPPED */ | 4 /* WEXITED */ | TaskExit.WCONTINUED
+        | TaskExit.WNOWAIT | 0x20000000 | TaskExit.WALL | TaskExit.WCLONE);
+    if ((options & (2 | 4 | TaskExit.WCONTINUED)) == 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     int which = switch (idtype) {
@@ -216,19 +221,19 @@ final class ProcessCalls {
     }
     if ((options & 4) == 0) {
       // Only stopped/continued children asked for: this kernel stops nobody.
-      if ((options & Kernel.WNOHANG) != 0) {
+      if ((options & TaskExit.WNOHANG) != 0) {
         writeChildInfo(c, null);
         return 0;
       }
       throw new SyscallError(LinuxErrno.ECHILD);
     }
-    int kopts = (options & (Kernel.WNOHANG | Kernel.WNOWAIT | Kernel.WALL | Kernel.WCLONE));
-    Kernel.Reaped r = c.kernel.wait(c.thread, which, kopts);
+    int kopts = (options & (TaskExit.WNOHANG | TaskExit.WNOWAIT | TaskExit.WALL | TaskExit.WCLONE));
+    TaskExit.Reaped r = TaskExit.wait(c.thread, which, kopts);
     writeChildInfo(c, r);
     return 0;
   }
 
-  private static void writeChildInfo(Call c, Kernel.Reaped r) {
+  private static void writeChildInfo(Call c, TaskExit.Reaped r) {
     if (c.a(2) == 0) {
       return;
     }

@@ -3,6 +3,7 @@ package org.vmspace.vkernel.syscall;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.TaskSignals;
 import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
@@ -41,7 +42,7 @@ final class SignalCalls {
     s.def(131, "sigaltstack", "xx", SignalCalls::sigaltstack);
     s.def(37, "alarm", "u", c -> {
       long secs = c.a(0) & 0xffffffffL;
-      long[] old = c.kernel.setAlarm(c.process, secs * 1_000_000_000L, 0);
+      long[] old = TaskSignals.setAlarm(c.process, secs * 1_000_000_000L, 0);
       return (old[0] + 999_999_999L) / 1_000_000_000L;
     });
     s.def(38, "setitimer", "dxx", SignalCalls::setitimer);
@@ -49,7 +50,7 @@ final class SignalCalls {
       if (c.i(0) != 0) {
         throw new SyscallError(LinuxErrno.EINVAL, "only ITIMER_REAL is supported");
       }
-      writeItimer(c, c.a(1), c.kernel.alarmLeft(c.process));
+      writeItimer(c, c.a(1), TaskSignals.alarmLeft(c.process));
       return 0;
     });
   }
@@ -206,7 +207,7 @@ final class SignalCalls {
       interval = timeval(b.getLong(0), b.getLong(8));
       delay = timeval(b.getLong(16), b.getLong(24));
     }
-    long[] old = c.kernel.setAlarm(c.process, delay, delay == 0 ? 0 : interval);
+    long[] old = TaskSignals.setAlarm(c.process, delay, delay == 0 ? 0 : interval);
     if (c.a(2) != 0) {
       writeItimer(c, c.a(2), old);
     }

@@ -1,11 +1,13 @@
 package org.vmspace.vkernel.syscall;
 
+import org.vmspace.vkernel.trace.Trace;
 import java.util.ArrayList;
 import java.util.List;
 import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.SyscallTable;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -18,7 +20,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * blocking call a signal interrupted (see {@link Task}). A number without a handler
  * returns {@code ENOSYS}.
  */
-public final class Syscalls {
+public final class Syscalls implements SyscallTable {
   /** A handler's result that leaves rax alone (rt_sigreturn, a successful execve, exit). */
   static final long NO_RETURN = Long.MIN_VALUE;
 
@@ -82,7 +84,7 @@ public final class Syscalls {
     return out;
   }
 
-  /** Handles the system call the thread's frame holds. */
+  @Override
   public void dispatch(Task t) {
     TrapFrame f = t.frame;
     long nr = f.rax();

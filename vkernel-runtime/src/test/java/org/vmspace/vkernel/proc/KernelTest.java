@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmspace.api.VmspaceService;
+import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
@@ -40,7 +41,7 @@ class KernelTest {
     vms = Kvm.open();
     Kvm.require(BUSYBOX, "busybox-static");
     // No private /tmp: the test's files (under the host's /tmp) must be visible to the guests.
-    kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build());
+    kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new);
     out = dir.resolve("out.txt");
   }
 
@@ -181,7 +182,7 @@ class KernelTest {
     java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
     java.io.PrintStream saved = System.err;
     kernel.close();
-    kernel = new Kernel(noRun, KernelConfig.builder().root(Path.of("/"), false).build());
+    kernel = new Kernel(noRun, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new);
     Kernel.Exit e;
     System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
     try {

@@ -1,5 +1,6 @@
 package org.vmspace.vkernel.syscall;
 
+import org.vmspace.vkernel.trace.Trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package org.vmspace.vkernel.syscall;
+package org.vmspace.vkernel.trace;
 
 import java.io.PrintStream;
 import org.vmspace.vkernel.signal.SigInfo;

@@ -1,0 +1,173 @@
+package org.vmspace.vkernel.proc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import org.vmspace.vkernel.elf.ElfLoader;
+import org.vmspace.vkernel.fs.Stat;
+import org.vmspace.vkernel.fs.Vfs;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * execve(2): finding the program (with {@code #!} interpreters), loading it into a fresh
+ * vmspace and switching the thread group to it only once nothing can fail any more. As gVisor's
+ * {@code task_exec.go}.
+ */
+public final class TaskExec {
+  private static final int MAX_EXEC_DEPTH = 4;
+  private static final int MAX_ARGS = 1 << 17;
+
+  private TaskExec() {}
+
+  /**
+   * execve(2): replaces the process's program. Everything that can fail (finding the file,
+   * reading its headers, mapping it, building the stack) happens in a new vmspace before the old
+   * one is touched, so a failed exec returns to the caller intact.
+   *
+   * @throws SyscallError ENOENT, EACCES, ENOEXEC, ELOOP, E2BIG, ENOMEM, EFAULT
+   */
+  public static void execve(Task t, String path, List<byte[]> argv, List<byte[]> envp) {
+    Kernel k = t.kernel();
+    ThreadGroup p = t.process;
+    if (argv.size() + envp.size() > MAX_ARGS) {
+      throw new SyscallError(LinuxErrno.E2BIG);
+    }
+    List<byte[]> args = new ArrayList<>(argv);
+    String file = path;
+    ImageCache.Image image = null;
+    String exe = null;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      for (int depth = 0; image == null; depth++) {
+        if (depth > MAX_EXEC_DEPTH) {
+          throw new SyscallError(LinuxErrno.ELOOP, "too many #! interpreters");
+        }
+        Vfs.Node node = k.vfs.resolve(file, p.cwd, true);
+        if (!(node instanceof Vfs.HostNode h)) {
+          throw new SyscallError(LinuxErrno.EACCES, node.guestPath());
+        }
+        int fd = k.vfs.openHost(h, Host.O_RDONLY | Host.O_NONBLOCK, 0); // a FIFO must not block: EACCES below
+        try {
+          if (Host.fstat(fd, st) < 0) {
+            throw new SyscallError(LinuxErrno.EACCES, h.guestPath());
+          }
+          int mode = Stat.mode(st);
+          if ((mode & 0170000) != Stat.S_IFREG || (mode & 0111) == 0) {
+            throw new SyscallError(LinuxErrno.EACCES, h.guestPath());
+          }
+          MemorySegment head = a.allocate(256);
+          long n = Host.pread(fd, head, 256, 0);
+          if (n >= 2 && head.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) == '#'
+              && head.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1) == '!') {
+            String[] interp = shebang(head.asSlice(2, n - 2).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            List<byte[]> newArgs = new ArrayList<>();
+            newArgs.add(PathBytes.bytes(interp[0]));
+            if (interp[1] != null) {
+              newArgs.add(PathBytes.bytes(interp[1]));
+            }
+            newArgs.add(PathBytes.bytes(file));
+            newArgs.addAll(args.isEmpty() ? List.of() : args.subList(1, args.size()));
+            args = newArgs;
+            file = interp[0];
+            continue;
+          }
+          image = k.images.get(fd, st);
+          exe = h.guestPath();
+        } finally {
+          Host.close(fd);
+        }
+      }
+    }
+    try {
+      load(t, image, exe, path, args, envp);
+    } finally {
+      image.release();
+    }
+  }
+
+  /** The interpreter and optional argument of a {@code #!} line. */
+  private static String[] shebang(byte[] rest) {
+    int end = 0;
+    while (end < rest.length && rest[end] != '\n') {
+      end++;
+    }
+    if (end == rest.length && rest.length >= 254) {
+      throw new SyscallError(LinuxErrno.ENOEXEC, "#! line too long");
+    }
+    String line = PathBytes.of(rest, 0, end).strip();
+    if (line.isEmpty()) {
+      throw new SyscallError(LinuxErrno.ENOEXEC, "empty #! line");
+    }
+    int sp = indexOfBlank(line);
+    if (sp < 0) {
+      return new String[] {line, null};
+    }
+    String arg = line.substring(sp).strip();
+    return new String[] {line.substring(0, sp), arg.isEmpty() ? null : arg};
+  }
+
+  private static int indexOfBlank(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) == ' ' || s.charAt(i) == '\t') {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static void load(Task t, ImageCache.Image image, String exe, String execfn, List<byte[]> args,
+      List<byte[]> envp) {
+    Kernel k = t.kernel();
+    ThreadGroup p = t.process;
+    AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId());
+    ElfLoader.Loaded loaded;
+    try {
+      byte[] rnd = new byte[16];
+      k.randomBytes(rnd);
+      loaded = ElfLoader.load(fresh, image.file, exe, image.elf, args, envp,
+          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso);
+      fresh.initBrk(loaded.brk());
+    } catch (RuntimeException e) {
+      fresh.release();
+      throw e;
+    }
+    // The point of no return.
+    AddressSpace old = p.mm;
+    TaskExit.clearChildTid(t, old);
+    p.mm = fresh;
+    if (old != null) {
+      old.release();
+    }
+    t.frame.clear().rip(loaded.entry()).rsp(loaded.stackPointer());
+    t.resetVext();
+    t.altFlags = Task.SS_DISABLE;
+    t.altSp = 0;
+    t.altSize = 0;
+    if (p.fds != null) {
+      // Closing a descriptor on exec drops the process's POSIX locks on its file, as close does.
+      p.fds.closeOnExec(d -> k.vfs.recordLocks().closing(p, d));
+    }
+    p.resetHandlersForExec();
+    p.exePath = exe;
+    java.io.ByteArrayOutputStream cmd = new java.io.ByteArrayOutputStream();
+    for (byte[] a : args) {
+      cmd.writeBytes(a);
+      cmd.write(0);
+    }
+    p.cmdline = cmd.toByteArray();
+    String base = execfn.substring(execfn.lastIndexOf('/') + 1);
+    p.comm(base);
+    k.lock.lock();
+    try {
+      p.execed = true;
+    } finally {
+      k.lock.unlock();
+    }
+    TaskClone.releaseVfork(p);
+  }
+}
