@@ -11,7 +11,7 @@ import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * The dispatcher of the system call table ({@link Linux64}): decodes the call from the frame,
+ * The dispatcher of the system call table ({@code Linux64}): decodes the call from the frame,
  * runs its handler, puts the result (or {@code -errno}) in {@code rax}, and traces it.
  *
  * <p>Handlers throw {@link SyscallError}; {@code ERESTARTSYS} and {@code ERESTARTNOHAND} mark a
