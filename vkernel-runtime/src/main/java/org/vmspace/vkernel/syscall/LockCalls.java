@@ -72,6 +72,11 @@ final class LockCalls {
     return 0;
   }
 
+  /** The flock(2) handler. */
+  static long flock(Call c) {
+    return flock(c, c.fd(0), c.i(1));
+  }
+
   /** flock(2): whole-file locks owned by the description. */
   static long flock(Call c, FileDescription d, int op) {
     int kind = op & ~LOCK_NB;

@@ -18,29 +18,35 @@ import org.vmspace.vkernel.sys.SyscallError;
 final class MemoryCalls {
   private MemoryCalls() {}
 
-  static void register(Syscalls s) {
-    s.defHex(9, "mmap", "xuPMfx", MemoryCalls::mmap);
-    s.def(11, "munmap", "xu", c -> {
-      c.process.mm().munmap(c.a(0), c.a(1));
-      return 0;
-    });
-    s.def(10, "mprotect", "xuP", c -> {
-      c.process.mm().mprotect(c.a(0), c.a(1), c.i(2));
-      return 0;
-    });
-    s.defHex(12, "brk", "x", c -> c.process.mm().brk(c.a(0)));
-    s.defHex(25, "mremap", "xuudx", c -> c.process.mm().mremap(c.a(0), c.a(1), c.a(2), c.i(3), c.a(4)));
-    s.def(28, "madvise", "xud", c -> {
-      c.process.mm().madvise(c.a(0), c.a(1), c.i(2));
-      return 0;
-    });
-    s.def(26, "msync", "xud", c -> {
-      if ((c.a(0) & 4095) != 0 || (c.i(2) & ~7) != 0 || (c.i(2) & 5) == 5) {
-        throw new SyscallError(LinuxErrno.EINVAL);
-      }
-      // Shared file mappings are the host's page cache: there is nothing to flush.
-      return 0;
-    });
+  static long munmap(Call c) {
+    c.process.mm().munmap(c.a(0), c.a(1));
+    return 0;
+  }
+
+  static long mprotect(Call c) {
+    c.process.mm().mprotect(c.a(0), c.a(1), c.i(2));
+    return 0;
+  }
+
+  static long brk(Call c) {
+    return c.process.mm().brk(c.a(0));
+  }
+
+  static long mremap(Call c) {
+    return c.process.mm().mremap(c.a(0), c.a(1), c.a(2), c.i(3), c.a(4));
+  }
+
+  static long madvise(Call c) {
+    c.process.mm().madvise(c.a(0), c.a(1), c.i(2));
+    return 0;
+  }
+
+  static long msync(Call c) {
+    if ((c.a(0) & 4095) != 0 || (c.i(2) & ~7) != 0 || (c.i(2) & 5) == 5) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    // Shared file mappings are the host's page cache: there is nothing to flush.
+    return 0;
   }
 
   /** Tells the futexes which host file a shared mapping is, so processes mapping it share words. */
@@ -53,7 +59,7 @@ final class MemoryCalls {
     }
   }
 
-  private static long mmap(Call c) {
+  static long mmap(Call c) {
     long addr = c.a(0);
     long len = c.a(1);
     int prot = c.i(2);

@@ -24,35 +24,33 @@ final class SignalCalls {
 
   private SignalCalls() {}
 
-  static void register(Syscalls s) {
-    s.def(13, "rt_sigaction", "Sxxu", SignalCalls::sigaction);
-    s.def(14, "rt_sigprocmask", "dxxu", SignalCalls::sigprocmask);
-    s.def(15, "rt_sigreturn", "", SignalCalls::sigreturn);
-    s.def(127, "rt_sigpending", "xu", c -> {
-      checkSetSize(c.a(1));
-      c.mem().writeLong(c.a(0), c.thread.pendingOwn() | c.process.pending());
-      return 0;
-    });
-    s.def(130, "rt_sigsuspend", "xu", c -> {
-      checkSetSize(c.a(1));
-      return suspend(c, c.mem().readLong(c.a(0)));
-    });
-    s.def(34, "pause", "", c -> suspend(c, c.thread.mask()));
-    s.def(128, "rt_sigtimedwait", "xxxu", SignalCalls::sigtimedwait);
-    s.def(131, "sigaltstack", "xx", SignalCalls::sigaltstack);
-    s.def(37, "alarm", "u", c -> {
-      long secs = c.a(0) & 0xffffffffL;
-      long[] old = TaskSignals.setAlarm(c.process, secs * 1_000_000_000L, 0);
-      return (old[0] + 999_999_999L) / 1_000_000_000L;
-    });
-    s.def(38, "setitimer", "dxx", SignalCalls::setitimer);
-    s.def(36, "getitimer", "dx", c -> {
-      if (c.i(0) != 0) {
-        throw new SyscallError(LinuxErrno.EINVAL, "only ITIMER_REAL is supported");
-      }
-      writeItimer(c, c.a(1), TaskSignals.alarmLeft(c.process));
-      return 0;
-    });
+  static long sigpending(Call c) {
+    checkSetSize(c.a(1));
+    c.mem().writeLong(c.a(0), c.thread.pendingOwn() | c.process.pending());
+    return 0;
+  }
+
+  static long sigsuspend(Call c) {
+    checkSetSize(c.a(1));
+    return suspend(c, c.mem().readLong(c.a(0)));
+  }
+
+  static long pause(Call c) {
+    return suspend(c, c.thread.mask());
+  }
+
+  static long alarm(Call c) {
+    long secs = c.a(0) & 0xffffffffL;
+    long[] old = TaskSignals.setAlarm(c.process, secs * 1_000_000_000L, 0);
+    return (old[0] + 999_999_999L) / 1_000_000_000L;
+  }
+
+  static long getitimer(Call c) {
+    if (c.i(0) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "only ITIMER_REAL is supported");
+    }
+    writeItimer(c, c.a(1), TaskSignals.alarmLeft(c.process));
+    return 0;
   }
 
   private static void checkSetSize(long size) {
@@ -61,7 +59,7 @@ final class SignalCalls {
     }
   }
 
-  private static long sigaction(Call c) {
+  static long sigaction(Call c) {
     int sig = c.i(0);
     checkSetSize(c.a(3));
     if (sig < 1 || sig > Signals.NSIG) {
@@ -87,7 +85,7 @@ final class SignalCalls {
     return 0;
   }
 
-  private static long sigprocmask(Call c) {
+  static long sigprocmask(Call c) {
     checkSetSize(c.a(3));
     long old = c.thread.mask();
     long set = 0;
@@ -111,7 +109,7 @@ final class SignalCalls {
     return 0;
   }
 
-  private static long sigreturn(Call c) {
+  static long sigreturn(Call c) {
     try {
       c.thread.sigreturn();
     } catch (SyscallError e) {
@@ -130,7 +128,7 @@ final class SignalCalls {
     throw new SyscallError(Task.ERESTARTNOHAND);
   }
 
-  private static long sigtimedwait(Call c) {
+  static long sigtimedwait(Call c) {
     checkSetSize(c.a(3));
     long set = c.mem().readLong(c.a(0)) & ~Signals.UNBLOCKABLE;
     long deadline = c.a(2) == 0 ? 0 : TimeCalls.deadlineFromTimespec(c, c.a(2));
@@ -164,7 +162,7 @@ final class SignalCalls {
     }
   }
 
-  private static long sigaltstack(Call c) {
+  static long sigaltstack(Call c) {
     long[] cur = c.thread.altStack();
     boolean on = c.thread.onAltStack(c.frame.rsp());
     if (c.a(1) != 0) {
@@ -196,7 +194,7 @@ final class SignalCalls {
     return 0;
   }
 
-  private static long setitimer(Call c) {
+  static long setitimer(Call c) {
     if (c.i(0) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL, "only ITIMER_REAL is supported");
     }

@@ -13,7 +13,7 @@ import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * The system call table (x86-64 numbers) and the dispatcher: decodes the call from the frame,
+ * The dispatcher of the system call table ({@code Linux64}): decodes the call from the frame,
  * runs its handler, puts the result (or {@code -errno}) in {@code rax}, and traces it.
  *
  * <p>Handlers throw {@link SyscallError}; {@code ERESTARTSYS} and {@code ERESTARTNOHAND} mark a
@@ -44,20 +44,9 @@ public final class Syscalls implements SyscallTable {
 
   public Syscalls(Kernel kernel) {
     this.kernel = kernel;
-    FileCalls.register(this);
-    IoCalls.register(this);
-    MemoryCalls.register(this);
-    ProcessCalls.register(this);
-    SignalCalls.register(this);
-    TimeCalls.register(this);
-  }
-
-  void def(int nr, String name, String args, Handler h) {
-    add(new Entry(nr, name, args, false, h));
-  }
-
-  void defHex(int nr, String name, String args, Handler h) {
-    add(new Entry(nr, name, args, true, h));
+    for (Entry e : Linux64.TABLE) {
+      add(e);
+    }
   }
 
   private void add(Entry e) {

@@ -30,41 +30,47 @@ final class TimeCalls {
 
   private TimeCalls() {}
 
-  static void register(Syscalls s) {
-    s.def(228, "clock_gettime", "dx", c -> {
-      writeTimespec(c, c.a(1), now(c.i(0)));
-      return 0;
-    });
-    s.def(229, "clock_getres", "dx", c -> {
-      now(c.i(0));
-      if (c.a(1) != 0) {
-        int clk = c.i(0);
-        writeTimespec(c, c.a(1), clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE ? 4_000_000 : 1);
-      }
-      return 0;
-    });
-    s.def(96, "gettimeofday", "xx", c -> {
-      if (c.a(0) != 0) {
-        long ns = now(CLOCK_REALTIME);
-        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(0, ns / 1_000_000_000L).putLong(8, (ns / 1000) % 1_000_000);
-        c.mem().writeBytes(c.a(0), b.array());
-      }
-      if (c.a(1) != 0) {
-        c.mem().writeBytes(c.a(1), new byte[8]);
-      }
-      return 0;
-    });
-    s.def(201, "time", "x", c -> {
-      long sec = now(CLOCK_REALTIME) / 1_000_000_000L;
-      if (c.a(0) != 0) {
-        c.mem().writeLong(c.a(0), sec);
-      }
-      return sec;
-    });
-    s.def(35, "nanosleep", "xx", c -> sleep(c, CLOCK_MONOTONIC, 0, c.a(0), c.a(1)));
-    s.def(230, "clock_nanosleep", "ddxx", c -> sleep(c, c.i(0), c.i(1), c.a(2), c.a(3)));
-    s.def(318, "getrandom", "xud", TimeCalls::getrandom);
+  static long clockGettime(Call c) {
+    writeTimespec(c, c.a(1), now(c.i(0)));
+    return 0;
+  }
+
+  static long clockGetres(Call c) {
+    now(c.i(0));
+    if (c.a(1) != 0) {
+      int clk = c.i(0);
+      writeTimespec(c, c.a(1), clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE ? 4_000_000 : 1);
+    }
+    return 0;
+  }
+
+  static long gettimeofday(Call c) {
+    if (c.a(0) != 0) {
+      long ns = now(CLOCK_REALTIME);
+      ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+      b.putLong(0, ns / 1_000_000_000L).putLong(8, (ns / 1000) % 1_000_000);
+      c.mem().writeBytes(c.a(0), b.array());
+    }
+    if (c.a(1) != 0) {
+      c.mem().writeBytes(c.a(1), new byte[8]);
+    }
+    return 0;
+  }
+
+  static long time(Call c) {
+    long sec = now(CLOCK_REALTIME) / 1_000_000_000L;
+    if (c.a(0) != 0) {
+      c.mem().writeLong(c.a(0), sec);
+    }
+    return sec;
+  }
+
+  static long nanosleep(Call c) {
+    return sleep(c, CLOCK_MONOTONIC, 0, c.a(0), c.a(1));
+  }
+
+  static long clockNanosleep(Call c) {
+    return sleep(c, c.i(0), c.i(1), c.a(2), c.a(3));
   }
 
   /** The clock's value in nanoseconds. */
@@ -127,7 +133,7 @@ final class TimeCalls {
     return 0;
   }
 
-  private static long getrandom(Call c) {
+  static long getrandom(Call c) {
     int flags = c.i(2);
     if ((flags & ~7) != 0 || (flags & 6) == 6) {
       throw new SyscallError(LinuxErrno.EINVAL);
