@@ -205,8 +205,12 @@ public final class Vmspace {
     lock.lock();
     try {
       checkAlive();
-      if (anon && size / PAGE > space.frames().frameLimit() - space.frames().framesInUse()) {
-        throw new VmFailure(Errno.ENOMEM, "mapping larger than the memory left under the limit");
+      // Linux's heuristic overcommit: memory is taken when touched, so only a writable anonymous
+      // mapping that could never be backed (larger than the whole limit) is refused; PROT_NONE,
+      // read-only and MAP_NORESERVE reservations cost nothing until touched.
+      if (anon && prot.canWrite() && (flags & MapFlags.MAP_NORESERVE) == 0
+          && Long.compareUnsigned(size / PAGE, space.frames().frameLimit()) > 0) {
+        throw new VmFailure(Errno.ENOMEM, "writable mapping larger than the memory limit");
       }
       if (!fixed) {
         long hint = roundPage(addr);
