@@ -90,6 +90,9 @@ public final class Host {
   private static final MethodHandle DUP = fn("dup", JAVA_INT, JAVA_INT);
   private static final MethodHandle EVENTFD = fn("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle KILL = fn("kill", JAVA_INT, JAVA_INT, JAVA_INT);
+  private static final MethodHandle EPOLL_CREATE1 = fn("epoll_create1", JAVA_INT, JAVA_INT);
+  private static final MethodHandle EPOLL_CTL = fn("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+  private static final MethodHandle EPOLL_WAIT = fn("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
   private static final MethodHandle FCNTL = LINKER.downcallHandle(
       LOOKUP.findOrThrow("fcntl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
       Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
@@ -407,6 +410,36 @@ public final class Host {
     MemorySegment c = CAPTURE.get();
     try {
       return (int) ret((int) KILL.invokeExact(c, pid, sig), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** epoll_create1(2); the descriptor or {@code -errno}. */
+  public static int epollCreate1(int flags) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) EPOLL_CREATE1.invokeExact(c, flags), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** epoll_ctl(2) with a 12-byte packed {@code struct epoll_event}; 0 or {@code -errno}. */
+  public static int epollCtl(int epfd, int op, int fd, MemorySegment event) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) EPOLL_CTL.invokeExact(c, epfd, op, fd, event), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** epoll_wait(2); the number of events or {@code -errno}. */
+  public static int epollWait(int epfd, MemorySegment events, int max, int timeoutMs) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) EPOLL_WAIT.invokeExact(c, epfd, events, max, timeoutMs), c);
     } catch (Throwable t) {
       throw rethrow(t);
     }
