@@ -32,10 +32,16 @@ public interface ProcView {
 
     /** The open descriptors. */
     Map<Integer, FileDescription> fds();
+
+    /** The thread ids of its live threads (/proc/PID/task), the first one's first. */
+    List<Integer> tids();
   }
 
   /** The calling process's pid. */
   int selfPid();
+
+  /** The calling thread's id (/proc/thread-self). */
+  int selfTid();
 
   /** The process with this pid, or null. */
   ProcInfo process(int pid);

@@ -105,7 +105,7 @@ public final class VirtualFs {
   private Entry lookupProc(List<String> comps) {
     if (comps.size() == 1) {
       return dir(() -> {
-        List<String> names = new ArrayList<>(List.of("self", "mounts", "cpuinfo", "meminfo"));
+        List<String> names = new ArrayList<>(List.of("self", "thread-self", "mounts", "cpuinfo", "meminfo"));
         for (int pid : procs.pids()) {
           names.add(Integer.toString(pid));
         }
@@ -117,6 +117,8 @@ public final class VirtualFs {
       switch (name) {
         case "self":
           return link(Integer.toString(procs.selfPid()));
+        case "thread-self":
+          return link(procs.selfPid() + "/task/" + procs.selfTid());
         case "mounts":
           return file(() -> mounts());
         case "cpuinfo":
@@ -138,9 +140,12 @@ public final class VirtualFs {
       return null;
     }
     if (comps.size() == 2) {
-      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "comm", "stat", "status", "maps"));
+      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "comm", "stat", "status", "maps", "task"));
     }
     String what = comps.get(2);
+    if (what.equals("task")) {
+      return lookupTask(p, comps);
+    }
     if (comps.size() == 3) {
       return switch (what) {
         case "exe" -> link(p.exePath());
@@ -171,6 +176,31 @@ public final class VirtualFs {
       }
     }
     return null;
+  }
+
+  /**
+   * /proc/PID/task and /proc/PID/task/TID/...: a directory of thread ids, each showing what
+   * /proc/PID shows (the process's, not the thread's own, stat and status).
+   */
+  private Entry lookupTask(ProcView.ProcInfo p, List<String> comps) {
+    if (comps.size() == 3) {
+      return dir(() -> p.tids().stream().map(String::valueOf).toList());
+    }
+    int tid;
+    try {
+      tid = Integer.parseInt(comps.get(3));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+    if (!p.tids().contains(tid)) {
+      return null;
+    }
+    List<String> inner = new ArrayList<>(comps.subList(0, 2));
+    inner.addAll(comps.subList(4, comps.size()));
+    if (inner.size() == 2) {
+      return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "comm", "stat", "status", "maps"));
+    }
+    return inner.get(2).equals("task") ? null : lookupProc(inner);
   }
 
   private static String mounts() {

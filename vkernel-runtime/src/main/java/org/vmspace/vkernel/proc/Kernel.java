@@ -85,6 +85,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   /** The vDSO's page, mapped copy-on-write into every process. */
   final MemoryObject vdso;
   final Map<Integer, ThreadGroup> processes = new HashMap<>();
+  /** Every live task by thread id (a thread group's first task has the group's pid). */
+  final Map<Integer, Task> tasks = new HashMap<>();
   private final AtomicLong nextVmspace = new AtomicLong(1);
   private final java.util.concurrent.atomic.AtomicBoolean unrunnableReported =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -187,6 +189,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       p.fds = fds;
       t = new Task(this, p, p.pid);
       p.threads.add(t);
+      tasks.put(t.tid, t);
       processes.put(p.pid, p);
       main = p;
       mainExit = new CompletableFuture<>();
@@ -199,6 +202,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       lock.lock();
       try {
         processes.remove(p.pid);
+        tasks.remove(t.tid);
         p.threads.clear();
         main = null;
       } finally {
@@ -228,6 +232,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     try {
       main = null;
       processes.clear();
+      tasks.clear();
     } finally {
       lock.unlock();
     }
@@ -312,7 +317,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     for (int tries = 0; tries < PID_MAX; tries++) {
       int pid = nextPid;
       nextPid = nextPid >= PID_MAX - 1 ? 2 : nextPid + 1;
-      if (!processes.containsKey(pid) && !groupOrSessionInUse(pid)) {
+      if (!processes.containsKey(pid) && !tasks.containsKey(pid) && !groupOrSessionInUse(pid)) {
         return pid;
       }
     }
@@ -343,6 +348,16 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
+  /** The live task with this thread id, or null. */
+  public Task task(int tid) {
+    lock.lock();
+    try {
+      return tasks.get(tid);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   // ---------------------------------------------------------------- ProcView
 
   @Override
@@ -353,6 +368,12 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
     ThreadGroup m = main;
     return m == null ? 1 : m.pid;
+  }
+
+  @Override
+  public int selfTid() {
+    Task t = Task.current();
+    return t != null ? t.tid : selfPid();
   }
 
   @Override

@@ -49,7 +49,8 @@ public final class Task implements Runnable {
   public static final int SS_DISABLE = 2;
 
   final ThreadGroup process;
-  final int tid;
+  /** The thread id; an exec from another thread makes it the group's pid (Linux's de_thread). */
+  volatile int tid;
   private final Kernel kernel;
   /** The guest's registers; this thread's alone. */
   public final TrapFrame frame = new TrapFrame();
@@ -86,6 +87,15 @@ public final class Task implements Runnable {
   int altFlags = SS_DISABLE;
   /** CLONE_CHILD_CLEARTID / set_tid_address: zeroed and futex-woken at exit. */
   volatile long clearTid;
+  /** set_robust_list: the head of the robust futex list (walked at exit), or 0. */
+  volatile long robustList;
+  /**
+   * This task alone is ending (exit(2), or another thread's execve): set once, by the task
+   * itself or under the kernel lock; the thread group goes on unless it was the last task.
+   */
+  private volatile boolean exitingAlone;
+  /** The wait status exit(2) gave, used if this is the group's last task. */
+  private volatile int exitStatus;
   /**
    * sched_setaffinity's CPU mask (bit n: CPU n, the first 64), inherited by clone; every online
    * CPU until set. Recorded and reported, not enforced: guest threads run on the host threads.
@@ -114,6 +124,44 @@ public final class Task implements Runnable {
       throw new SyscallError(LinuxErrno.EAGAIN, "eventfd: " + LinuxErrno.name(-fd));
     }
     this.wakeFd = fd;
+  }
+
+  /**
+   * exit(2): ends this task only, with wait status {@code status} for the group if it is the
+   * last one. The task stops at its next return to the loop.
+   */
+  public void exitAlone(int status) {
+    exitStatus = status;
+    exitingAlone = true;
+  }
+
+  /** Another task's execve ends this one (Linux's de_thread): stop at once, even if blocked. */
+  void killedByExec() {
+    exitingAlone = true;
+    wake(true);
+  }
+
+  /** Whether this task is ending: alone, or with its whole group. */
+  public boolean exiting() {
+    return exitingAlone || process.exiting();
+  }
+
+  boolean exitingAlone() {
+    return exitingAlone;
+  }
+
+  int exitStatus() {
+    return exitStatus;
+  }
+
+  /** set_robust_list(2). */
+  public void robustList(long head) {
+    robustList = head;
+  }
+
+  /** get_robust_list(2). */
+  public long robustList() {
+    return robustList;
   }
 
   /** The guest thread the calling Java thread runs, or null. */
@@ -207,12 +255,17 @@ public final class Task implements Runnable {
         r = kernel.vms.run(mm.id(), frame, vext, null);
         busyRetries = 0;
       } catch (VmspaceException e) {
-        if (e.errno() == Errno.EAGAIN && busyRetries++ < 10_000) {
-          // Every vCPU is busy: wait for one (the service already waited a little).
-          Thread.onSpinWait();
-          continue;
+        if (e.errno() != Errno.EAGAIN) {
+          throw e;
         }
-        throw e;
+        // Every vCPU is running another guest thread (more threads than vCPUs, all busy): wait
+        // for one, spinning first, then sleeping; signals and exits are still seen each round.
+        if (busyRetries++ < 100) {
+          Thread.onSpinWait();
+        } else {
+          await(-1, (short) 0, System.nanoTime() + 1_000_000, true);
+        }
+        continue;
       }
       switch (r) {
         case SYSCALL -> kernel.syscalls.dispatch(this);
@@ -368,7 +421,7 @@ public final class Task implements Runnable {
   /** Whether a blocking call should give up: a signal it can take is pending, or the process exits. */
   public boolean signalPending() {
     synchronized (process) {
-      return process.exiting() || ((pending | process.pending()) & ~mask) != 0;
+      return exiting() || ((pending | process.pending()) & ~mask) != 0;
     }
   }
 
@@ -410,7 +463,7 @@ public final class Task implements Runnable {
   boolean deliverSignals() {
     SigInfo[] info = new SigInfo[1];
     while (true) {
-      if (process.exiting()) {
+      if (exiting()) {
         return false;
       }
       int sig;
@@ -577,7 +630,7 @@ public final class Task implements Runnable {
     blocked = true;
     try {
       while (true) {
-        if (interruptible ? signalPending() : process.exiting()) {
+        if (interruptible ? signalPending() : exiting()) {
           return Wait.SIGNAL;
         }
         pollFds.set(ValueLayout.JAVA_INT, 0, wakeFd);
@@ -616,7 +669,7 @@ public final class Task implements Runnable {
           return Wait.READY;
         }
         if (woken) {
-          if (interruptible ? signalPending() : process.exiting()) {
+          if (interruptible ? signalPending() : exiting()) {
             return Wait.SIGNAL;
           }
           return Wait.WOKEN;

@@ -42,21 +42,29 @@ public final class TaskClone {
    * descriptors (or shares them with CLONE_FILES), of the dispositions and of the thread's
    * registers, with rax 0.
    *
-   * @return the child's pid
-   * @throws SyscallError EINVAL for flag combinations Linux refuses, ENOSYS for threads
-   *     (CLONE_THREAD, CLONE_SIGHAND) which this kernel does not run yet, EAGAIN, ENOMEM
+   * <p>With CLONE_THREAD it makes a thread instead: see {@link #cloneThread}.
+   *
+   * @return the child's pid, or the new thread's id
+   * @throws SyscallError EINVAL for flag combinations Linux refuses (CLONE_SIGHAND without
+   *     CLONE_VM, CLONE_THREAD without CLONE_SIGHAND, unknown flags), ENOSYS for CLONE_SIGHAND
+   *     without CLONE_THREAD, EAGAIN, ENOMEM
    */
   public static int clone(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     Kernel k = t.kernel();
-    if ((flags & (CLONE_THREAD | CLONE_SIGHAND)) != 0) {
-      if ((flags & CLONE_SIGHAND) != 0 && (flags & CLONE_VM) == 0
-          || (flags & CLONE_THREAD) != 0 && (flags & CLONE_SIGHAND) == 0) {
-        throw new SyscallError(LinuxErrno.EINVAL);
-      }
-      throw new SyscallError(LinuxErrno.ENOSYS, "threads (CLONE_THREAD) are not supported");
+    if ((flags & CLONE_SIGHAND) != 0 && (flags & CLONE_VM) == 0
+        || (flags & CLONE_THREAD) != 0 && (flags & CLONE_SIGHAND) == 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
     }
-    if ((flags & ~CLONE_SUPPORTED) != 0) {
-      throw new SyscallError(LinuxErrno.EINVAL, String.format("clone flags 0x%x", flags & ~CLONE_SUPPORTED));
+    long known = CLONE_SUPPORTED | CLONE_THREAD | CLONE_SIGHAND;
+    if ((flags & ~known) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, String.format("clone flags 0x%x", flags & ~known));
+    }
+    if ((flags & CLONE_THREAD) != 0) {
+      return cloneThread(t, flags, newSp, parentTid, childTid, tls);
+    }
+    if ((flags & CLONE_SIGHAND) != 0) {
+      throw new SyscallError(LinuxErrno.ENOSYS, "CLONE_SIGHAND without CLONE_THREAD (a process sharing its"
+          + " parent's handlers) is not supported");
     }
     ThreadGroup parent = t.process;
     ThreadGroup child;
@@ -110,6 +118,7 @@ public final class TaskClone {
         ct.clearTid = childTid;
       }
       child.threads.add(ct);
+      k.tasks.put(pid, ct);
       if (child.parent != null) {
         child.parent.children.add(child);
       }
@@ -135,6 +144,64 @@ public final class TaskClone {
       awaitVforkRelease(t, child);
     }
     return child.pid;
+  }
+
+  /**
+   * clone(CLONE_THREAD): a new task in the caller's thread group, sharing its address space,
+   * descriptors, working directory and dispositions, with the caller's registers (rax 0, the
+   * stack {@code newSp}), signal mask and CPU affinity, no pending signals and no alternate
+   * signal stack (Linux resets it for CLONE_VM), and, with CLONE_SETTLS, {@code tls} as its fs
+   * base. It runs at once on a Java thread of its own, in the same vmspace as the others, each on
+   * a vCPU of its own while it runs guest code.
+   *
+   * @return the new thread's id
+   * @throws SyscallError ENOSYS for a thread without CLONE_VM, CLONE_FS or CLONE_FILES (a thread
+   *     with its own descriptor table or working directory, which the thread group here cannot
+   *     represent; glibc, musl and Go always share them), ERESTARTSYS if the group is exiting,
+   *     EAGAIN
+   */
+  private static int cloneThread(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
+    long shared = CLONE_VM | CLONE_FS | CLONE_FILES;
+    if ((flags & shared) != shared) {
+      throw new SyscallError(LinuxErrno.ENOSYS, "threads need CLONE_VM|CLONE_FS|CLONE_FILES here");
+    }
+    Kernel k = t.kernel();
+    ThreadGroup p = t.process;
+    Task ct;
+    k.lock.lock();
+    try {
+      if (p.exiting()) {
+        throw new SyscallError(LinuxErrno.ERESTARTSYS); // a fatal signal is on its way, as Linux
+      }
+      int tid = k.allocatePid();
+      ct = new Task(k, p, tid);
+      ct.frame.copyFrom(t.frame).rax(0);
+      if (newSp != 0) {
+        ct.frame.rsp(newSp);
+      }
+      ct.mask(t.mask());
+      ct.affinity(t.affinity());
+      ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
+      if ((flags & CLONE_CHILD_CLEARTID) != 0) {
+        ct.clearTid = childTid;
+      }
+      p.threads.add(ct);
+      k.tasks.put(tid, ct);
+    } finally {
+      k.lock.unlock();
+    }
+    k.vms.copyVectorState(t.vext(), ct.vext());
+    if ((flags & CLONE_PARENT_SETTID) != 0) {
+      writeTid(p.mm, parentTid, ct.tid);
+    }
+    if ((flags & CLONE_CHILD_SETTID) != 0) {
+      writeTid(p.mm, childTid, ct.tid);
+    }
+    if (k.trace != null) {
+      k.trace.event(p.pid, "thread " + ct.tid + " started by " + t.tid);
+    }
+    ct.start("vk-" + p.pid + "-" + ct.tid);
+    return ct.tid;
   }
 
   private static void writeTid(AddressSpace mm, long addr, int tid) {

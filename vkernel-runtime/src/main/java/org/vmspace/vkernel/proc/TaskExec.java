@@ -136,6 +136,10 @@ public final class TaskExec {
       fresh.release();
       throw e;
     }
+    if (!endOtherThreads(t)) {
+      fresh.release();
+      throw new SyscallError(LinuxErrno.ERESTARTSYS, "the process is exiting");
+    }
     // The point of no return.
     AddressSpace old = p.mm;
     TaskExit.clearChildTid(t, old);
@@ -169,5 +173,48 @@ public final class TaskExec {
       k.lock.unlock();
     }
     TaskClone.releaseVfork(p);
+  }
+
+  /**
+   * Linux's de_thread: the other tasks of the group end (as if killed, but the group does not
+   * exit) and the caller waits until they are gone; then it takes the group's pid as its thread
+   * id if it had another. False if the group started exiting meanwhile (a fatal signal wins).
+   */
+  private static boolean endOtherThreads(Task t) {
+    Kernel k = t.kernel();
+    ThreadGroup p = t.process;
+    while (true) {
+      List<Task> others = new ArrayList<>();
+      k.lock.lock();
+      try {
+        for (Task o : p.threads) {
+          if (o != t) {
+            others.add(o);
+          }
+        }
+      } finally {
+        k.lock.unlock();
+      }
+      if (others.isEmpty()) {
+        break;
+      }
+      if (p.exiting()) {
+        return false;
+      }
+      // Marked again each round: a task another one cloned meanwhile ends too.
+      others.forEach(Task::killedByExec);
+      t.await(-1, (short) 0, System.nanoTime() + 2_000_000, false);
+    }
+    k.lock.lock();
+    try {
+      if (t.tid != p.pid) {
+        k.tasks.remove(t.tid, t);
+        t.tid = p.pid;
+        k.tasks.put(p.pid, t);
+      }
+    } finally {
+      k.lock.unlock();
+    }
+    return true;
   }
 }

@@ -18,25 +18,95 @@ import org.vmspace.vkernel.sys.SyscallError;
 public final class TaskExit {
   private TaskExit() {}
 
-  /** A guest thread's loop ended: the last thread out finishes its process's exit. */
+  /**
+   * A task's loop ended. A task that called exit(2) (or that another task's execve ended) leaves
+   * its group; the last task out finishes the group's exit, with the exit(2) status if nothing
+   * else ended the group. A loop that ended for no reason (an internal error) kills the group.
+   * Before leaving, the task's robust futex list is walked and its CLONE_CHILD_CLEARTID word
+   * cleared and woken, so that threads waiting for its locks or joining it go on.
+   */
   static void threadExited(Task t) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
-    if (!p.exiting()) {
-      // The loop ended without an exit request (an internal error): treat as killed.
+    if (!t.exiting()) {
       p.requestExit(Signals.SIGKILL);
     }
-    clearChildTid(t, p.mm);
+    AddressSpace mm = p.mm;
+    if (mm != null) {
+      walkRobustList(t, mm);
+      clearChildTid(t, mm);
+    }
     boolean last;
     k.lock.lock();
     try {
       p.threads.remove(t);
+      k.tasks.remove(t.tid, t);
       last = p.threads.isEmpty();
     } finally {
       k.lock.unlock();
     }
     if (last) {
+      p.requestExit(t.exitStatus()); // no-op if the group was already ending
       finishExit(p);
+    } else if (k.trace != null) {
+      k.trace.event(p.pid, "thread " + t.tid + " exited");
+    }
+  }
+
+  /** Linux's ROBUST_LIST_LIMIT: a list longer than this (or circular) is not walked further. */
+  private static final int ROBUST_LIST_LIMIT = 2048;
+
+  /**
+   * Linux's exit_robust_list: each lock on the dying task's robust list (and the one it was
+   * acquiring or releasing, {@code list_op_pending}) that it still owns gets FUTEX_OWNER_DIED
+   * (keeping FUTEX_WAITERS), and one waiter is woken. A fault anywhere ends the walk, as Linux.
+   * The store is a compare-then-store under the futex table's lock, not an atomic exchange: a
+   * guest thread racing on the same word only sets FUTEX_WAITERS, and then sees the change when
+   * its FUTEX_WAIT finds a different value.
+   */
+  static void walkRobustList(Task t, AddressSpace mm) {
+    long head = t.robustList;
+    t.robustList = 0;
+    if (head == 0) {
+      return;
+    }
+    try {
+      long entry = mm.memory().readLong(head);
+      long offset = mm.memory().readLong(head + 8);
+      long pending = mm.memory().readLong(head + 16);
+      for (int n = 0; (entry & ~1L) != head && n < ROBUST_LIST_LIMIT; n++) {
+        long next = mm.memory().readLong(entry & ~1L);
+        if (entry != pending) {
+          futexDeath(t, mm, (entry & ~1L) + offset, (entry & 1) != 0, false);
+        }
+        entry = next;
+      }
+      if (pending != 0) {
+        futexDeath(t, mm, (pending & ~1L) + offset, (pending & 1) != 0, true);
+      }
+    } catch (SyscallError e) {
+      // An unreadable list ends the walk, as in Linux.
+    }
+  }
+
+  /** Linux's handle_futex_death for one word. */
+  private static void futexDeath(Task t, AddressSpace mm, long addr, boolean pi, boolean pendingOp) {
+    Futexes futexes = t.kernel().futexes;
+    int value = mm.memory().readInt(addr);
+    if (pendingOp && !pi && value == 0) {
+      futexes.wake(mm, addr, true, 1, -1);
+      return;
+    }
+    if ((value & Futexes.FUTEX_TID_MASK) != t.tid) {
+      return;
+    }
+    if (pi) {
+      futexes.ownerDiedPi(mm, addr, t.tid); // the first waiter gets it, with FUTEX_OWNER_DIED
+      return;
+    }
+    int died = (value & Futexes.FUTEX_WAITERS) | Futexes.FUTEX_OWNER_DIED;
+    if (futexes.compareAndSet(mm, addr, value, died) && (value & Futexes.FUTEX_WAITERS) != 0) {
+      futexes.wake(mm, addr, true, 1, -1);
     }
   }
 

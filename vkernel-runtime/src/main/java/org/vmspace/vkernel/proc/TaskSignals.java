@@ -109,17 +109,8 @@ public final class TaskSignals {
     if (sig < 0 || sig > Signals.NSIG || tid <= 0 || (tgid <= 0 && tgid != -1)) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    ThreadGroup p = k.process(tid, false);
-    if (p == null || (tgid != -1 && p.pid != tgid)) {
-      throw new SyscallError(LinuxErrno.ESRCH);
-    }
-    Task target = null;
-    for (Task g : p.threadsSnapshot()) {
-      if (g.tid == tid) {
-        target = g;
-      }
-    }
-    if (target == null) {
+    Task target = k.task(tid);
+    if (target == null || target.process.zombie || (tgid != -1 && target.process.pid != tgid)) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
     if (sig != 0) {

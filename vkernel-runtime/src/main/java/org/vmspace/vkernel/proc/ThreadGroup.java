@@ -317,6 +317,15 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   // ---------------------------------------------------------------- ProcInfo
 
   @Override
+  public List<Integer> tids() {
+    List<Integer> out = new ArrayList<>();
+    for (Task t : threads) {
+      out.add(t.tid);
+    }
+    return out;
+  }
+
+  @Override
   public String exePath() {
     return exePath;
   }

@@ -1,21 +1,36 @@
 package org.vmspace.vkernel.syscall;
 
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * futex (wait, wake and requeue, with bitsets; see the kernel's futex table) and
- * set_robust_list, whose list is never walked.
+ * futex (wait, wake, requeue, wake-op, with bitsets; see the kernel's futex table) and the
+ * robust futex list (set_robust_list, get_robust_list; walked when the thread exits).
  */
 final class FutexCalls {
   private FutexCalls() {}
 
+  /** sizeof(struct robust_list_head): the only length Linux accepts. */
+  private static final int ROBUST_HEAD_SIZE = 24;
+
   static long setRobustList(Call c) {
-    if (c.a(1) != 24) {
+    if (c.a(1) != ROBUST_HEAD_SIZE) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    // The robust list matters when a thread dies holding a lock other threads wait for;
-    // there is one thread per process here, so the list is never walked.
+    c.thread.robustList(c.a(0));
+    return 0;
+  }
+
+  /** get_robust_list(pid, head_ptr, len_ptr): the thread's list head; pid 0 is the caller. */
+  static long getRobustList(Call c) {
+    int tid = c.i(0);
+    Task t = tid == 0 ? c.thread : tid < 0 ? null : c.kernel.task(tid);
+    if (t == null) {
+      throw new SyscallError(LinuxErrno.ESRCH);
+    }
+    c.mem().writeLong(c.a(1), t.robustList());
+    c.mem().writeLong(c.a(2), ROBUST_HEAD_SIZE);
     return 0;
   }
 
@@ -48,6 +63,22 @@ final class FutexCalls {
       case 3, 4 -> { // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE
         int requeue = (int) timeoutAddr;
         return c.kernel.futexes().requeue(c.process.mm(), uaddr, shared, val, c.a(4), requeue, cmd == 4 ? c.i(5) : null);
+      }
+      case 6, 8, 13 -> { // FUTEX_LOCK_PI, FUTEX_TRYLOCK_PI, FUTEX_LOCK_PI2
+        long deadline = 0;
+        if (timeoutAddr != 0 && cmd != 8) {
+          // An absolute time: CLOCK_REALTIME for LOCK_PI, the flag's clock for LOCK_PI2.
+          deadline = TimeCalls.absoluteDeadline(c, timeoutAddr, cmd == 6 || realtime ? 0 : 1);
+        }
+        c.kernel.futexes().lockPi(c.thread, c.process.mm(), uaddr, deadline, cmd == 8);
+        return 0;
+      }
+      case 7 -> { // FUTEX_UNLOCK_PI
+        c.kernel.futexes().unlockPi(c.thread, c.process.mm(), uaddr);
+        return 0;
+      }
+      case 5 -> { // FUTEX_WAKE_OP
+        return c.kernel.futexes().wakeOp(c.process.mm(), uaddr, c.a(4), shared, val, (int) timeoutAddr, c.i(5));
       }
       default -> throw new SyscallError(LinuxErrno.ENOSYS, "futex op " + cmd);
     }

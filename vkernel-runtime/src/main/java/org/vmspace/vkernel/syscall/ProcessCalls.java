@@ -45,12 +45,16 @@ final class ProcessCalls {
     return execve(c, c.path(0), c.a(1), c.a(2));
   }
 
+  /** exit(2): this thread only; the process ends when its last thread has (with this status). */
   static long exit(Call c) {
-    return exit(c, c.i(0));
+    c.thread.exitAlone((c.i(0) & 0xff) << 8);
+    return Syscalls.NO_RETURN;
   }
 
+  /** exit_group(2): every thread of the process. */
   static long exitGroup(Call c) {
-    return exit(c, c.i(0));
+    c.process.requestExit((c.i(0) & 0xff) << 8);
+    return Syscalls.NO_RETURN;
   }
 
   static long kill(Call c) {
@@ -99,11 +103,6 @@ final class ProcessCalls {
       full = FileCalls.base(c, c.i(0), path) + "/" + path;
     }
     return execve(c, full, c.a(2), c.a(3));
-  }
-
-  private static long exit(Call c, int code) {
-    c.process.requestExit((code & 0xff) << 8);
-    return Syscalls.NO_RETURN;
   }
 
   private static int waitOptions(int options, int allowed) {

@@ -64,8 +64,7 @@ final class SchedCalls {
     if (tid == 0) {
       return c.thread;
     }
-    ThreadGroup p = tid < 0 ? null : c.kernel.process(tid, false);
-    Task t = p == null ? null : p.thread(tid);
+    Task t = tid < 0 ? null : c.kernel.task(tid);
     if (t == null) {
       throw new SyscallError(LinuxErrno.ESRCH);
     }

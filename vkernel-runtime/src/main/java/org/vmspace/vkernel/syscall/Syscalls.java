@@ -113,7 +113,7 @@ public final class Syscalls implements SyscallTable {
     }
     if (trace != null) {
       if (result == NO_RETURN) {
-        if (t.process().exiting()) {
+        if (t.exiting()) {
           trace.noReturn(pid, text);
         } else {
           trace.call(pid, text, 0, false, null, System.nanoTime() - start);

@@ -21,22 +21,23 @@ class Linux64Test {
   /** The C library's x86-64 numbers (Debian's linux-libc-dev). */
   private static final Path UNISTD_64 = Path.of("/usr/include/x86_64-linux-gnu/asm/unistd_64.h");
 
-  /** The calls the table had when it was made from the register methods, in number order. */
+  /** The calls the table has, in number order: a change here changes what guests can call. */
   private static final List<String> EXPECTED = List.of("""
       read write open close stat fstat lstat poll lseek mmap mprotect munmap brk rt_sigaction
       rt_sigprocmask rt_sigreturn ioctl pread64 pwrite64 readv writev access pipe select sched_yield
       mremap msync madvise dup dup2 pause nanosleep getitimer alarm setitimer getpid socket connect
       accept sendto recvfrom sendmsg recvmsg shutdown bind listen getsockname getpeername socketpair
-      setsockopt getsockopt clone fork vfork execve exit wait4 kill uname fcntl flock fsync fdatasync
-      truncate ftruncate getdents getcwd chdir fchdir rename mkdir rmdir creat link unlink symlink
-      readlink chmod fchmod chown fchown lchown umask gettimeofday getrlimit getrusage sysinfo times
-      getuid getgid setuid setgid geteuid getegid setpgid getppid getpgrp setsid setreuid setregid
-      getgroups setgroups setresuid getresuid setresgid getresgid getpgid getsid rt_sigpending
-      rt_sigtimedwait rt_sigsuspend sigaltstack utime mknod statfs fstatfs getpriority prctl
-      arch_prctl setrlimit sync gettid tkill time futex sched_setaffinity sched_getaffinity getdents64
-      set_tid_address clock_gettime clock_getres clock_nanosleep exit_group tgkill utimes waitid
-      openat mkdirat mknodat fchownat futimesat newfstatat unlinkat renameat linkat symlinkat
-      readlinkat fchmodat faccessat pselect6 ppoll set_robust_list utimensat accept4 dup3 pipe2 preadv
+      setsockopt getsockopt clone fork vfork execve exit wait4 kill uname fcntl flock fsync
+      fdatasync truncate ftruncate getdents getcwd chdir fchdir rename mkdir rmdir creat link unlink
+      symlink readlink chmod fchmod chown fchown lchown umask gettimeofday getrlimit getrusage
+      sysinfo times getuid getgid setuid setgid geteuid getegid setpgid getppid getpgrp setsid
+      setreuid setregid getgroups setgroups setresuid getresuid setresgid getresgid getpgid getsid
+      rt_sigpending rt_sigtimedwait rt_sigsuspend sigaltstack utime mknod statfs fstatfs getpriority
+      prctl arch_prctl setrlimit sync gettid tkill time futex sched_setaffinity sched_getaffinity
+      epoll_create getdents64 set_tid_address clock_gettime clock_getres clock_nanosleep exit_group
+      epoll_wait epoll_ctl tgkill utimes waitid openat mkdirat mknodat fchownat futimesat newfstatat
+      unlinkat renameat linkat symlinkat readlinkat fchmodat faccessat pselect6 ppoll
+      set_robust_list get_robust_list utimensat epoll_pwait accept4 epoll_create1 dup3 pipe2 preadv
       pwritev prlimit64 getcpu renameat2 getrandom execveat statx rseq clone3 close_range openat2
       faccessat2
       """.trim().split("\\s+"));
@@ -85,8 +86,8 @@ class Linux64Test {
   }
 
   @Test
-  void theDispatcherHasTheSameCallsAsBeforeTheTable() {
-    assertThat(EXPECTED).hasSize(169);
+  void theDispatcherHasExactlyTheListedCalls() {
+    assertThat(EXPECTED).hasSize(175);
     Syscalls s = new Syscalls(null);
     assertThat(s.names()).containsExactlyElementsOf(EXPECTED);
     List<String> byNumber = new ArrayList<>();
