@@ -19,7 +19,7 @@ for c in "$src"/*.c; do
   for pair in musl-gcc:musl gcc:glibc; do
     bin="$out/$name-${pair#*:}"
     if [ ! -e "$bin" ] || [ "$c" -nt "$bin" ]; then
-      "${pair%%:*}" -static -O2 -Wall -Werror -o "$bin" "$c"
+      "${pair%%:*}" -static -pthread -O2 -Wall -Werror -o "$bin" "$c"
     fi
   done
 done

@@ -20,7 +20,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * linux_details checks what busybox's test suites found missing: errnos of changes to a mount's
  * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER;
  * byte_names that names which are not UTF-8 keep every byte through every path call;
- * fifos_locks FIFOs (blocking opens, interrupted by signals) and record, OFD and flock locks.
+ * fifos_locks FIFOs (blocking opens, interrupted by signals) and record, OFD and flock locks;
+ * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
+ * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
+ * two spinning threads, execve from a thread, the main thread exiting first).
  */
 @Tag("kvm")
 class CProgramsTest {
@@ -30,7 +33,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -46,7 +49,9 @@ class CProgramsTest {
         Arguments.of("syscalls", libc, List.of(), 0),
         Arguments.of("linux_details", libc, List.of(), 0),
         Arguments.of("byte_names", libc, List.of(), 0),
-        Arguments.of("fifos_locks", libc, List.of(), 0)));
+        Arguments.of("fifos_locks", libc, List.of(), 0),
+        Arguments.of("threads", libc, List.of(), 0),
+        Arguments.of("threads", libc, List.of("main-exits"), 0)));
   }
 
   @ParameterizedTest(name = "{0} ({1})")
@@ -82,6 +87,22 @@ class CProgramsTest {
     assertThat(text).contains("+++ killed by SIGSEGV +++");
     assertThat(Guests.runNative(List.of(out.resolve("segv-" + libc).toString()), Guests.env(), null).status())
         .isEqualTo(139);
+  }
+
+  /**
+   * 64 threads pass a token around a ring with raw FUTEX_WAIT/FUTEX_WAKE: a lost wake-up hangs
+   * the run (and the test fails on its time limit). 100 rounds each by default (6,400
+   * hand-offs, seconds in the emulated machine); {@code -Dvkernel.futexStress.rounds=100000}
+   * runs the full 6.4 million.
+   */
+  @ParameterizedTest
+  @MethodSource("libcs")
+  void futexHandOffsAroundARingOf64Threads(String libc) throws Exception {
+    long rounds = Long.getLong("vkernel.futexStress.rounds", 100);
+    Guests.Result r = Guests.assertSameAsNative(List.of(out.resolve("futex_stress-" + libc).toString(), "64",
+        Long.toString(rounds)));
+    assertThat(r.status()).isZero();
+    assertThat(r.stdout()).isEqualTo("64 threads x " + rounds + " rounds: " + 64 * rounds + " hand-offs\n");
   }
 
   static Stream<String> libcs() {
