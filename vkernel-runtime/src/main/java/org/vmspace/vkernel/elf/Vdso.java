@@ -32,6 +32,13 @@ public final class Vdso {
   private static final int TEXT = 0x800;
   private static final int SHDRS = 0xA00;
   private static final int SHSTRTAB = 0xC00;
+  private static final int VERSYM = 0xD00;
+  private static final int VERDEF = 0xE00;
+  private static final long DT_VERSYM = 0x6ffffff0L;
+  private static final long DT_VERDEF = 0x6ffffffcL;
+  private static final long DT_VERDEFNUM = 0x6ffffffdL;
+  /** The version the symbols are defined in, as Linux's vDSO has it. */
+  static final String VERSION = "LINUX_2.6";
   private static final int PT_LOAD = 1;
   private static final int PT_DYNAMIC = 2;
   private static final byte[] IMAGE = build();
@@ -65,7 +72,9 @@ public final class Vdso {
     // Symbols: index 0 is the null symbol; then __vdso_X and X for each call.
     ByteBuffer strtab = ByteBuffer.allocate(DYNAMIC - DYNSTR);
     strtab.put((byte) 0);
-    strtab.put("LINUX_2.6".getBytes(StandardCharsets.US_ASCII)).put((byte) 0);
+    strtab.put(VERSION.getBytes(StandardCharsets.US_ASCII)).put((byte) 0);
+    int sonameOff = strtab.position();
+    strtab.put("linux-vdso.so.1".getBytes(StandardCharsets.US_ASCII)).put((byte) 0);
     int nsyms = 1;
     for (Map.Entry<String, Integer> e : stubAt.entrySet()) {
       for (String name : new String[] {"__vdso_" + e.getKey(), e.getKey()}) {
@@ -92,8 +101,18 @@ public final class Vdso {
       b.putInt(HASH + 12 + 4 * i, i == 0 || i == nsyms - 1 ? 0 : i + 1);
     }
 
+    // Symbol versions, as Linux's vDSO: every symbol is LINUX_2.6 (index 2), defined after the
+    // base definition (index 1, the object's name). Go's runtime follows the version
+    // definitions without checking that there are any.
+    for (int i = 0; i < nsyms; i++) {
+      b.putShort(VERSYM + 2 * i, (short) (i == 0 ? 0 : 2));
+    }
+    putVerdef(b, VERDEF, 1, 1, elfHash("linux-vdso.so.1"), sonameOff, 20 + 8);
+    putVerdef(b, VERDEF + 28, 0, 2, elfHash(VERSION), 1, 0);
+
     // Dynamic section.
-    long[][] dyn = {{4, HASH}, {5, DYNSTR}, {6, DYNSYM}, {10, strsz}, {11, 24}, {0, 0}};
+    long[][] dyn = {{4, HASH}, {5, DYNSTR}, {6, DYNSYM}, {10, strsz}, {11, 24}, {DT_VERSYM, VERSYM},
+      {DT_VERDEF, VERDEF}, {DT_VERDEFNUM, 2}, {0, 0}};
     for (int i = 0; i < dyn.length; i++) {
       b.putLong(DYNAMIC + 16 * i, dyn[i][0]);
       b.putLong(DYNAMIC + 16 * i + 8, dyn[i][1]);
@@ -152,5 +171,32 @@ public final class Vdso {
     b.putLong(p2 + 8, DYNAMIC).putLong(p2 + 16, DYNAMIC).putLong(p2 + 24, DYNAMIC);
     b.putLong(p2 + 32, 16L * dyn.length).putLong(p2 + 40, 16L * dyn.length).putLong(p2 + 48, 8);
     return b.array();
+  }
+
+  /** One Elf64_Verdef with its single Elf64_Verdaux right after it (20 + 8 bytes). */
+  private static void putVerdef(ByteBuffer b, int at, int flags, int index, int hash, int nameOff, int next) {
+    b.putShort(at, (short) 1); // vd_version
+    b.putShort(at + 2, (short) flags); // VER_FLG_BASE for the object's own name
+    b.putShort(at + 4, (short) index);
+    b.putShort(at + 6, (short) 1); // vd_cnt
+    b.putInt(at + 8, hash);
+    b.putInt(at + 12, 20); // vd_aux: the Verdaux follows
+    b.putInt(at + 16, next); // vd_next: 0 for the last
+    b.putInt(at + 20, nameOff); // vda_name
+    b.putInt(at + 24, 0); // vda_next
+  }
+
+  /** The System V ELF hash of a name (the version hashes in Verdef entries). */
+  static int elfHash(String name) {
+    int h = 0;
+    for (byte c : name.getBytes(StandardCharsets.US_ASCII)) {
+      h = (h << 4) + (c & 0xff);
+      int g = h & 0xf0000000;
+      if (g != 0) {
+        h ^= g >>> 24;
+      }
+      h &= ~g;
+    }
+    return h;
   }
 }

@@ -323,6 +323,11 @@ public final class Task implements Runnable {
         addr = 0;
       }
     }
+    if (kernel.trace != null) {
+      // Where it happened, which the siginfo line does not say: for reading a guest's crash.
+      kernel.trace.event(tid, String.format("fault: trap %d err 0x%x at rip 0x%x (addr 0x%x, rsp 0x%x)",
+          trapno, frame.err(), frame.rip(), frame.addr(), frame.rsp()));
+    }
     forceSignal(sig, SigInfo.fault(sig, code, addr));
   }
 

@@ -198,7 +198,7 @@ public final class TaskClone {
       writeTid(p.mm, childTid, ct.tid);
     }
     if (k.trace != null) {
-      k.trace.event(p.pid, "thread " + ct.tid + " started by " + t.tid);
+      k.trace.event(t.tid, "started thread " + ct.tid);
     }
     ct.start("vk-" + p.pid + "-" + ct.tid);
     return ct.tid;

@@ -49,7 +49,7 @@ public final class TaskExit {
       p.requestExit(t.exitStatus()); // no-op if the group was already ending
       finishExit(p);
     } else if (k.trace != null) {
-      k.trace.event(p.pid, "thread " + t.tid + " exited");
+      k.trace.event(t.tid, "+++ thread exited +++");
     }
   }
 

@@ -121,7 +121,7 @@ public final class TaskSignals {
   static void traceSignal(Task t, SigInfo info) {
     Kernel k = t.kernel();
     if (k.trace != null) {
-      k.trace.signal(t.process.pid, info);
+      k.trace.signal(t.tid, info);
     }
   }
 

@@ -81,7 +81,7 @@ public final class Syscalls implements SyscallTable {
     Trace trace = kernel.trace();
     String text = null;
     long start = 0;
-    int pid = t.process().pid();
+    int pid = t.tid(); // strace -f names the thread
     if (trace != null) {
       text = ArgFormat.format(e, nr, new Call(t, nr));
       start = System.nanoTime();

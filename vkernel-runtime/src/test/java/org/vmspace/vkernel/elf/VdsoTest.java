@@ -53,6 +53,58 @@ class VdsoTest {
   }
 
   @Test
+  void everySymbolIsVersionedLinux26AsGoAndGlibcExpect() {
+    long dyn = segment(2);
+    long versym = 0;
+    long verdef = 0;
+    long verdefnum = 0;
+    long strtab = 0;
+    long symtab = 0;
+    for (long at = dyn; b.getLong((int) at) != 0; at += 16) {
+      long tag = b.getLong((int) at);
+      long val = b.getLong((int) at + 8);
+      if (tag == 0x6ffffff0L) {
+        versym = val;
+      } else if (tag == 0x6ffffffcL) {
+        verdef = val;
+      } else if (tag == 0x6ffffffdL) {
+        verdefnum = val;
+      } else if (tag == 5) {
+        strtab = val;
+      } else if (tag == 6) {
+        symtab = val;
+      }
+    }
+    assertThat(versym).isPositive();
+    assertThat(verdef).isPositive();
+    assertThat(verdefnum).isEqualTo(2);
+    // Go's runtime walks the definitions as vdsoFindVersion does, with its own hash of LINUX_2.6.
+    assertThat(Vdso.elfHash("LINUX_2.6")).isEqualTo(0x3ae75f6);
+    int found = -1;
+    long def = verdef;
+    while (true) {
+      int flags = b.getShort((int) def + 2);
+      if ((flags & 1) == 0) {
+        long aux = def + b.getInt((int) def + 12);
+        if (b.getInt((int) def + 8) == 0x3ae75f6 && name(strtab + b.getInt((int) aux)).equals("LINUX_2.6")) {
+          found = b.getShort((int) def + 4) & 0x7fff;
+        }
+      }
+      if (b.getInt((int) def + 16) == 0) {
+        break;
+      }
+      def += b.getInt((int) def + 16);
+    }
+    assertThat(found).isEqualTo(2);
+    // Symbol 0 is local; every other one is in that version.
+    assertThat(b.getShort((int) versym)).isZero();
+    for (int i = 1; i < 11; i++) {
+      assertThat(name(strtab + b.getInt((int) (symtab + 24L * i)))).isNotEmpty();
+      assertThat(b.getShort((int) versym + 2 * i)).as("versym[%d]", i).isEqualTo((short) 2);
+    }
+  }
+
+  @Test
   void symbolsResolveThroughTheSectionHeadersAsDietlibcDoes() {
     long shoff = b.getLong(40);
     int shentsize = b.getShort(58);
