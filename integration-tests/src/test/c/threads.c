@@ -324,6 +324,59 @@ static void busy_threads(void) {
   printf("busy threads: both spinning threads saw each other\n");
 }
 
+/* ---- clone3's checks, in Linux's order, and a fork through it */
+struct clone_args_v2 {
+  unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+
+static const char *clone3_errno(struct clone_args_v2 *a, size_t size) {
+  long r = syscall(SYS_clone3, a, size);
+  if (r == 0) {
+    _exit(0);
+  }
+  if (r > 0) {
+    waitpid((pid_t) r, NULL, 0);
+    return "ok";
+  }
+  return errno == EINVAL ? "EINVAL" : errno == E2BIG ? "E2BIG" : errno == EPERM ? "EPERM" : strerror(errno);
+}
+
+static void clone3_checks(void) {
+  struct clone_args_v2 a;
+  char big[8192];
+  memset(&a, 0, sizeof a);
+  a.exit_signal = SIGCHLD;
+  printf("clone3: size 8 %s", clone3_errno(&a, 8));
+  memset(big, 0, sizeof big);
+  memcpy(big, &a, sizeof a);
+  printf(", size 8192 %s", clone3_errno((struct clone_args_v2 *) big, sizeof big));
+  big[100] = 1;
+  printf(", junk past the struct %s", clone3_errno((struct clone_args_v2 *) big, 128));
+  a.exit_signal = 65;
+  printf(", exit_signal 65 %s", clone3_errno(&a, sizeof a));
+  a.exit_signal = SIGCHLD;
+  a.flags = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+  printf(", thread with exit_signal %s", clone3_errno(&a, sizeof a));
+  a.flags = SIGCHLD;
+  printf(", signal in flags %s", clone3_errno(&a, sizeof a));
+  a.flags = 0;
+  a.stack_size = 4096;
+  printf(", size without stack %s", clone3_errno(&a, sizeof a));
+  a.stack_size = 0;
+  a.set_tid_size = 1; /* without set_tid (set_tid itself depends on privilege: EPERM or EEXIST) */
+  printf(", set_tid_size alone %s", clone3_errno(&a, sizeof a));
+  a.set_tid_size = 0;
+  fflush(stdout);
+  long r = syscall(SYS_clone3, &a, sizeof a);
+  if (r == 0) {
+    _exit(7);
+  }
+  int st = 0;
+  waitpid((pid_t) r, &st, 0);
+  printf(", fork through it: child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 /* ---- a thread calls execve; the process keeps its pid */
 static char self_exe[4096];
 
@@ -390,6 +443,7 @@ int main(int argc, char **argv) {
   once_barrier();
   signals();
   busy_threads();
+  clone3_checks();
   int st = exec_in_thread();
   printf("exec child status %d\n", st);
   return 0;

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * C programs compiled at build time (src/test/c/build.sh) with {@code musl-gcc -static} (musl:
  * legacy system call numbers, open/stat/fork/pipe) and {@code gcc -static} (glibc: the *at
- * family, clone, rseq and clone3 refused), run with the same output and status as natively.
+ * family, clone3 and clone, rseq refused), run with the same output and status as natively.
  * linux_details checks what busybox's test suites found missing: errnos of changes to a mount's
  * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER;
  * byte_names that names which are not UTF-8 keep every byte through every path call;

@@ -32,9 +32,11 @@ public final class TaskClone {
   public static final long CLONE_DETACHED = 0x400000;
   public static final long CLONE_UNTRACED = 0x800000;
   public static final long CLONE_CHILD_SETTID = 0x1000000;
+  /** clone3 only: the child's handlers (not SIG_IGN) reset to SIG_DFL. */
+  public static final long CLONE_CLEAR_SIGHAND = 0x100000000L;
   private static final long CLONE_SUPPORTED = 0xff | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_VFORK
       | CLONE_PARENT | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID
-      | CLONE_DETACHED | CLONE_UNTRACED | CLONE_CHILD_SETTID | CLONE_PTRACE;
+      | CLONE_DETACHED | CLONE_UNTRACED | CLONE_CHILD_SETTID | CLONE_PTRACE | CLONE_CLEAR_SIGHAND;
 
   /**
    * clone(2) for new processes (fork, vfork and their clone spellings): the child gets a
@@ -103,6 +105,9 @@ public final class TaskClone {
       child.fds = (flags & CLONE_FILES) != 0 ? parent.fds.share() : parent.fds.copy();
       Limits.copy(parent.rlimits, child.rlimits);
       parent.copyActionsTo(child);
+      if ((flags & CLONE_CLEAR_SIGHAND) != 0) {
+        child.resetHandlersForExec(); // the same rule: handlers to SIG_DFL, SIG_IGN stays
+      }
       ct = new Task(k, child, pid);
       ct.frame.copyFrom(t.frame).rax(0);
       if (newSp != 0) {

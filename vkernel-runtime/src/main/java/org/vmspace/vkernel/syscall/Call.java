@@ -6,8 +6,8 @@ import org.vmspace.api.TrapFrame;
 import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.mem.UserMemory;
-import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.ThreadGroup;
 
 /**

@@ -1,10 +1,10 @@
 package org.vmspace.vkernel.syscall;
 
-import org.vmspace.vkernel.proc.Sessions;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.proc.Sessions;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 

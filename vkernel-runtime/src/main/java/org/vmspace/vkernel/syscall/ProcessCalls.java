@@ -1,12 +1,12 @@
 package org.vmspace.vkernel.syscall;
 
-import org.vmspace.vkernel.proc.TaskSignals;
-import org.vmspace.vkernel.proc.TaskExit;
-import org.vmspace.vkernel.proc.TaskExec;
-import org.vmspace.vkernel.proc.TaskClone;
 import java.util.List;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.TaskClone;
+import org.vmspace.vkernel.proc.TaskExec;
+import org.vmspace.vkernel.proc.TaskExit;
+import org.vmspace.vkernel.proc.TaskSignals;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -37,8 +37,71 @@ final class ProcessCalls {
     return TaskClone.clone(c.thread, TaskClone.CLONE_VM | TaskClone.CLONE_VFORK | Signals.SIGCHLD, 0, 0, 0, 0);
   }
 
+  /** sizeof(struct clone_args) as first published (CLONE_ARGS_SIZE_VER0) and as known here (VER2). */
+  private static final int CLONE_ARGS_SIZE_VER0 = 64;
+  private static final int CLONE_ARGS_SIZE_VER2 = 88;
+  private static final long CSIGNAL = 0xff;
+  private static final long CLONE_INTO_CGROUP = 0x200000000L;
+
+  /**
+   * clone3(args, size): the fields of {@code struct clone_args} checked in Linux's order
+   * (E2BIG for a size over a page or unknown non-zero bytes past the known struct, EINVAL for
+   * one under version 0, an exit signal outside CSIGNAL, CSIGNAL bits or CLONE_DETACHED in the
+   * flags, an exit signal with CLONE_THREAD or CLONE_PARENT, a stack without a size or a size
+   * without a stack, set_tid and set_tid_size disagreeing), then as clone with the stack's top
+   * as the new stack pointer. set_tid needs privilege (EPERM); CLONE_INTO_CGROUP is EINVAL
+   * (there are no cgroups here).
+   */
   static long clone3(Call c) {
-    throw new SyscallError(LinuxErrno.ENOSYS, "clone3 (the C library falls back to clone)");
+    long addr = c.a(0);
+    long size = c.a(1);
+    if (Long.compareUnsigned(size, 4096) > 0) {
+      throw new SyscallError(LinuxErrno.E2BIG);
+    }
+    if (size < CLONE_ARGS_SIZE_VER0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    byte[] raw = c.mem().readBytes(addr, (int) size);
+    for (int i = CLONE_ARGS_SIZE_VER2; i < raw.length; i++) {
+      if (raw[i] != 0) {
+        throw new SyscallError(LinuxErrno.E2BIG);
+      }
+    }
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(java.util.Arrays.copyOf(raw, CLONE_ARGS_SIZE_VER2))
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    long flags = b.getLong(0);
+    long childTid = b.getLong(16);
+    long parentTid = b.getLong(24);
+    long exitSignal = b.getLong(32);
+    long stack = b.getLong(40);
+    long stackSize = b.getLong(48);
+    long tls = b.getLong(56);
+    long setTid = size >= 80 ? b.getLong(64) : 0;
+    long setTidSize = size >= 80 ? b.getLong(72) : 0;
+    if ((exitSignal & ~CSIGNAL) != 0 || exitSignal > Signals.NSIG) {
+      throw new SyscallError(LinuxErrno.EINVAL, "exit_signal");
+    }
+    if ((flags & CLONE_INTO_CGROUP) != 0 || (flags & (CSIGNAL | TaskClone.CLONE_DETACHED)) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if ((flags & (TaskClone.CLONE_SIGHAND | TaskClone.CLONE_CLEAR_SIGHAND))
+        == (TaskClone.CLONE_SIGHAND | TaskClone.CLONE_CLEAR_SIGHAND)) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if ((flags & (TaskClone.CLONE_THREAD | TaskClone.CLONE_PARENT)) != 0 && exitSignal != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "exit_signal with CLONE_THREAD or CLONE_PARENT");
+    }
+    if (stack == 0 ? stackSize != 0 : stackSize == 0) {
+      throw new SyscallError(LinuxErrno.EINVAL, "stack and stack_size");
+    }
+    if (setTidSize > 32 || (setTid == 0) != (setTidSize == 0)) {
+      throw new SyscallError(LinuxErrno.EINVAL, "set_tid");
+    }
+    if (setTidSize > 0) {
+      throw new SyscallError(LinuxErrno.EPERM, "set_tid needs CAP_SYS_ADMIN");
+    }
+    long sp = stack == 0 ? 0 : Math.addExact(stack, stackSize);
+    return TaskClone.clone(c.thread, flags | exitSignal, sp, parentTid, childTid, tls);
   }
 
   static long execve(Call c) {

@@ -2,10 +2,10 @@ package org.vmspace.vkernel.syscall;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.Fifos;
-import org.vmspace.vkernel.fs.HostInode;
+import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
+import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;

@@ -1,16 +1,16 @@
 package org.vmspace.vkernel.syscall;
 
-import org.vmspace.vkernel.trace.Trace;
 import java.util.ArrayList;
 import java.util.List;
 import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VmspaceException;
-import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.SyscallTable;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
+import org.vmspace.vkernel.trace.Trace;
 
 /**
  * The dispatcher of the system call table ({@code Linux64}): decodes the call from the frame,

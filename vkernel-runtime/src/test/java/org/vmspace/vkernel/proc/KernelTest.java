@@ -17,13 +17,13 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmspace.api.VmspaceService;
-import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
+import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.testing.Kvm;
 
 /** The kernel in-process, on busybox: running, exec failures, the image cache, signals, teardown. */
