@@ -24,6 +24,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *       AddressSpaceBench}).
  *   <li>{@code sh-pipeline}, {@code sha256-64m}: real programs in the virtual kernel vs
  *       natively vs qemu-user (see {@link VkernelBench}).
+ *   <li>{@code threads}: busy threads' scaling and a futex ping-pong in the virtual kernel vs
+ *       natively vs qemu-user (see {@link ThreadsBench}).
  * </ul>
  */
 public final class BenchMain {
@@ -31,7 +33,7 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads");
       System.exit(2);
     }
     switch (args[0]) {
@@ -39,6 +41,7 @@ public final class BenchMain {
       case "syscall", "trap" -> KvmRoundTrip.main(args);
       case "fault", "mmap-scale", "touch-1g" -> AddressSpaceBench.main(args);
       case "sh-pipeline", "sha256-64m" -> VkernelBench.main(args);
+      case "threads" -> ThreadsBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);
         System.exit(2);

@@ -11,12 +11,12 @@ import java.util.List;
 import java.util.Random;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
-import org.vmspace.vkernel.syscall.Syscalls;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.KernelConfig;
+import org.vmspace.vkernel.syscall.Syscalls;
 
 /**
  * Real programs under the virtual kernel, natively, and under {@code qemu-x86_64-static}
@@ -109,19 +109,19 @@ final class VkernelBench {
         + "(median of %d, same run)", args[0], v, n, q, v / n, q / n, RUNS);
   }
 
-  private static void check(String who, String expected, String actual) {
+  static void check(String who, String expected, String actual) {
     if (!expected.equals(actual)) {
       throw new IllegalStateException(who + " printed " + actual.strip() + ", natively " + expected.strip());
     }
   }
 
-  private static double median(long[] values) {
+  static double median(long[] values) {
     long[] s = values.clone();
     Arrays.sort(s);
     return s[s.length / 2];
   }
 
-  private static String runHost(List<String> command, Path dir) throws IOException, InterruptedException {
+  static String runHost(List<String> command, Path dir) throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -131,7 +131,7 @@ final class VkernelBench {
     return out;
   }
 
-  private static String runVkernel(Kernel kernel, List<String> command, Path dir, Path out) throws Exception {
+  static String runVkernel(Kernel kernel, List<String> command, Path dir, Path out) throws Exception {
     int in = Host.openat2(Host.AT_FDCWD, "/dev/null".getBytes(StandardCharsets.US_ASCII), Host.O_RDONLY | Host.O_CLOEXEC, 0, 0);
     int o = Host.openat2(Host.AT_FDCWD, out.toString().getBytes(StandardCharsets.UTF_8),
         Host.O_WRONLY | Host.O_CREAT | Host.O_TRUNC | Host.O_CLOEXEC, 0644, 0);
