@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -377,6 +378,23 @@ static void clone3_checks(void) {
   printf(", fork through it: child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* ---- reservations as Go and JVMs make them: huge, PROT_NONE, committed piecewise */
+static void reservations(void) {
+  size_t huge = (size_t) 64 << 30;
+  char *p = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *q = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int ok = p != MAP_FAILED && q != MAP_FAILED;
+  if (ok) {
+    ok = mprotect(p + (huge / 2), 1 << 20, PROT_READ | PROT_WRITE) == 0;
+    memset(p + (huge / 2), 7, 1 << 20);
+    ok &= p[huge / 2 + 12345] == 7;
+    munmap(p, huge);
+    munmap(q, huge);
+  }
+  printf("reservations: two 64 GiB PROT_NONE mappings, 1 MiB of one made writable and used: %s\n",
+      ok ? "yes" : "no");
+}
+
 /* ---- a thread calls execve; the process keeps its pid */
 static char self_exe[4096];
 
@@ -444,6 +462,7 @@ int main(int argc, char **argv) {
   signals();
   busy_threads();
   clone3_checks();
+  reservations();
   int st = exec_in_thread();
   printf("exec child status %d\n", st);
   return 0;
