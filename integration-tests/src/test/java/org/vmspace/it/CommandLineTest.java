@@ -58,6 +58,16 @@ class CommandLineTest {
   }
 
   @Test
+  void cpusSetsTheCpuCountEveryViewAgreesOn() throws Exception {
+    // nproc counts sched_getaffinity's mask; glibc's get_nprocs reads /sys; /proc/cpuinfo.
+    Guests.Result r = Guests.runVkernel(List.of("--cpus=3"), List.of(Guests.BUSYBOX, "sh", "-c",
+        "nproc; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/possible; grep -c ^processor /proc/cpuinfo"),
+        Guests.env(), null);
+    assertThat(r.stdout()).as("%s", r).isEqualTo("3\n0-2\n0-2\n3\n");
+    assertThat(r.status()).isZero();
+  }
+
+  @Test
   void aTimeoutKillsEveryGuestAndIs124() throws Exception {
     // Without the timeout this would run for days: Guests.LIMIT would fail the test.
     Guests.Result r = Guests.runVkernel(List.of("--timeout=1s"),

@@ -69,6 +69,11 @@ final class RunCommand implements Callable<Integer> {
       description = "Kill every guest process after DURATION (e.g. 30s, 500ms, 2m); exit status 124.")
   String timeout;
 
+  @Option(names = "--cpus", paramLabel = "N",
+      description = "How many CPUs the guests see: sched_getaffinity, getcpu, /proc/cpuinfo and"
+          + " /sys/devices/system/cpu/online agree (1-64; default: the host's).")
+  Integer cpus;
+
   @Option(names = "--env", paramLabel = "K=V", description = "Set an environment variable (repeatable).")
   List<String> env = new ArrayList<>();
 
@@ -109,6 +114,10 @@ final class RunCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+    if (cpus != null && (cpus < 1 || cpus > KernelConfig.MAX_CPUS)) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--cpus wants 1-" + KernelConfig.MAX_CPUS + ", got " + cpus);
+    }
     Map<String, String> environment = new LinkedHashMap<>(clearEnv ? Map.of() : System.getenv());
     if (environmentFile != null) {
       environment = readEnvironment(environmentFile);
@@ -144,6 +153,9 @@ final class RunCommand implements Callable<Integer> {
       return 125;
     }
     KernelConfig.Builder config = KernelConfig.builder().trace(traceOut);
+    if (cpus != null) {
+      config.cpus(cpus);
+    }
     if (root != null) {
       config.root(root, true);
     } else {
@@ -214,6 +226,9 @@ final class RunCommand implements Callable<Integer> {
     }
     if (timeout != null) {
       inner.add("--timeout=" + timeout);
+    }
+    if (cpus != null) {
+      inner.add("--cpus=" + cpus);
     }
     Path exchange = machine.shareWritable(Files.createTempDirectory("vkernel-emulated-"));
     try {

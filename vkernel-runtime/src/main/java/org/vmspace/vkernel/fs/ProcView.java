@@ -54,4 +54,7 @@ public interface ProcView {
 
   /** /proc/cpuinfo. */
   String cpuinfo();
+
+  /** How many CPUs the guests see (/sys/devices/system/cpu/online is 0 to this minus 1). */
+  int cpus();
 }

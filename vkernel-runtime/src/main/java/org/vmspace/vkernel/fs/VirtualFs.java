@@ -67,8 +67,16 @@ public final class VirtualFs {
     this.procs = procs;
   }
 
+  /** The CPU lists of /sys the kernel answers itself; the rest of /sys is the host's. */
+  private static final List<String> SYS_CPU_LISTS = List.of("online", "possible", "present");
+
   static boolean owns(List<String> comps) {
-    return !comps.isEmpty() && (comps.get(0).equals("proc") || comps.get(0).equals("dev"));
+    return !comps.isEmpty() && (comps.get(0).equals("proc") || comps.get(0).equals("dev") || isSysCpuList(comps));
+  }
+
+  private static boolean isSysCpuList(List<String> comps) {
+    return comps.size() == 5 && comps.subList(0, 4).equals(List.of("sys", "devices", "system", "cpu"))
+        && SYS_CPU_LISTS.contains(comps.get(4));
   }
 
   static long inode(String guestPath) {
@@ -79,6 +87,10 @@ public final class VirtualFs {
   Entry lookup(List<String> comps) {
     if (comps.get(0).equals("dev")) {
       return lookupDev(comps);
+    }
+    if (isSysCpuList(comps)) {
+      // glibc's get_nprocs reads it; it must agree with sched_getaffinity, which Go reads.
+      return file(() -> procs.cpus() == 1 ? "0\n" : "0-" + (procs.cpus() - 1) + "\n");
     }
     return lookupProc(comps);
   }
@@ -419,6 +431,28 @@ public final class VirtualFs {
       next = (int) Math.min(offset, names().size());
       return next;
     }
+  }
+
+  /**
+   * A /proc/cpuinfo for {@code cpus} CPUs made from the host's: its first blocks, or its blocks
+   * repeated when the guests see more CPUs than the host has, numbered 0 to cpus - 1.
+   */
+  public static String cpuinfo(String host, int cpus) {
+    List<String> blocks = new ArrayList<>();
+    for (String b : host.split("\n\n")) {
+      if (!b.isBlank()) {
+        blocks.add(b.strip());
+      }
+    }
+    if (blocks.isEmpty()) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < cpus; i++) {
+      String block = blocks.get(i % blocks.size()).replaceFirst("(?m)^processor\t: \\d+$", "processor\t: " + i);
+      out.append(block).append("\n\n");
+    }
+    return out.toString();
   }
 
   /** The host's /proc/cpuinfo, for ProcView implementations. */

@@ -414,9 +414,20 @@ public final class Kernel implements ProcView, AutoCloseable {
         + "SwapFree:              0 kB\n";
   }
 
+  /** The CPUs the guests see, as an affinity mask: the first {@link KernelConfig#cpus()}. */
+  public long cpuMask() {
+    int n = config.cpus();
+    return n == 64 ? -1L : (1L << n) - 1;
+  }
+
+  @Override
+  public int cpus() {
+    return config.cpus();
+  }
+
   @Override
   public String cpuinfo() {
-    return VirtualFs.hostCpuinfo();
+    return VirtualFs.cpuinfo(VirtualFs.hostCpuinfo(), config.cpus());
   }
 
   /**

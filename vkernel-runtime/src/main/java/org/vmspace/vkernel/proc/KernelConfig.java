@@ -14,24 +14,43 @@ import java.util.Objects;
  *     (then {@code /tmp} is the root's)
  * @param trace where strace-style lines go, or null for no tracing
  * @param hostname what uname(2) reports as the node name
+ * @param cpus how many CPUs the guests see (1 to {@link #MAX_CPUS}): sched_getaffinity's mask,
+ *     getcpu's numbers, /proc/cpuinfo and /sys/devices/system/cpu/{online,possible,present}
+ *     agree on it
+ * @throws IllegalArgumentException if cpus is out of range
  */
-public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname) {
+public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname, int cpus) {
+  /** The most CPUs a guest can be shown (one 64-bit affinity word). */
+  public static final int MAX_CPUS = 64;
+
   public KernelConfig {
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(hostname, "hostname");
+    if (cpus < 1 || cpus > MAX_CPUS) {
+      throw new IllegalArgumentException("cpus must be 1.." + MAX_CPUS + ": " + cpus);
+    }
+  }
+
+  /** The host's CPU count as this JVM sees it, at most {@link #MAX_CPUS}: the default. */
+  public static int hostCpus() {
+    return Math.min(MAX_CPUS, Runtime.getRuntime().availableProcessors());
   }
 
   public static Builder builder() {
     return new Builder();
   }
 
-  /** A builder; the defaults are the host's {@code /} read-only, no private /tmp, no trace. */
+  /**
+   * A builder; the defaults are the host's {@code /} read-only, no private /tmp, no trace, the
+   * host's CPU count.
+   */
   public static final class Builder {
     private Path root = Path.of("/");
     private boolean rootWritable;
     private Path tmp;
     private PrintStream trace;
     private String hostname = "vkernel";
+    private int cpus = hostCpus();
 
     public Builder root(Path dir, boolean writable) {
       this.root = dir;
@@ -54,8 +73,14 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
       return this;
     }
 
+    /** How many CPUs the guests see (1 to 64; more than the host has is allowed). */
+    public Builder cpus(int count) {
+      this.cpus = count;
+      return this;
+    }
+
     public KernelConfig build() {
-      return new KernelConfig(root, rootWritable, tmp, trace, hostname);
+      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus);
     }
   }
 }

@@ -65,12 +65,6 @@ public final class Task implements Runnable {
   private long savedMask;
   private boolean hasSavedMask;
 
-  /** The mask of the CPUs the host offers this JVM (at most the first 64). */
-  public static long onlineCpus() {
-    int cpus = Math.min(64, Runtime.getRuntime().availableProcessors());
-    return cpus == 64 ? -1L : (1L << cpus) - 1;
-  }
-
   /** This thread's CPU affinity mask (never empty). */
   public long affinity() {
     return affinity;
@@ -100,7 +94,7 @@ public final class Task implements Runnable {
    * sched_setaffinity's CPU mask (bit n: CPU n, the first 64), inherited by clone; every online
    * CPU until set. Recorded and reported, not enforced: guest threads run on the host threads.
    */
-  private volatile long affinity = onlineCpus();
+  private volatile long affinity;
   /** A system call to restart (ERESTARTSYS or ERESTARTNOHAND) and its number. This thread only. */
   private int restart;
   private long restartNr;
@@ -119,6 +113,7 @@ public final class Task implements Runnable {
     this.kernel = kernel;
     this.process = process;
     this.tid = tid;
+    this.affinity = kernel.cpuMask();
     int fd = Host.eventfd(0, 0x800 | 0x80000); // EFD_NONBLOCK | EFD_CLOEXEC
     if (fd < 0) {
       throw new SyscallError(LinuxErrno.EAGAIN, "eventfd: " + LinuxErrno.name(-fd));

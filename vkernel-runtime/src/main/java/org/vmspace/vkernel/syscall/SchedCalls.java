@@ -23,9 +23,10 @@ final class SchedCalls {
   }
 
   static long getcpu(Call c) {
-    // The guest thread runs on the host CPU its Java thread runs on; one NUMA node.
+    // The guest thread runs on the host CPU its Java thread runs on, shown among the CPUs the
+    // guests see (--cpus); one NUMA node.
     if (c.a(0) != 0) {
-      c.mem().writeInt(c.a(0), Math.max(0, org.vmspace.vkernel.host.Host.schedGetcpu()));
+      c.mem().writeInt(c.a(0), Math.max(0, org.vmspace.vkernel.host.Host.schedGetcpu()) % c.kernel.config().cpus());
     }
     if (c.a(1) != 0) {
       c.mem().writeInt(c.a(1), 0);
@@ -86,7 +87,7 @@ final class SchedCalls {
     }
     // Linux's order: the mask is copied (EFAULT) before the thread is looked up.
     Task t = affinityTarget(c, true);
-    mask &= Task.onlineCpus();
+    mask &= c.kernel.cpuMask();
     if (mask == 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
@@ -101,7 +102,7 @@ final class SchedCalls {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     Task t = affinityTarget(c, false);
-    c.mem().writeLong(c.a(2), t == null ? Task.onlineCpus() : t.affinity());
+    c.mem().writeLong(c.a(2), t == null ? c.kernel.cpuMask() : t.affinity());
     return 8;
   }
 }

@@ -71,4 +71,17 @@ class RunCommandTest {
     assertThat(status).isEqualTo(2);
     assertThat(err.toString()).contains("--timeout: cannot parse 'soon'");
   }
+
+  @Test
+  void cpusIsOneToSixtyFour() {
+    assertThat(parse("--cpus=4", "prog").cpus).isEqualTo(4);
+    assertThat(parse("prog").cpus).isNull();
+    for (String bad : new String[] {"0", "65", "-1"}) {
+      StringWriter err = new StringWriter();
+      int status = VkernelCommand.execute(new String[] {"run", "--cpus=" + bad, "prog"},
+          new PrintWriter(new StringWriter()), new PrintWriter(err));
+      assertThat(status).as(bad).isEqualTo(2);
+      assertThat(err.toString()).contains("--cpus wants 1-64, got " + bad);
+    }
+  }
 }
