@@ -54,7 +54,9 @@ public final class TaskSignals {
       for (ThreadGroup p : k.processes.values()) {
         boolean match;
         if (which > 0) {
-          match = p.pid == which;
+          // A thread's id names its process too, as in Linux.
+          Task named = k.tasks.get(which);
+          match = p.pid == which || named != null && named.process == p;
         } else if (which == 0) {
           match = p.pgid == self.pgid;
         } else if (which == -1) {
