@@ -100,6 +100,15 @@ public final class Futexes {
       }
       queues.computeIfAbsent(key, k -> new ArrayList<>()).add(w);
     }
+    sleepUntilWoken(t, w, deadline);
+  }
+
+  /**
+   * Sleeps until {@code w} (queued) is woken, and leaves the queue.
+   *
+   * @throws SyscallError ERESTARTSYS on a signal, ETIMEDOUT at the deadline
+   */
+  private void sleepUntilWoken(Task t, Waiter w, long deadline) {
     try {
       while (true) {
         synchronized (this) {
@@ -266,32 +275,13 @@ public final class Futexes {
         w = new Waiter(t, -1, key, true);
         queues.computeIfAbsent(key, k -> new ArrayList<>()).add(w);
       }
-      try {
-        while (true) {
-          synchronized (this) {
-            if (w.acquired) {
-              return;
-            }
-            if (w.woken) {
-              break; // the owner died without a hand-over: try again
-            }
-          }
-          Task.Wait r = t.await(-1, (short) 0, deadline, true);
-          if (r == Task.Wait.SIGNAL || r == Task.Wait.TIMEOUT) {
-            synchronized (this) {
-              if (w.acquired) {
-                return;
-              }
-              dequeue(w);
-            }
-            throw new SyscallError(r == Task.Wait.SIGNAL ? LinuxErrno.ERESTARTSYS : LinuxErrno.ETIMEDOUT);
-          }
-        }
-      } finally {
-        synchronized (this) {
-          dequeue(w);
+      sleepUntilWoken(t, w, deadline);
+      synchronized (this) {
+        if (w.acquired) {
+          return;
         }
       }
+      // Woken without the lock (not done today: every hand-over gives it): try again.
     }
   }
 

@@ -108,22 +108,10 @@ public final class TaskClone {
       if ((flags & CLONE_CLEAR_SIGHAND) != 0) {
         child.resetHandlersForExec(); // the same rule: handlers to SIG_DFL, SIG_IGN stays
       }
-      ct = new Task(k, child, pid);
-      ct.frame.copyFrom(t.frame).rax(0);
-      if (newSp != 0) {
-        ct.frame.rsp(newSp);
-      }
-      ct.mask(t.mask());
-      ct.affinity(t.affinity());
-      ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
+      ct = copyTask(k, child, pid, t, flags, newSp, tls, childTid);
       ct.altSp = t.altSp;
       ct.altSize = t.altSize;
       ct.altFlags = t.altFlags;
-      if ((flags & CLONE_CHILD_CLEARTID) != 0) {
-        ct.clearTid = childTid;
-      }
-      child.threads.add(ct);
-      k.tasks.put(pid, ct);
       if (child.parent != null) {
         child.parent.children.add(child);
       }
@@ -134,17 +122,7 @@ public final class TaskClone {
     } finally {
       k.lock.unlock();
     }
-    k.vms.copyVectorState(t.vext(), ct.vext());
-    if ((flags & CLONE_PARENT_SETTID) != 0) {
-      writeTid(parent.mm, parentTid, child.pid);
-    }
-    if ((flags & CLONE_CHILD_SETTID) != 0) {
-      writeTid(child.mm, childTid, child.pid);
-    }
-    if (k.trace != null) {
-      k.trace.event(child.pid, "started by " + parent.pid);
-    }
-    ct.start("vk-" + child.pid);
+    launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
     if ((flags & CLONE_VFORK) != 0) {
       awaitVforkRelease(t, child);
     }
@@ -178,35 +156,56 @@ public final class TaskClone {
       if (p.exiting()) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS); // a fatal signal is on its way, as Linux
       }
-      int tid = k.allocatePid();
-      ct = new Task(k, p, tid);
-      ct.frame.copyFrom(t.frame).rax(0);
-      if (newSp != 0) {
-        ct.frame.rsp(newSp);
-      }
-      ct.mask(t.mask());
-      ct.affinity(t.affinity());
-      ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
-      if ((flags & CLONE_CHILD_CLEARTID) != 0) {
-        ct.clearTid = childTid;
-      }
-      p.threads.add(ct);
-      k.tasks.put(tid, ct);
+      ct = copyTask(k, p, k.allocatePid(), t, flags, newSp, tls, childTid);
     } finally {
       k.lock.unlock();
     }
+    launch(k, t, ct, flags, p.mm, parentTid, childTid, t.tid, "started thread " + ct.tid, "vk-" + p.pid + "-" + ct.tid);
+    return ct.tid;
+  }
+
+  /**
+   * The new task {@code tid} of {@code g}, a copy of {@code t}: its registers (rax 0, the stack
+   * {@code newSp} if given), signal mask, affinity, fs base (or {@code tls} with CLONE_SETTLS)
+   * and gs base, and with CLONE_CHILD_CLEARTID the word to clear at its exit. Entered in the
+   * tables; under the kernel lock.
+   */
+  private static Task copyTask(Kernel k, ThreadGroup g, int tid, Task t, long flags, long newSp, long tls,
+      long childTid) {
+    Task ct = new Task(k, g, tid);
+    ct.frame.copyFrom(t.frame).rax(0);
+    if (newSp != 0) {
+      ct.frame.rsp(newSp);
+    }
+    ct.mask(t.mask());
+    ct.affinity(t.affinity());
+    ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
+    if ((flags & CLONE_CHILD_CLEARTID) != 0) {
+      ct.clearTid = childTid;
+    }
+    g.threads.add(ct);
+    k.tasks.put(tid, ct);
+    return ct;
+  }
+
+  /**
+   * Starts {@code ct} (out of the kernel lock): its vector state from {@code t}, the tid words
+   * CLONE_PARENT_SETTID (in the parent's memory) and CLONE_CHILD_SETTID (in the child's) ask
+   * for, a trace line from {@code tracedAs}, and its Java thread named {@code name}.
+   */
+  private static void launch(Kernel k, Task t, Task ct, long flags, AddressSpace parentMm, long parentTid,
+      long childTid, int tracedAs, String event, String name) {
     k.vms.copyVectorState(t.vext(), ct.vext());
     if ((flags & CLONE_PARENT_SETTID) != 0) {
-      writeTid(p.mm, parentTid, ct.tid);
+      writeTid(parentMm, parentTid, ct.tid);
     }
     if ((flags & CLONE_CHILD_SETTID) != 0) {
-      writeTid(p.mm, childTid, ct.tid);
+      writeTid(ct.process.mm, childTid, ct.tid);
     }
     if (k.trace != null) {
-      k.trace.event(t.tid, "started thread " + ct.tid);
+      k.trace.event(tracedAs, event);
     }
-    ct.start("vk-" + p.pid + "-" + ct.tid);
-    return ct.tid;
+    ct.start(name);
   }
 
   private static void writeTid(AddressSpace mm, long addr, int tid) {
