@@ -42,7 +42,7 @@ final class ThreadsBench {
     Path work = root.resolve("target/vkernel-bench");
     Files.createDirectories(work);
     Path out = work.resolve("threads.out");
-    long iterations = Long.getLong("bench.busyIterations", 20_000_000L);
+    long iterations = Long.getLong("bench.busyIterations", 400_000_000L);
     long rounds = Long.getLong("bench.pingpongRounds", 1_000L);
     int cpus = Runtime.getRuntime().availableProcessors();
     try (VmspaceService vms = Vmspaces.open();
