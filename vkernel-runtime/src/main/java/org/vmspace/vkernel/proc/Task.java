@@ -141,10 +141,6 @@ public final class Task implements Runnable {
     return exitingAlone || process.exiting();
   }
 
-  boolean exitingAlone() {
-    return exitingAlone;
-  }
-
   int exitStatus() {
     return exitStatus;
   }

@@ -304,16 +304,6 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     return threads;
   }
 
-  /** The live thread with this thread id, or null. */
-  public Task thread(int tid) {
-    for (Task t : threads) {
-      if (t.tid == tid) {
-        return t;
-      }
-    }
-    return null;
-  }
-
   // ---------------------------------------------------------------- ProcInfo
 
   @Override
