@@ -184,6 +184,12 @@ static void robust_mutex(void) {
 
 /* ---- a priority-inheritance mutex under contention */
 static pthread_mutex_t pi;
+/* The futex word of a mutex: glibc's __data.__lock, musl's _m_lock (__u.__vi[1]). */
+#ifdef __GLIBC__
+#define PI_LOCK_WORD(m) ((volatile int *) &(m)->__data.__lock)
+#else
+#define PI_LOCK_WORD(m) (&(m)->__u.__vi[1])
+#endif
 static atomic_int pi_waiting;
 
 static void *pi_contender(void *arg) {
@@ -206,7 +212,16 @@ static void pi_mutex(void) {
   while (!pi_waiting) {
     sched_yield();
   }
-  usleep(100000); /* the contender is now blocked in the kernel (FUTEX_LOCK_PI) */
+  /* Wait for the event, not for a while: the kernel sets FUTEX_WAITERS in the lock word when the
+   * contender sleeps in FUTEX_LOCK_PI, so the unlock below must hand the lock over. */
+  int in_kernel = 0;
+  for (int i = 0; i < 60000 && !in_kernel; i++) {
+    in_kernel = (*PI_LOCK_WORD(&pi) & 0x80000000) != 0;
+    if (!in_kernel) {
+      usleep(1000);
+    }
+  }
+  CHECK(in_kernel, "the contender never slept in FUTEX_LOCK_PI");
   CHECK(pthread_mutex_unlock(&pi) == 0, "unlock");
   pthread_join(t, &r);
   CHECK(pthread_mutex_trylock(&pi) == 0, "trylock");
@@ -432,6 +447,9 @@ static int exec_in_thread(void) {
 
 static void *finisher(void *arg) {
   (void) arg;
+  /* Likely to outlive the main thread; the output and status are the same if it does not (the
+   * main thread is then the last out and exits 0). No event tells it apart: Linux keeps the
+   * exited main thread as a zombie counted in Threads: until the process ends. */
   usleep(100000);
   printf("main-exits: the last thread ends the process\n");
   fflush(stdout);
