@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
@@ -15,7 +16,8 @@ import org.vmspace.vkernel.sys.SyscallError;
  * Immutable; parsed once per file version and cached by the kernel.
  *
  * @param type ET_EXEC (2) or ET_DYN (3)
- * @param interp the PT_INTERP path, or null for a static executable
+ * @param interp the PT_INTERP path (bytes, as {@link PathBytes} holds them), or null for a static
+ *     executable
  */
 public record ElfImage(int type, long entry, long phoff, int phentsize, int phnum,
     List<Segment> segments, String interp, long fileSize) {
@@ -26,6 +28,8 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
   public static final int PT_INTERP = 3;
   public static final int PT_PHDR = 6;
   public static final int PT_GNU_STACK = 0x6474e551;
+  /** Where user addresses end (x86-64 with 4-level paging). */
+  static final long USER_LIMIT = 0x7FFF_FFFF_F000L;
   public static final int PF_X = 1;
   public static final int PF_W = 2;
   public static final int PF_R = 4;
@@ -79,15 +83,11 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
         long b = 56L * i;
         Segment s = new Segment(ph.get(INT, b), ph.get(INT, b + 4), ph.get(LONG, b + 8), ph.get(LONG, b + 16),
             ph.get(LONG, b + 32), ph.get(LONG, b + 40), ph.get(LONG, b + 48));
-        if (s.type() == PT_LOAD) {
-          if (s.filesz() > s.memsz() || s.offset() + s.filesz() > fileSize || s.offset() < 0) {
-            throw new SyscallError(LinuxErrno.ENOEXEC, "bad PT_LOAD");
-          }
+        if (s.type() == PT_LOAD && !validLoad(s, fileSize)) {
+          throw new SyscallError(LinuxErrno.ENOEXEC, "bad PT_LOAD");
         }
-        if (s.type() == PT_INTERP && s.filesz() > 0 && s.filesz() < 4096) {
-          MemorySegment p = a.allocate(s.filesz());
-          Host.pread(fd, p, s.filesz(), s.offset());
-          interp = p.getString(0);
+        if (s.type() == PT_INTERP && interp == null) { // the first one counts, as in Linux
+          interp = interpreter(fd, s, fileSize, a);
         }
         segs.add(s);
       }
@@ -96,6 +96,56 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
       }
       return new ElfImage(type, entry, phoff, phentsize, phnum, List.copyOf(segs), interp, fileSize);
     }
+  }
+
+  /**
+   * Whether a PT_LOAD lies within the file and the user address range, compared unsigned so that
+   * no header can wrap a check.
+   */
+  private static boolean validLoad(Segment s, long fileSize) {
+    long fileEnd = s.offset() + s.filesz();
+    long memEnd = s.vaddr() + s.memsz();
+    return Long.compareUnsigned(s.filesz(), s.memsz()) <= 0
+        && Long.compareUnsigned(s.offset(), fileSize) <= 0
+        && Long.compareUnsigned(s.filesz(), fileSize - s.offset()) <= 0
+        && Long.compareUnsigned(fileEnd, fileSize) <= 0
+        && Long.compareUnsigned(s.vaddr(), USER_LIMIT) < 0
+        && Long.compareUnsigned(s.memsz(), USER_LIMIT - s.vaddr()) <= 0
+        && Long.compareUnsigned(memEnd, USER_LIMIT) <= 0;
+  }
+
+  /**
+   * The PT_INTERP path as bytes up to its NUL ({@link PathBytes} form): Linux requires it to be
+   * NUL-terminated and at most PATH_MAX long, and ENOEXEC otherwise.
+   */
+  private static String interpreter(int fd, Segment s, long fileSize, Arena a) {
+    if (s.filesz() < 2 || s.filesz() > 4096 || Long.compareUnsigned(s.offset(), fileSize - s.filesz()) > 0) {
+      throw new SyscallError(LinuxErrno.ENOEXEC, "bad PT_INTERP");
+    }
+    MemorySegment p = a.allocate(s.filesz());
+    if (Host.pread(fd, p, s.filesz(), s.offset()) != s.filesz()) {
+      throw new SyscallError(LinuxErrno.EIO, "short PT_INTERP");
+    }
+    byte[] b = p.toArray(ValueLayout.JAVA_BYTE);
+    if (b[b.length - 1] != 0) {
+      throw new SyscallError(LinuxErrno.ENOEXEC, "PT_INTERP not NUL-terminated");
+    }
+    int len = 0;
+    while (b[len] != 0) {
+      len++;
+    }
+    return PathBytes.of(b, 0, len);
+  }
+
+  /** The lowest page address and the end of the highest PT_LOAD, relative to the load base. */
+  public long[] span() {
+    long lo = -1;
+    long hi = 0;
+    for (Segment s : loads()) {
+      lo = Long.compareUnsigned(s.vaddr() & ~4095L, lo) < 0 ? s.vaddr() & ~4095L : lo;
+      hi = Math.max(hi, s.vaddr() + s.memsz());
+    }
+    return new long[] {lo, hi};
   }
 
   /** The PT_LOAD segments. */

@@ -15,8 +15,8 @@ import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * Loads a static ELF executable (ET_EXEC or static-pie ET_DYN) into an empty vmspace the way
- * Linux's binfmt_elf does: each PT_LOAD maps the file's pages privately (copy-on-write, so every
+ * Loads an ELF executable (ET_EXEC, PIE or static-pie ET_DYN, with its PT_INTERP interpreter when
+ * it has one) into an empty vmspace the way Linux's binfmt_elf does: each PT_LOAD maps the file's pages privately (copy-on-write, so every
  * process running the binary shares its page cache), the part of the last file page past
  * {@code p_filesz} is zeroed and the rest of {@code p_memsz} is anonymous; then the stack with
  * argv, envp and the auxiliary vector.
@@ -62,26 +62,48 @@ public final class ElfLoader {
   private ElfLoader() {}
 
   /**
-   * Loads {@code image} from {@code file} into the empty vmspace {@code id}.
+   * An executable or interpreter to load: its parsed headers, the host file its pages come from
+   * and the path /proc/PID/maps shows.
+   */
+  public record Program(ElfImage elf, HostFile file, String path) {}
+
+  /**
+   * Loads {@code program} (and, for a dynamically linked one, its PT_INTERP {@code interp})
+   * into the empty address space {@code as}, maps the stack and the vDSO and builds the initial
+   * stack. As Linux's binfmt_elf without address randomization (the layout of {@code setarch -R}):
+   * an ET_EXEC program at its own addresses, an ET_DYN one (PIE, static-pie) at {@link #PIE_BASE},
+   * the interpreter wherever a {@code mmap(NULL, span)} of its whole span lands (the first free
+   * range from {@link AddressSpace#MMAP_BASE}), with the holes between its segments unmapped.
+   * The fixed layout keeps traces, /proc/PID/maps and crash addresses the same from run to run.
+   * The process starts at the interpreter's entry when there is one, with AT_BASE its load
+   * address and AT_ENTRY the program's entry.
    *
+   * @param interp the interpreter, or null for a static program
    * @throws SyscallError ENOEXEC for what cannot be loaded, ENOMEM without memory, E2BIG for
    *     arguments over 2 MiB
    */
-  public static Loaded load(AddressSpace as, HostFile file, String path, ElfImage image,
+  public static Loaded load(AddressSpace as, Program program, Program interp,
       List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, Backing vdso) {
-    if (image.interp() != null) {
-      throw new SyscallError(LinuxErrno.ENOEXEC, "dynamically linked (needs " + image.interp() + ")");
-    }
+    ElfImage image = program.elf();
     long base = image.type() == ElfImage.ET_DYN ? PIE_BASE : 0;
     long brk = 0;
     long phdrAddr = 0;
+    long interpBase = 0;
     try {
       for (ElfImage.Segment s : image.loads()) {
-        loadSegment(as, file, path, s, base);
+        loadSegment(as, program.file(), program.path(), s, base);
         brk = Math.max(brk, base + s.vaddr() + s.memsz());
         if (image.phoff() >= s.offset() && image.phoff() < s.offset() + s.filesz()) {
           phdrAddr = base + s.vaddr() + (image.phoff() - s.offset());
         }
+      }
+      for (ElfImage.Segment s : image.segments()) {
+        if (s.type() == ElfImage.PT_PHDR) {
+          phdrAddr = base + s.vaddr();
+        }
+      }
+      if (interp != null) {
+        interpBase = loadInterpreter(as, interp);
       }
       as.mapFixed(STACK_TOP - STACK_SIZE, STACK_SIZE, Prot.PROT_READ | Prot.PROT_WRITE,
           MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_STACK, null, 0, "[stack]");
@@ -92,9 +114,36 @@ public final class ElfLoader {
     } catch (SyscallError e) {
       throw e.errno() == LinuxErrno.ENOMEM ? e : new SyscallError(LinuxErrno.ENOEXEC, e.getMessage());
     }
-    long sp = buildStack(as.memory(), image, base, phdrAddr, argv, envp, execfn, ids, random,
+    long entry = interp != null ? interpBase + interp.elf().entry() : base + image.entry();
+    long sp = buildStack(as.memory(), image, base, phdrAddr, interpBase, argv, envp, execfn, ids, random,
         vdso != null ? Vdso.ADDRESS : 0);
-    return new Loaded(base + image.entry(), sp, (brk + PAGE - 1) & ~(PAGE - 1), base);
+    return new Loaded(entry, sp, (brk + PAGE - 1) & ~(PAGE - 1), base);
+  }
+
+  /**
+   * Maps the interpreter: one reservation of its whole span (so its segments keep their
+   * distances), each segment over it, and the holes between segments given back, as Linux's
+   * load_elf_interp does. Returns the load bias.
+   */
+  private static long loadInterpreter(AddressSpace as, Program interp) {
+    ElfImage elf = interp.elf();
+    long[] span = elf.span();
+    long bias = 0;
+    if (elf.type() == ElfImage.ET_DYN) {
+      long size = ((span[1] + PAGE - 1) & ~(PAGE - 1)) - span[0];
+      long at = as.mmap(0, size, Prot.PROT_NONE, AddressSpace.MAP_PRIVATE | AddressSpace.MAP_ANONYMOUS, null, 0, "");
+      bias = at - span[0];
+    }
+    long mapped = bias + span[0];
+    for (ElfImage.Segment s : elf.loads().stream().sorted(java.util.Comparator.comparingLong(ElfImage.Segment::vaddr)).toList()) {
+      long start = (bias + s.vaddr()) & ~(PAGE - 1);
+      if (elf.type() == ElfImage.ET_DYN && start > mapped) {
+        as.munmap(mapped, start - mapped);
+      }
+      loadSegment(as, interp.file(), interp.path(), s, bias);
+      mapped = Math.max(mapped, (bias + s.vaddr() + s.memsz() + PAGE - 1) & ~(PAGE - 1));
+    }
+    return bias;
   }
 
   private static int prot(int pflags) {
@@ -137,7 +186,7 @@ public final class ElfLoader {
    * The initial stack: strings at the top, then (16-byte aligned) argc, argv[], NULL, envp[],
    * NULL, auxv pairs ending in AT_NULL, with rsp at argc.
    */
-  private static long buildStack(UserMemory mem, ElfImage image, long base, long phdr,
+  private static long buildStack(UserMemory mem, ElfImage image, long base, long phdr, long interpBase,
       List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, long vdso) {
     byte[] platform = "x86_64".getBytes(StandardCharsets.US_ASCII);
     int strings = execfn.length + 1 + platform.length + 1 + 16;
@@ -153,7 +202,7 @@ public final class ElfLoader {
     long[][] aux = {
       {AT_SYSINFO_EHDR, vdso},
       {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, image.phnum()}, {AT_PAGESZ, PAGE},
-      {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, base + image.entry()},
+      {AT_BASE, interpBase}, {AT_FLAGS, 0}, {AT_ENTRY, base + image.entry()},
       {AT_UID, ids.uid()}, {AT_EUID, ids.euid()}, {AT_GID, ids.gid()}, {AT_EGID, ids.egid()},
       {AT_SECURE, 0}, {AT_RANDOM, 0}, {AT_HWCAP, 0x178bfbffL}, {AT_HWCAP2, 0}, {AT_CLKTCK, 100},
       {AT_PLATFORM, 0}, {AT_EXECFN, 0}, {AT_NULL, 0},

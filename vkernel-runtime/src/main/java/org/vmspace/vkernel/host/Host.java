@@ -54,7 +54,7 @@ public final class Host {
   private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
   private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
   private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-  private static final ThreadLocal<MemorySegment> CAPTURE =
+  static final ThreadLocal<MemorySegment> CAPTURE =
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
   private static final MethodHandle SYSCALL_OPENAT2 = syscall(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
@@ -108,7 +108,7 @@ public final class Host {
 
   private Host() {}
 
-  private static MethodHandle fn(String name, MemoryLayout ret, MemoryLayout... args) {
+  static MethodHandle fn(String name, MemoryLayout ret, MemoryLayout... args) {
     return LINKER.downcallHandle(
         LOOKUP.findOrThrow(name), FunctionDescriptor.of(ret, args), Linker.Option.captureCallState("errno"));
   }
@@ -126,7 +126,7 @@ public final class Host {
     return (int) ERRNO.get(capture, 0L);
   }
 
-  private static RuntimeException rethrow(Throwable t) {
+  static RuntimeException rethrow(Throwable t) {
     if (t instanceof RuntimeException r) {
       return r;
     }
@@ -136,7 +136,7 @@ public final class Host {
     return new IllegalStateException(t);
   }
 
-  private static long ret(long r, MemorySegment c) {
+  static long ret(long r, MemorySegment c) {
     return r < 0 ? -errno(c) : r;
   }
 

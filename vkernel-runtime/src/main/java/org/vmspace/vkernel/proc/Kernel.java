@@ -81,7 +81,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   final Trace trace;
   final Futexes futexes = new Futexes();
   final long bootNanos = System.nanoTime();
-  final ImageCache images;
+  final FileCache files;
   /** The vDSO's page, mapped copy-on-write into every process. */
   final MemoryObject vdso;
   final Map<Integer, ThreadGroup> processes = new HashMap<>();
@@ -115,7 +115,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     this.vfs = new Vfs(config.root(), config.rootWritable(), config.tmp(), this);
     this.trace = config.trace() == null ? null : new Trace(config.trace());
     this.syscalls = syscalls.apply(this);
-    this.images = new ImageCache(vms, 64);
+    this.files = new FileCache(vms, 256);
     this.vdso = vms.createMemoryObject(Vdso.SIZE);
     MemorySegment.copy(MemorySegment.ofArray(Vdso.image()), 0, vdso.segment(), 0, Vdso.SIZE);
     this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon(true).name("vk-timers").unstarted(r));
@@ -301,14 +301,19 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
     timers.shutdownNow();
     carriers.shutdown();
-    images.close();
+    files.close();
     vdso.close();
     vfs.close();
   }
 
-  /** The number of executables in the image cache. */
-  long imageCacheSize() {
-    return images.size();
+  /** The number of files in the file cache. */
+  long fileCacheSize() {
+    return files.size();
+  }
+
+  /** The cache of privately mapped files (executables, interpreters, shared libraries). */
+  public FileCache files() {
+    return files;
   }
 
   // ---------------------------------------------------------------- process table

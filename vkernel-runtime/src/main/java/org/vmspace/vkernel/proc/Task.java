@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import org.vmspace.api.Errno;
+import org.vmspace.api.Prot;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.Trap;
 import org.vmspace.api.TrapFrame;
@@ -270,6 +271,22 @@ public final class Task implements Runnable {
 
   // ---------------------------------------------------------------- faults
 
+  /**
+   * Whether a page fault is an allowed access to a file or memory-object mapping that the
+   * backend could not resolve: the page lies past the end of what backs it (a file shorter than
+   * its mapping, or truncated since). Linux sends SIGBUS for that, SIGSEGV only for unmapped
+   * addresses and forbidden accesses.
+   */
+  private boolean beyondBacking(long addr, long err) {
+    AddressSpace mm = process.mm;
+    AddressSpace.Region r = mm == null ? null : mm.regionAt(addr);
+    if (r == null || r.backing() == null || (err & Trap.PF_PRESENT) != 0) {
+      return false;
+    }
+    int needed = (err & Trap.PF_WRITE) != 0 ? Prot.PROT_WRITE : (err & Trap.PF_INSTR) != 0 ? Prot.PROT_EXEC : Prot.PROT_READ;
+    return (r.prot() & needed) != 0;
+  }
+
   /** Turns a guest fault into the signal Linux sends for it, forced through blocking and SIG_IGN. */
   private void fault() {
     long trapno = frame.trapno();
@@ -278,9 +295,14 @@ public final class Task implements Runnable {
     long addr = frame.rip();
     switch ((int) trapno) {
       case Trap.T_PAGEFLT -> {
-        sig = Signals.SIGSEGV;
-        code = (frame.err() & Trap.PF_PRESENT) != 0 ? SigInfo.SEGV_ACCERR : SigInfo.SEGV_MAPERR;
         addr = frame.addr();
+        if (beyondBacking(addr, frame.err())) {
+          sig = Signals.SIGBUS;
+          code = 2; // BUS_ADRERR
+        } else {
+          sig = Signals.SIGSEGV;
+          code = (frame.err() & Trap.PF_PRESENT) != 0 ? SigInfo.SEGV_ACCERR : SigInfo.SEGV_MAPERR;
+        }
       }
       case Trap.T_PRIVINFLT -> {
         sig = Signals.SIGILL;

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import org.vmspace.vkernel.elf.ElfImage;
 import org.vmspace.vkernel.elf.ElfLoader;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
@@ -39,8 +40,7 @@ public final class TaskExec {
     }
     List<byte[]> args = new ArrayList<>(argv);
     String file = path;
-    ImageCache.Image image = null;
-    String exe = null;
+    Found image = null;
     try (Arena a = Arena.ofConfined()) {
       MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
       for (int depth = 0; image == null; depth++) {
@@ -76,17 +76,74 @@ public final class TaskExec {
             file = interp[0];
             continue;
           }
-          image = k.images.get(fd, st);
-          exe = h.guestPath();
+          image = Found.of(k.files.get(fd, st), fd, h.guestPath());
         } finally {
           Host.close(fd);
         }
       }
     }
+    Found interp = null;
     try {
-      load(t, image, exe, path, args, envp);
+      if (image.elf.interp() != null) {
+        interp = interpreter(k, p, image.elf.interp());
+      }
+      load(t, image, interp, path, args, envp);
     } finally {
-      image.release();
+      image.entry.release();
+      if (interp != null) {
+        interp.entry.release();
+      }
+    }
+  }
+
+  /**
+   * A dynamically linked program's interpreter (PT_INTERP, normally {@code ld-linux-x86-64.so.2}),
+   * looked up in the guest's root and relative to its working directory as Linux's open_exec
+   * does: ENOENT when it is missing (the classic "No such file or directory" of a program whose
+   * loader is absent), EACCES when it is not an executable regular file, ENOEXEC when it is not
+   * an x86-64 ELF image.
+   */
+  private static Found interpreter(Kernel k, ThreadGroup p, String path) {
+    Vfs.Node node = k.vfs.resolve(path, p.cwd, true);
+    if (!(node instanceof Vfs.HostNode h)) {
+      throw new SyscallError(LinuxErrno.EACCES, node.guestPath());
+    }
+    int fd = k.vfs.openHost(h, Host.O_RDONLY | Host.O_NONBLOCK, 0);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      if (Host.fstat(fd, st) < 0) {
+        throw new SyscallError(LinuxErrno.EACCES, h.guestPath());
+      }
+      int mode = Stat.mode(st);
+      if ((mode & 0170000) != Stat.S_IFREG || (mode & 0111) == 0) {
+        throw new SyscallError(LinuxErrno.EACCES, h.guestPath());
+      }
+      return Found.of(k.files.get(fd, st), fd, h.guestPath());
+    } catch (SyscallError e) {
+      // Linux: an interpreter that is not an x86-64 ELF image is ELIBBAD, not ENOEXEC.
+      throw e.errno() == LinuxErrno.ENOEXEC ? new SyscallError(LinuxErrno.ELIBBAD, e.getMessage()) : e;
+    } finally {
+      Host.close(fd);
+    }
+  }
+
+  /**
+   * An acquired file cache entry, its ELF headers and the guest path it was found at (symbolic
+   * links resolved, as /proc/PID/exe and /proc/PID/maps show it).
+   */
+  private record Found(FileCache.Entry entry, ElfImage elf, String path) {
+    /** Parses the headers of an acquired entry, releasing it if they are not an executable's. */
+    static Found of(FileCache.Entry entry, int fd, String path) {
+      try {
+        return new Found(entry, entry.elf(fd), path);
+      } catch (RuntimeException e) {
+        entry.release();
+        throw e;
+      }
+    }
+
+    ElfLoader.Program program() {
+      return new ElfLoader.Program(elf, entry.file(), path);
     }
   }
 
@@ -120,8 +177,8 @@ public final class TaskExec {
     return -1;
   }
 
-  private static void load(Task t, ImageCache.Image image, String exe, String execfn, List<byte[]> args,
-      List<byte[]> envp) {
+  private static void load(Task t, Found image, Found interp, String execfn,
+      List<byte[]> args, List<byte[]> envp) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
     AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId());
@@ -129,7 +186,7 @@ public final class TaskExec {
     try {
       byte[] rnd = new byte[16];
       k.randomBytes(rnd);
-      loaded = ElfLoader.load(fresh, image.file, exe, image.elf, args, envp,
+      loaded = ElfLoader.load(fresh, image.program(), interp == null ? null : interp.program(), args, envp,
           PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso);
       fresh.initBrk(loaded.brk());
     } catch (RuntimeException e) {
@@ -157,7 +214,7 @@ public final class TaskExec {
       p.fds.closeOnExec(d -> k.vfs.recordLocks().closing(p, d));
     }
     p.resetHandlersForExec();
-    p.exePath = exe;
+    p.exePath = image.path;
     java.io.ByteArrayOutputStream cmd = new java.io.ByteArrayOutputStream();
     for (byte[] a : args) {
       cmd.writeBytes(a);

@@ -41,6 +41,8 @@ public final class LinuxErrno {
   public static final int ELOOP = 40;
   public static final int ENODATA = 61;
   public static final int EOVERFLOW = 75;
+  /** Accessing a corrupted shared library: an ELF interpreter that is not an x86-64 ELF image. */
+  public static final int ELIBBAD = 80;
   public static final int ENOTSOCK = 88;
   public static final int EOPNOTSUPP = 95;
   public static final int EAFNOSUPPORT = 97;
@@ -60,7 +62,7 @@ public final class LinuxErrno {
       {"27", "EFBIG"}, {"28", "ENOSPC"}, {"29", "ESPIPE"}, {"30", "EROFS"}, {"31", "EMLINK"},
       {"32", "EPIPE"}, {"34", "ERANGE"}, {"35", "EDEADLK"}, {"36", "ENAMETOOLONG"},
       {"38", "ENOSYS"}, {"39", "ENOTEMPTY"}, {"40", "ELOOP"}, {"61", "ENODATA"},
-      {"75", "EOVERFLOW"}, {"88", "ENOTSOCK"}, {"95", "EOPNOTSUPP"}, {"97", "EAFNOSUPPORT"},
+      {"75", "EOVERFLOW"}, {"80", "ELIBBAD"}, {"88", "ENOTSOCK"}, {"95", "EOPNOTSUPP"}, {"97", "EAFNOSUPPORT"},
       {"110", "ETIMEDOUT"},
     };
     for (String[] p : pairs) {

@@ -11,6 +11,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.proc.FileCache;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -79,6 +80,9 @@ final class MemoryCalls {
     if (!d.readable() || (writeShared && (!d.writable() || !h.mountWritable()))) {
       throw new SyscallError(LinuxErrno.EACCES);
     }
+    if (!shared) {
+      return mapPrivate(c, h, addr, len, prot, flags, offset, d.path());
+    }
     HostFile file;
     try {
       file = c.kernel.vms().openFile(Path.of("/proc/self/fd/" + h.hostFd()), writeShared);
@@ -86,13 +90,33 @@ final class MemoryCalls {
       throw new SyscallError(e.errno().code(), e.getMessage());
     }
     try {
-      if (shared) {
-        identify(c, h, file);
-      }
+      identify(c, h, file);
       return mm.mmap(addr, len, prot, flags, file, offset, d.path());
     } finally {
       // The mapping holds its own reference to the file.
       file.close();
+    }
+  }
+
+  /**
+   * A private file mapping through the kernel's file cache: every process mapping the same
+   * version of a file (a shared library's text, above all) shares one read-only page cache and
+   * copies a page only when it writes it.
+   */
+  private static long mapPrivate(Call c, HostFileDescription h, long addr, long len, int prot, int flags,
+      long offset, String path) {
+    FileCache.Entry entry;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
+      if (Host.fstat(h.hostFd(), st) != 0) {
+        throw new SyscallError(LinuxErrno.EIO, "fstat of a mapped file failed");
+      }
+      entry = c.kernel.files().get(h.hostFd(), st);
+    }
+    try {
+      return c.process.mm().mmap(addr, len, prot, flags, entry.file(), offset, path);
+    } finally {
+      entry.release();
     }
   }
 }

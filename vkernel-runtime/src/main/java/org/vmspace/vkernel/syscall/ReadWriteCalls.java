@@ -75,6 +75,24 @@ final class ReadWriteCalls {
     return 0;
   }
 
+  /**
+   * fadvise64(2): the checks of Linux's generic_fadvise (EBADF, ESPIPE for a pipe or FIFO,
+   * EINVAL for a negative length or unknown advice); the advice itself is a hint the host's page
+   * cache does without, so it is accepted and not passed on.
+   */
+  static long fadvise64(Call c) {
+    FileDescription d = c.fd(0);
+    long len = c.a(2);
+    int advice = c.i(3);
+    if (!(d instanceof HostFileDescription h) || h.isFifo()) {
+      throw new SyscallError(LinuxErrno.ESPIPE);
+    }
+    if (len < 0 || advice < 0 || advice > 5) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    return 0;
+  }
+
   private static long offset(long off) {
     if (off < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);

@@ -9,6 +9,7 @@ import org.vmspace.vkernel.proc.SyscallTable;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 import org.vmspace.vkernel.trace.Trace;
 
@@ -131,7 +132,8 @@ public final class Syscalls implements SyscallTable {
     /**
      * The call as strace shows it. Letters: d int, u unsigned, x pointer, f fd, F dirfd (with
      * AT_FDCWD), s string, o octal, O open flags, S signal, w write buffer (the next argument is
-     * its length), v string vector, P mmap prot, M mmap flags.
+     * its length), v string vector, P mmap prot, M mmap flags, y fd with the path it is open on
+     * (as {@code strace -y}: {@code 3</usr/lib/x86_64-linux-gnu/libc.so.6>}).
      */
     static String format(Entry e, long nr, Call c) {
       if (e == null) {
@@ -160,6 +162,7 @@ public final class Syscalls implements SyscallTable {
         case 'u' -> Long.toUnsignedString(v);
         case 'x' -> v == 0 ? "NULL" : "0x" + Long.toHexString(v);
         case 'f' -> Integer.toString((int) v);
+        case 'y' -> fdWithPath((int) v, c);
         case 'F' -> (int) v == -100 ? "AT_FDCWD" : Integer.toString((int) v);
         case 's' -> v == 0 ? "NULL" : Trace.quote(c.mem().readCStringBytes(v, 4096), 256);
         case 'o' -> "0" + Integer.toOctalString((int) v);
@@ -184,6 +187,23 @@ public final class Syscalls implements SyscallTable {
         case 'M' -> mapFlags((int) v);
         default -> "0x" + Long.toHexString(v);
       };
+    }
+
+    private static String fdWithPath(int fd, Call c) {
+      if (fd < 0) {
+        return Integer.toString(fd);
+      }
+      String path;
+      try {
+        path = c.fds().get(fd).path();
+      } catch (SyscallError notOpen) {
+        return Integer.toString(fd);
+      }
+      if (path == null || path.isEmpty()) {
+        return Integer.toString(fd);
+      }
+      String quoted = Trace.quote(PathBytes.bytes(path), 4096); // escapes control bytes, as strace
+      return fd + "<" + quoted.substring(1, quoted.lastIndexOf('"')) + ">";
     }
 
     static String openFlags(int f) {

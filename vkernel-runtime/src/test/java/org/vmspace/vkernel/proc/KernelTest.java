@@ -120,7 +120,7 @@ class KernelTest {
     Kernel.Exit e = run(null, BUSYBOX, "sh", "-c", "i=0; while [ $i -lt 20 ]; do /bin/busybox true; i=$((i+1)); done; echo $i");
     assertThat(output()).isEqualTo("20\n");
     assertThat(e.code()).isZero();
-    assertThat(kernel.imageCacheSize()).isEqualTo(1);
+    assertThat(kernel.fileCacheSize()).isEqualTo(1);
   }
 
   @Test

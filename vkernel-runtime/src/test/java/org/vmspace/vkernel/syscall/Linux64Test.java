@@ -33,8 +33,9 @@ class Linux64Test {
       sysinfo times getuid getgid setuid setgid geteuid getegid setpgid getppid getpgrp setsid
       setreuid setregid getgroups setgroups setresuid getresuid setresgid getresgid getpgid getsid
       rt_sigpending rt_sigtimedwait rt_sigsuspend sigaltstack utime mknod statfs fstatfs getpriority
-      prctl arch_prctl setrlimit sync gettid tkill time futex sched_setaffinity sched_getaffinity
-      epoll_create getdents64 set_tid_address clock_gettime clock_getres clock_nanosleep exit_group
+      prctl arch_prctl setrlimit sync gettid setxattr lsetxattr fsetxattr getxattr lgetxattr
+      fgetxattr listxattr llistxattr flistxattr removexattr lremovexattr fremovexattr tkill time futex sched_setaffinity sched_getaffinity
+      epoll_create getdents64 set_tid_address fadvise64 clock_gettime clock_getres clock_nanosleep exit_group
       epoll_wait epoll_ctl tgkill utimes waitid openat mkdirat mknodat fchownat futimesat newfstatat
       unlinkat renameat linkat symlinkat readlinkat fchmodat faccessat pselect6 ppoll
       set_robust_list get_robust_list utimensat epoll_pwait accept4 epoll_create1 dup3 pipe2 preadv
@@ -81,13 +82,13 @@ class Linux64Test {
   void everyEntryHasAHandlerAndATraceSpec() {
     for (Entry e : Linux64.TABLE) {
       assertThat(e.handler()).as(e.name()).isNotNull();
-      assertThat(e.args()).as(e.name()).matches("[duxfFsoOSwvPM]{0,6}");
+      assertThat(e.args()).as(e.name()).matches("[duxfFsoOSwvPMy]{0,6}");
     }
   }
 
   @Test
   void theDispatcherHasExactlyTheListedCalls() {
-    assertThat(EXPECTED).hasSize(175);
+    assertThat(EXPECTED).hasSize(188);
     Syscalls s = new Syscalls(null);
     assertThat(s.names()).containsExactlyElementsOf(EXPECTED);
     List<String> byNumber = new ArrayList<>();
