@@ -26,6 +26,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *       natively vs qemu-user (see {@link VkernelBench}).
  *   <li>{@code threads}: busy threads' scaling and a futex ping-pong in the virtual kernel vs
  *       natively vs qemu-user (see {@link ThreadsBench}).
+ *   <li>{@code exec-dynamic}: start-up time and per-process memory of dynamically linked
+ *       programs in the virtual kernel vs natively vs qemu-user (see {@link ExecDynamicBench}).
  * </ul>
  */
 public final class BenchMain {
@@ -33,7 +35,7 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads|exec-dynamic");
       System.exit(2);
     }
     switch (args[0]) {
@@ -42,6 +44,7 @@ public final class BenchMain {
       case "fault", "mmap-scale", "touch-1g" -> AddressSpaceBench.main(args);
       case "sh-pipeline", "sha256-64m" -> VkernelBench.main(args);
       case "threads" -> ThreadsBench.main(args);
+      case "exec-dynamic" -> ExecDynamicBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);
         System.exit(2);

@@ -110,6 +110,12 @@ final class Guests {
   /** {@code vkernel run [options] -- command} with the environment given (and only it). */
   static Result runVkernel(List<String> options, List<String> command, Map<String, String> env, Path stdin)
       throws IOException, InterruptedException {
+    return runVkernel(options, command, env, stdin, LIMIT);
+  }
+
+  /** As {@link #runVkernel(List, List, Map, Path)}, failing after {@code limit} instead of {@link #LIMIT}. */
+  static Result runVkernel(List<String> options, List<String> command, Map<String, String> env, Path stdin,
+      Duration limit) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(javaCommand());
     cmd.add("run");
     // This machine's KVM or a failure: never a machine emulated inside the test's own.
@@ -120,7 +126,7 @@ final class Guests {
     cmd.add("--");
     cmd.addAll(command);
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(WORK.toFile());
-    return run(pb, stdin);
+    return run(pb, stdin, limit);
   }
 
   static Result runVkernel(List<String> command) throws IOException, InterruptedException {
@@ -149,15 +155,19 @@ final class Guests {
   }
 
   static Result run(ProcessBuilder pb, Path stdin) throws IOException, InterruptedException {
+    return run(pb, stdin, LIMIT);
+  }
+
+  static Result run(ProcessBuilder pb, Path stdin, Duration limit) throws IOException, InterruptedException {
     pb.redirectInput(stdin == null ? ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())
         : ProcessBuilder.Redirect.from(stdin.toFile()));
     Process p = pb.start();
     CompletableFuture<String> out = drain(p.getInputStream());
     CompletableFuture<String> err = drain(p.getErrorStream());
-    if (!p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS)) {
+    if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
-      throw new AssertionError("did not finish in " + LIMIT + ": " + pb.command());
+      throw new AssertionError("did not finish in " + limit + ": " + pb.command());
     }
     return new Result(p.exitValue(), out.join(), err.join());
   }
@@ -182,8 +192,14 @@ final class Guests {
   }
 
   static Result assertSameAsNative(List<String> command, Path stdin) throws IOException, InterruptedException {
+    return assertSameAsNative(command, stdin, LIMIT);
+  }
+
+  /** As {@link #assertSameAsNative(List, Path)}, the vkernel's run limited to {@code limit}. */
+  static Result assertSameAsNative(List<String> command, Path stdin, Duration limit)
+      throws IOException, InterruptedException {
     Result expected = runNative(command, env(), stdin);
-    Result actual = runVkernel(List.of(), command, env(), stdin);
+    Result actual = runVkernel(List.of(), command, env(), stdin, limit);
     assertThat(actual.stdout()).as("stdout of %s\nvkernel: %s\nnative: %s", command, actual, expected)
         .isEqualTo(expected.stdout());
     assertThat(actual.status()).as("status of %s\nvkernel: %s\nnative: %s", command, actual, expected)

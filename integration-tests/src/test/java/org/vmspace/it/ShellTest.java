@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * One shell script (functions, loops, $(...), subshells, a here-document, pipes, trap, a
  * background job) run by busybox sh, by mksh built on three C libraries (musl, dietlibc, klibc:
  * the latter two call exit rather than exit_group, klibc sets up no TLS, dietlibc looks for the
- * vDSO) and by bash-static, with the same output as natively.
+ * vDSO), by bash-static and by Debian's dynamically linked bash, with the same output as natively.
  */
 @Tag("kvm")
 class ShellTest {
@@ -38,7 +38,8 @@ class ShellTest {
         Arguments.of("/usr/lib/x86_64-linux-musl/bin/mksh", "mksh"),
         Arguments.of("/usr/lib/diet/bin/mksh", "mksh"),
         Arguments.of("/usr/lib/klibc/bin/mksh", "mksh"),
-        Arguments.of("/bin/bash-static", "bash-static"));
+        Arguments.of("/bin/bash-static", "bash-static"),
+        Arguments.of("/bin/bash", "bash")); // dynamically linked: ld.so, libtinfo, libc
   }
 
   private static List<String> command(String shell, String... rest) {

@@ -144,7 +144,13 @@ public final class UserMemory {
       if (p == 0) {
         return list;
       }
-      byte[] s = readCStringBytes(p, 128 * 1024);
+      byte[] s;
+      try {
+        s = readCStringBytes(p, 128 * 1024);
+      } catch (SyscallError e) {
+        // One string over MAX_ARG_STRLEN (128 KiB) is E2BIG in Linux, not ENAMETOOLONG.
+        throw e.errno() == LinuxErrno.ENAMETOOLONG ? new SyscallError(LinuxErrno.E2BIG, "an argument over 128 KiB") : e;
+      }
       bytes += s.length + 1;
       if (bytes > maxBytes) {
         throw new SyscallError(LinuxErrno.E2BIG);

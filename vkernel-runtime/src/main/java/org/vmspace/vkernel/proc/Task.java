@@ -271,18 +271,8 @@ public final class Task implements Runnable {
 
   // ---------------------------------------------------------------- faults
 
-  /**
-   * Whether a page fault is an allowed access to a file or memory-object mapping that the
-   * backend could not resolve: the page lies past the end of what backs it (a file shorter than
-   * its mapping, or truncated since). Linux sends SIGBUS for that, SIGSEGV only for unmapped
-   * addresses and forbidden accesses.
-   */
-  private boolean beyondBacking(long addr, long err) {
-    AddressSpace mm = process.mm;
-    AddressSpace.Region r = mm == null ? null : mm.regionAt(addr);
-    if (r == null || r.backing() == null || (err & Trap.PF_PRESENT) != 0) {
-      return false;
-    }
+  /** Whether a mapping's protection allows the access a page fault's error code describes. */
+  private static boolean permits(AddressSpace.Region r, long err) {
     int needed = (err & Trap.PF_WRITE) != 0 ? Prot.PROT_WRITE : (err & Trap.PF_INSTR) != 0 ? Prot.PROT_EXEC : Prot.PROT_READ;
     return (r.prot() & needed) != 0;
   }
@@ -296,12 +286,19 @@ public final class Task implements Runnable {
     switch ((int) trapno) {
       case Trap.T_PAGEFLT -> {
         addr = frame.addr();
-        if (beyondBacking(addr, frame.err())) {
+        AddressSpace mm = process.mm;
+        AddressSpace.Region r = mm == null ? null : mm.regionAt(addr);
+        if (r != null && permits(r, frame.err()) && r.backing() != null && (frame.err() & Trap.PF_PRESENT) == 0) {
+          // An allowed access to a file or memory object page the backend could not provide:
+          // past the end of what backs the mapping (a short or truncated file).
           sig = Signals.SIGBUS;
           code = 2; // BUS_ADRERR
         } else {
+          // As Linux: an address inside a mapping whose protection forbids the access is
+          // SEGV_ACCERR (PROT_NONE included, present or not); outside every mapping SEGV_MAPERR.
           sig = Signals.SIGSEGV;
-          code = (frame.err() & Trap.PF_PRESENT) != 0 ? SigInfo.SEGV_ACCERR : SigInfo.SEGV_MAPERR;
+          code = r != null && !permits(r, frame.err()) || (frame.err() & Trap.PF_PRESENT) != 0
+              ? SigInfo.SEGV_ACCERR : SigInfo.SEGV_MAPERR;
         }
       }
       case Trap.T_PRIVINFLT -> {

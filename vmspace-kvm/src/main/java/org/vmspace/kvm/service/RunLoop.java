@@ -225,8 +225,15 @@ final class RunLoop {
     RunResult pendingStop = null;
     long lastFaultVa = -1;
     int repeats = 0;
+    boolean retriedFault = false;
     while (true) {
       int rc = enterUser(v, domain);
+      if (rc == -Errnos.EFAULT && !retriedFault && vs.revokeTruncatedFilePages()) {
+        // A shared file mapping's file was truncated under it: the access faults normally now.
+        retriedFault = true;
+        continue;
+      }
+      retriedFault = false;
       if (rc < 0) {
         if (rc != -Errnos.EINTR) {
           v.markDead();

@@ -63,7 +63,7 @@ public final class ServiceHostFile implements HostFile {
     if (shared == null) {
       long pages = (size + GuestMemory.PAGE - 1) / GuestMemory.PAGE;
       FileSlotObject.Slot slot = pages == 0 ? emptySlot() : slots.create(fd, pages * GuestMemory.PAGE, writable);
-      shared = new FileSlotObject(pages, writable, slot);
+      shared = new FileSlotObject(pages, writable, slot, fd);
     }
     return shared;
   }

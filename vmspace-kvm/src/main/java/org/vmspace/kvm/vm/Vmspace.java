@@ -304,6 +304,40 @@ public final class Vmspace {
     return 0;
   }
 
+  /**
+   * After KVM_RUN failed with EFAULT (KVM could not fault in a page of a memory slot): drops
+   * the translations into pages of shared file mappings whose file has been truncated below
+   * them, so that the guest's next access to one is an ordinary unresolved page fault (SIGBUS for
+   * a Linux-like kernel) instead of another EFAULT. Returns whether any translation was dropped;
+   * false means the EFAULT had another cause.
+   */
+  public boolean revokeTruncatedFilePages() {
+    lock.lock();
+    try {
+      checkAlive();
+      Revocation r = new Revocation();
+      boolean[] dropped = {false};
+      for (VmEntry e = map.firstEndingAfter(0); e != null; e = map.next(e)) {
+        if (!(e.object instanceof FileSlotObject file)) {
+          continue;
+        }
+        file.refresh();
+        long valid = file.validPages();
+        long firstLost = valid <= e.pgoff ? e.start : e.start + (valid - e.pgoff) * PAGE;
+        if (Long.compareUnsigned(firstLost, e.end) < 0) {
+          tables.revokeRange(firstLost, e.end, (va, leaf, out) -> {
+            dropped[0] = true;
+            return dropLeaf(va, leaf, out);
+          }, r);
+        }
+      }
+      space.revoke(r);
+      return dropped[0];
+    } finally {
+      lock.unlock();
+    }
+  }
+
   // ---------------------------------------------------------------- mprotect
 
   /**
