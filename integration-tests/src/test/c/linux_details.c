@@ -1,7 +1,8 @@
 /* Details of Linux that real programs rely on and busybox's test suites found missing:
  * errnos of changes to a mount's root, /proc/PID/fd entries as symbolic links, /proc/PID/comm,
  * the signal lines of /proc/PID/status, times of an open unlinked file, POSIX semaphores and
- * shared memory in /dev/shm, a semaphore in shared anonymous memory, PR_SET_CHILD_SUBREAPER. Prints one line per check;
+ * shared memory in /dev/shm, a semaphore in shared anonymous memory, PR_SET_CHILD_SUBREAPER,
+ * AF_UNIX socket pairs. Prints one line per check;
  * the vkernel's output must equal the native one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,6 +232,35 @@ static void subreaper(void) {
   printf("no more children: %s\n", wait(&st) < 0 && errno == ECHILD ? "ECHILD" : "more");
 }
 
+/* AF_UNIX socket pairs (the JVM makes one for its NIO descriptors): data both ways, end of
+ * file after close, poll, the /proc/self/fd name, and the errnos of what is refused. */
+static void socket_pair(void) {
+  int sv[2];
+  int r = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+  printf("socketpair: %d\n", r);
+  if (r != 0) return;
+  char buf[16] = {0};
+  ssize_t w = write(sv[0], "ping", 4);
+  ssize_t got = read(sv[1], buf, sizeof buf);
+  printf("write a->b: %zd, read: %zd [%s]\n", w, got, buf);
+  w = write(sv[1], "pong!", 5);
+  got = read(sv[0], buf, sizeof buf);
+  printf("write b->a: %zd, read: %zd\n", w, got);
+  struct pollfd p = {sv[0], POLLIN, 0};
+  printf("poll with nothing to read: %d\n", poll(&p, 1, 0));
+  char link[64], path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", sv[0]);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  link[n > 0 ? n : 0] = 0;
+  printf("fd link is a socket: %s\n", strncmp(link, "socket:[", 8) == 0 ? "yes" : link);
+  close(sv[1]);
+  printf("read after the peer closed: %zd\n", read(sv[0], buf, sizeof buf));
+  close(sv[0]);
+  printf("socketpair(AF_UNIX, 99): %s\n", err(socketpair(AF_UNIX, 99, 0, sv)));
+  printf("socketpair(AF_UNIX, SOCK_STREAM, 7): %s\n", err(socketpair(AF_UNIX, SOCK_STREAM, 7, sv)));
+  printf("socketpair(12345, SOCK_STREAM): %s\n", err(socketpair(12345, SOCK_STREAM, 0, sv)));
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   mount_roots();
@@ -238,5 +270,6 @@ int main(void) {
   dev_shm();
   shared_anonymous_semaphore();
   subreaper();
+  socket_pair();
   return 0;
 }

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Test;
  *       MADV_DONTNEED, mprotect and munmap of parts, MAP_FIXED over a reservation, SIGBUS past
  *       the end of a file and after a truncation, the auxiliary vector, /proc/self/maps.
  *   <li>A dynamic C program and a dynamic C++ program (iostream, exceptions, std::thread).
+ *   <li>Debian's OpenJDK 17 (threaded, and using SIGSEGV for its own purposes): {@code -version}
+ *       and a small program ({@code src/test/java17/Guest17.java}).
  * </ul>
  *
  * Each test is one vkernel run (one JVM start, the dominant cost under emulation) of a shell
@@ -33,6 +35,7 @@ import org.junit.jupiter.api.Test;
 class DynamicProgramsTest {
   /** The userland script runs python3 three times and git five: more than Guests.LIMIT emulated. */
   private static final Duration USERLAND_LIMIT = Duration.ofMinutes(8);
+  static final String JAVA17 = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
   static Path cbin;
 
   @BeforeAll
@@ -67,6 +70,17 @@ class DynamicProgramsTest {
     Guests.Result r = Guests.assertSameAsNative(List.of("/bin/bash", "-c", run));
     assertThat(r.stdout()).doesNotContain("FAIL").contains("0 failures\nexit 0\n== glibc", "0 failures\nexit 0\n== musl")
         .endsWith("0 failures\nexit 0\n");
+  }
+
+  @Test
+  void openJdk17RunsAsNatively() throws Exception {
+    String java = Guests.require(JAVA17, "openjdk-17-jre-headless");
+    Path classes = Path.of("target", "java17").toAbsolutePath();
+    assertThat(classes.resolve("Guest17.class")).as("compiled by the build (src/test/java17/build.sh)").isRegularFile();
+    String run = java + " -version 2>&1; echo \"exit $?\"; " + java + " -cp " + classes + " Guest17; echo \"exit $?\"";
+    Guests.Result r = Guests.assertSameAsNative(List.of("/bin/bash", "-c", run), null, USERLAND_LIMIT);
+    assertThat(r.stdout()).contains("openjdk version \"17", "hello from java 17", "allocated 125 MiB, kept 200",
+        "4 threads: 4999999", "passwd lines > 0: true", "caught NPE").endsWith("exit 0\n");
   }
 
   @Test

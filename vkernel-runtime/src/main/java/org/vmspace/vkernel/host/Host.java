@@ -87,6 +87,7 @@ public final class Host {
       LOOKUP.findOrThrow("ioctl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
       Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
   private static final MethodHandle PIPE2 = fn("pipe2", JAVA_INT, ADDRESS, JAVA_INT);
+  private static final MethodHandle SOCKETPAIR = fn("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
   private static final MethodHandle DUP = fn("dup", JAVA_INT, JAVA_INT);
   private static final MethodHandle EVENTFD = fn("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle KILL = fn("kill", JAVA_INT, JAVA_INT, JAVA_INT);
@@ -387,6 +388,21 @@ public final class Host {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment fds = a.allocate(8, 4);
       int r = (int) PIPE2.invokeExact(c, fds, flags);
+      if (r < 0) {
+        return new int[] {-errno(c), -1};
+      }
+      return new int[] {fds.get(JAVA_INT, 0), fds.get(JAVA_INT, 4)};
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** socketpair(2): the two descriptors, or {@code -errno} in element 0. */
+  public static int[] socketpair(int domain, int type, int protocol) {
+    MemorySegment c = CAPTURE.get();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment fds = a.allocate(8, 4);
+      int r = (int) SOCKETPAIR.invokeExact(c, domain, type, protocol, fds);
       if (r < 0) {
         return new int[] {-errno(c), -1};
       }
