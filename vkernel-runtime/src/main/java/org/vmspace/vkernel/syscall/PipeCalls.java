@@ -3,6 +3,7 @@ package org.vmspace.vkernel.syscall;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -36,23 +37,36 @@ final class PipeCalls {
     String name = "pipe:[" + r.inode() + "]";
     r = rename(r, name);
     HostFileDescription w = new HostFileDescription(fds[1], name, Host.O_WRONLY | nb, true, true);
-    boolean cloexec = (flags & Host.O_CLOEXEC) != 0;
-    int rfd = c.fds().install(r, 0, cloexec);
-    int wfd;
+    return installPair(c, r, w, (flags & Host.O_CLOEXEC) != 0, addr);
+  }
+
+  /**
+   * Installs two new descriptions as the lowest free descriptors and writes them to the int[2]
+   * at {@code addr}; on any failure neither stays installed (nor open). For pipe and socketpair.
+   */
+  static long installPair(Call c, FileDescription first, FileDescription second, boolean cloexec, long addr) {
+    int fd0;
     try {
-      wfd = c.fds().install(w, 0, cloexec);
+      fd0 = c.fds().install(first, 0, cloexec);
     } catch (SyscallError e) {
-      c.fds().close(rfd);
+      second.release();
+      throw e;
+    }
+    int fd1;
+    try {
+      fd1 = c.fds().install(second, 0, cloexec);
+    } catch (SyscallError e) {
+      c.fds().close(fd0);
       throw e;
     }
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(8, 4);
-      out.set(ValueLayout.JAVA_INT, 0, rfd);
-      out.set(ValueLayout.JAVA_INT, 4, wfd);
+      out.set(ValueLayout.JAVA_INT, 0, fd0);
+      out.set(ValueLayout.JAVA_INT, 4, fd1);
       c.mem().write(addr, out, 0, 8);
     } catch (SyscallError e) {
-      c.fds().close(rfd);
-      c.fds().close(wfd);
+      c.fds().close(fd0);
+      c.fds().close(fd1);
       throw e;
     }
     return 0;

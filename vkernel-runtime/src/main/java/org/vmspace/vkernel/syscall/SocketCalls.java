@@ -1,8 +1,5 @@
 package org.vmspace.vkernel.syscall;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
@@ -58,32 +55,7 @@ final class SocketCalls {
     HostFileDescription b = new HostFileDescription(fds[1], "", Host.O_RDWR | nb, true, true);
     a = named(a);
     b = named(b);
-    boolean cloexec = (type & SOCK_CLOEXEC) != 0;
-    int afd;
-    try {
-      afd = c.fds().install(a, 0, cloexec);
-    } catch (SyscallError e) {
-      b.release();
-      throw e;
-    }
-    int bfd;
-    try {
-      bfd = c.fds().install(b, 0, cloexec);
-    } catch (SyscallError e) {
-      c.fds().close(afd);
-      throw e;
-    }
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment out = arena.allocate(8, 4);
-      out.set(ValueLayout.JAVA_INT, 0, afd);
-      out.set(ValueLayout.JAVA_INT, 4, bfd);
-      c.mem().write(c.a(3), out, 0, 8);
-    } catch (SyscallError e) {
-      c.fds().close(afd);
-      c.fds().close(bfd);
-      throw e;
-    }
-    return 0;
+    return PipeCalls.installPair(c, a, b, (type & SOCK_CLOEXEC) != 0, c.a(3));
   }
 
   /** The description renamed {@code socket:[inode]}, as /proc/PID/fd shows a socket. */

@@ -149,14 +149,7 @@ final class XattrCalls {
   private static long set(Call c, String path, boolean follow, long nameAddr, long valueAddr, long size, int flags) {
     byte[] name = name(c, nameAddr);
     byte[] value = value(c, valueAddr, size, flags);
-    Vfs.Node node = resolve(c, AT_FDCWD, path, follow);
-    if (!(node instanceof Vfs.HostNode h)) {
-      throw new SyscallError(LinuxErrno.EOPNOTSUPP, node.guestPath());
-    }
-    if (!h.mount().writable()) {
-      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
-    }
-    int fd = hostPath(c, h);
+    int fd = changeable(c, path, follow);
     try (Arena a = Arena.ofConfined()) {
       MemorySegment v = a.allocate(Math.max(1, value.length));
       MemorySegment.copy(MemorySegment.ofArray(value), 0, v, 0, value.length);
@@ -168,14 +161,7 @@ final class XattrCalls {
 
   private static long remove(Call c, String path, boolean follow, long nameAddr) {
     byte[] name = name(c, nameAddr);
-    Vfs.Node node = resolve(c, AT_FDCWD, path, follow);
-    if (!(node instanceof Vfs.HostNode h)) {
-      throw new SyscallError(LinuxErrno.EOPNOTSUPP, node.guestPath());
-    }
-    if (!h.mount().writable()) {
-      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
-    }
-    int fd = hostPath(c, h);
+    int fd = changeable(c, path, follow);
     try {
       return check(HostXattr.remove(procFd(fd), name));
     } finally {
@@ -184,6 +170,21 @@ final class XattrCalls {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * An O_PATH host descriptor of the file whose attributes a call changes: EOPNOTSUPP for a
+   * virtual file, EROFS on a read-only mount. The caller closes it.
+   */
+  private static int changeable(Call c, String path, boolean follow) {
+    Vfs.Node node = resolve(c, AT_FDCWD, path, follow);
+    if (!(node instanceof Vfs.HostNode h)) {
+      throw new SyscallError(LinuxErrno.EOPNOTSUPP, node.guestPath());
+    }
+    if (!h.mount().writable()) {
+      throw new SyscallError(LinuxErrno.EROFS, h.guestPath());
+    }
+    return hostPath(c, h);
+  }
 
   /** The attribute's name: 1 to 255 bytes, else ERANGE (as Linux's strncpy_from_user check). */
   private static byte[] name(Call c, long addr) {
