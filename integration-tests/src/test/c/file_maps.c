@@ -18,6 +18,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,7 +185,9 @@ static void maps_names_the_file(const char *dir) {
   exe_path[n > 0 ? n : 0] = 0;
   FILE *maps = fopen("/proc/self/maps", "r");
   char line[512];
-  int found = 0, exe = 0;
+  int found = 0, exe = 0, same_file = 0;
+  struct stat st;
+  fstat(fd, &st);
   while (maps && fgets(line, sizeof line, maps)) {
     unsigned long lo, hi, off, ino;
     char perms[8], dev[16];
@@ -192,11 +195,17 @@ static void maps_names_the_file(const char *dir) {
     if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %n", &lo, &hi, perms, &off, dev, &ino, &name) < 6) {
       check(0, "a /proc/self/maps line parses");
     }
-    if (strncmp(line, want, strlen(want)) == 0 && strstr(line, path)) found = 1;
+    if (strncmp(line, want, strlen(want)) == 0 && strstr(line, path)) {
+      unsigned maj, min;
+      found = 1;
+      same_file = sscanf(dev, "%x:%x", &maj, &min) == 2 && maj == major(st.st_dev) && min == minor(st.st_dev)
+          && ino == (unsigned long) st.st_ino && off == 0 && strcmp(perms, "r--p") == 0;
+    }
     if (n > 0 && strstr(line, exe_path) && strstr(line, "r-xp")) exe = 1;
   }
   if (maps) fclose(maps);
   check(found, "/proc/self/maps names the mapped file");
+  check(same_file, "with its device, inode, offset and permissions");
   check(exe, "/proc/self/maps shows the program's text");
   munmap(p, page);
   close(fd);

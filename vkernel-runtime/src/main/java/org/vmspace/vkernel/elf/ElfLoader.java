@@ -10,6 +10,7 @@ import org.vmspace.api.HostFile;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.Prot;
 import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.mem.FileId;
 import org.vmspace.vkernel.mem.UserMemory;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -62,10 +63,10 @@ public final class ElfLoader {
   private ElfLoader() {}
 
   /**
-   * An executable or interpreter to load: its parsed headers, the host file its pages come from
-   * and the path /proc/PID/maps shows.
+   * An executable or interpreter to load: its parsed headers, the host file its pages come from,
+   * and the path and file identity /proc/PID/maps shows.
    */
-  public record Program(ElfImage elf, HostFile file, String path) {}
+  public record Program(ElfImage elf, HostFile file, String path, FileId id) {}
 
   /**
    * Loads {@code program} (and, for a dynamically linked one, its PT_INTERP {@code interp})
@@ -91,7 +92,7 @@ public final class ElfLoader {
     long interpBase = 0;
     try {
       for (ElfImage.Segment s : image.loads()) {
-        loadSegment(as, program.file(), program.path(), s, base);
+        loadSegment(as, program, s, base);
         brk = Math.max(brk, base + s.vaddr() + s.memsz());
         if (image.phoff() >= s.offset() && image.phoff() < s.offset() + s.filesz()) {
           phdrAddr = base + s.vaddr() + (image.phoff() - s.offset());
@@ -140,7 +141,7 @@ public final class ElfLoader {
       if (elf.type() == ElfImage.ET_DYN && start > mapped) {
         as.munmap(mapped, start - mapped);
       }
-      loadSegment(as, interp.file(), interp.path(), s, bias);
+      loadSegment(as, interp, s, bias);
       mapped = Math.max(mapped, (bias + s.vaddr() + s.memsz() + PAGE - 1) & ~(PAGE - 1));
     }
     return bias;
@@ -152,7 +153,7 @@ public final class ElfLoader {
         | ((pflags & ElfImage.PF_X) != 0 ? Prot.PROT_EXEC : 0);
   }
 
-  private static void loadSegment(AddressSpace as, HostFile file, String path, ElfImage.Segment s, long base) {
+  private static void loadSegment(AddressSpace as, Program program, ElfImage.Segment s, long base) {
     long vaddr = base + s.vaddr();
     long start = vaddr & ~(PAGE - 1);
     long fileEnd = vaddr + s.filesz();
@@ -165,7 +166,8 @@ public final class ElfLoader {
         throw new SyscallError(LinuxErrno.ENOEXEC, "segment offset not congruent to its address");
       }
       int mapProt = tail ? prot | Prot.PROT_WRITE : prot;
-      as.mapFixed(start, fileMapEnd - start, mapProt, MapFlags.MAP_PRIVATE, file, s.offset() & ~(PAGE - 1), path);
+      as.mapFixed(start, fileMapEnd - start, mapProt, MapFlags.MAP_PRIVATE, program.file(), s.offset() & ~(PAGE - 1),
+          program.path(), program.id());
       if (tail) {
         int n = (int) (fileMapEnd - fileEnd);
         as.memory().write(fileEnd, MemorySegment.ofArray(new byte[n]), 0, n);

@@ -73,20 +73,22 @@ public final class AddressSpace {
    * @param name the path, {@code [heap]}, {@code [stack]} or empty
    * @param sharedAnonymous for shared anonymous memory, what it is (made by its mmap, kept by
    *     fork, its slices and merges), and {@code offset} is the offset in it; null otherwise
+   * @param file the mapped file's device and inode as {@code /proc/PID/maps} prints them, or
+   *     {@link FileId#NONE}
    */
   public record Region(long start, long end, int prot, boolean shared, Backing backing, long offset, String name,
-      Object sharedAnonymous) {
+      Object sharedAnonymous, FileId file) {
     /** Where the memory at {@code start} lies in what it is (a backing or shared anonymous memory). */
     private boolean hasOffset() {
       return backing != null || sharedAnonymous != null;
     }
 
     Region slice(long from, long to) {
-      return new Region(from, to, prot, shared, backing, hasOffset() ? offset + (from - start) : 0, name, sharedAnonymous);
+      return new Region(from, to, prot, shared, backing, hasOffset() ? offset + (from - start) : 0, name, sharedAnonymous, file);
     }
 
     Region withProt(int p) {
-      return new Region(start, end, p, shared, backing, offset, name, sharedAnonymous);
+      return new Region(start, end, p, shared, backing, offset, name, sharedAnonymous, file);
     }
   }
 
@@ -171,8 +173,15 @@ public final class AddressSpace {
    * Maps at a fixed address with DragonFly flags, replacing what was there; for the ELF loader.
    */
   public synchronized void mapFixed(long start, long len, int prot, int dflyFlags, Backing backing, long offset, String name) {
+    mapFixed(start, len, prot, dflyFlags, backing, offset, name, FileId.NONE);
+  }
+
+  /** As {@link #mapFixed(long, long, int, int, Backing, long, String)}, of the file {@code file}. */
+  public synchronized void mapFixed(long start, long len, int prot, int dflyFlags, Backing backing, long offset, String name,
+      FileId file) {
     long at = call(() -> vms.mmap(id, start, len, prot, dflyFlags | MapFlags.MAP_FIXED, backing, offset));
-    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name, null));
+    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name, null,
+        backing == null ? FileId.NONE : file));
   }
 
   /**
@@ -184,6 +193,12 @@ public final class AddressSpace {
    * @throws SyscallError EINVAL, ENOMEM, EEXIST, EACCES as Linux
    */
   public synchronized long mmap(long addr, long len, int prot, int flags, Backing backing, long offset, String name) {
+    return mmap(addr, len, prot, flags, backing, offset, name, FileId.NONE);
+  }
+
+  /** As {@link #mmap(long, long, int, int, Backing, long, String)}, of the file {@code file}. */
+  public synchronized long mmap(long addr, long len, int prot, int flags, Backing backing, long offset, String name,
+      FileId file) {
     int type = flags & MAP_TYPE;
     if (len == 0 || (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)) {
       throw new SyscallError(LinuxErrno.EINVAL);
@@ -246,7 +261,8 @@ public final class AddressSpace {
       throw new SyscallError(LinuxErrno.ENOMEM);
     }
     Object sharedAnonymous = shared && backing == null ? new Object() : null;
-    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name, sharedAnonymous));
+    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name, sharedAnonymous,
+        backing == null ? FileId.NONE : file));
     if ((flags & MAP_POPULATE) != 0) {
       call(() -> {
         vms.mcontrol(id, at, size, Madvise.MADV_WILLNEED, 0);
@@ -374,7 +390,7 @@ public final class AddressSpace {
     if (growStart + growLen <= USER_END && !overlaps(growStart, growStart + growLen)) {
       long at = call(() -> vms.mmap(id, growStart, growLen, r.prot(),
           MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
-      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name(), null));
+      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name(), null, FileId.NONE));
       return old;
     }
     if ((flags & MREMAP_MAYMOVE) == 0) {
@@ -386,7 +402,7 @@ public final class AddressSpace {
     final long size = newLen;
     long to = call(() -> vms.mmap(id, MMAP_BASE, size, Prot.PROT_READ | Prot.PROT_WRITE,
         MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0));
-    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name(), null));
+    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name(), null, FileId.NONE));
     try (Arena a = Arena.ofConfined()) {
       MemorySegment buf = a.allocate(COPY_CHUNK, 64);
       for (long done = 0; done < oldLen; done += COPY_CHUNK) {
@@ -424,7 +440,7 @@ public final class AddressSpace {
       try {
         long at = vms.mmap(id, oldTop, newTop - oldTop, Prot.PROT_READ | Prot.PROT_WRITE,
             MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0);
-        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null));
+        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null, FileId.NONE));
       } catch (VmspaceException e) {
         return brkEnd;
       }
@@ -452,9 +468,10 @@ public final class AddressSpace {
   public String maps() {
     StringBuilder sb = new StringBuilder();
     for (Region r : regions()) {
-      String line = String.format("%08x-%08x %c%c%c%c %08x 00:00 0", r.start(), r.end(),
+      String line = String.format("%08x-%08x %c%c%c%c %08x %02x:%02x %d", r.start(), r.end(),
           (r.prot() & Prot.PROT_READ) != 0 ? 'r' : '-', (r.prot() & Prot.PROT_WRITE) != 0 ? 'w' : '-',
-          (r.prot() & Prot.PROT_EXEC) != 0 ? 'x' : '-', r.shared() ? 's' : 'p', r.offset());
+          (r.prot() & Prot.PROT_EXEC) != 0 ? 'x' : '-', r.shared() ? 's' : 'p', r.offset(),
+          r.file().major(), r.file().minor(), r.file().ino());
       sb.append(line);
       if (!r.name().isEmpty()) {
         // Linux pads the name to column 74.
@@ -506,12 +523,13 @@ public final class AddressSpace {
     if (before != null && continues(before.getValue(), r)) {
       regions.remove(before.getKey());
       r = new Region(before.getValue().start(), r.end(), r.prot(), r.shared(), r.backing(),
-          before.getValue().offset(), r.name(), r.sharedAnonymous());
+          before.getValue().offset(), r.name(), r.sharedAnonymous(), r.file());
     }
     Region after = regions.get(r.end());
     if (after != null && continues(r, after)) {
       regions.remove(after.start());
-      r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name(), r.sharedAnonymous());
+      r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name(), r.sharedAnonymous(),
+          r.file());
     }
     regions.put(r.start(), r);
   }

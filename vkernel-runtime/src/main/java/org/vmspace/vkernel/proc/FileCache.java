@@ -9,6 +9,7 @@ import org.vmspace.api.HostFile;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.vkernel.elf.ElfImage;
+import org.vmspace.vkernel.mem.FileId;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -38,14 +39,21 @@ public final class FileCache {
   public static final class Entry {
     private final HostFile file;
     private final long size;
+    private final FileId id;
     private ElfImage elf;
     private int users;
     private boolean evicted;
     private boolean closed;
 
-    Entry(HostFile file, long size) {
+    Entry(HostFile file, long size, FileId id) {
       this.file = file;
       this.size = size;
+      this.id = id;
+    }
+
+    /** The file's device and inode, for /proc/PID/maps. */
+    public FileId id() {
+      return id;
     }
 
     /** The read-only host file: map it MAP_PRIVATE. */
@@ -125,7 +133,7 @@ public final class FileCache {
   public Entry get(int fd, MemorySegment st) {
     Key key = Key.of(st);
     for (int attempt = 0; attempt < 3; attempt++) {
-      Entry e = cache.get(key, k -> open(fd, k.size()));
+      Entry e = cache.get(key, k -> open(fd, k));
       if (e.acquire()) {
         return e;
       }
@@ -134,9 +142,9 @@ public final class FileCache {
     throw new SyscallError(LinuxErrno.EAGAIN, "file cache contention");
   }
 
-  private Entry open(int fd, long size) {
+  private Entry open(int fd, Key key) {
     try {
-      return new Entry(vms.openFile(Path.of("/proc/self/fd/" + fd), false), size);
+      return new Entry(vms.openFile(Path.of("/proc/self/fd/" + fd), false), key.size(), new FileId(key.dev(), key.ino()));
     } catch (VmspaceException e) {
       throw new SyscallError(e.errno().code(), e.getMessage());
     }

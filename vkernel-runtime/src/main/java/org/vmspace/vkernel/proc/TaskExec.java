@@ -143,7 +143,7 @@ public final class TaskExec {
     }
 
     ElfLoader.Program program() {
-      return new ElfLoader.Program(elf, entry.file(), path);
+      return new ElfLoader.Program(elf, entry.file(), path, entry.id());
     }
   }
 

@@ -11,6 +11,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.mem.AddressSpace;
+import org.vmspace.vkernel.mem.FileId;
 import org.vmspace.vkernel.proc.FileCache;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -50,13 +51,14 @@ final class MemoryCalls {
     return 0;
   }
 
-  /** Tells the futexes which host file a shared mapping is, so processes mapping it share words. */
-  private static void identify(Call c, HostFileDescription h, HostFile file) {
+  /** The mapped file's device and inode (fstat of the descriptor). */
+  private static FileId fileId(HostFileDescription h) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
-      if (Host.fstat(h.hostFd(), st) == 0) {
-        c.kernel.futexes().identify(file, st.get(ValueLayout.JAVA_LONG, 0), st.get(ValueLayout.JAVA_LONG, 8));
+      if (Host.fstat(h.hostFd(), st) != 0) {
+        throw new SyscallError(LinuxErrno.EIO, "fstat of a mapped file failed");
       }
+      return new FileId(st.get(ValueLayout.JAVA_LONG, 0), st.get(ValueLayout.JAVA_LONG, 8));
     }
   }
 
@@ -90,8 +92,10 @@ final class MemoryCalls {
       throw new SyscallError(e.errno().code(), e.getMessage());
     }
     try {
-      identify(c, h, file);
-      return mm.mmap(addr, len, prot, flags, file, offset, d.path());
+      FileId id = fileId(h);
+      // The futexes key shared words by file, so processes mapping it share them.
+      c.kernel.futexes().identify(file, id.dev(), id.ino());
+      return mm.mmap(addr, len, prot, flags, file, offset, d.path(), id);
     } finally {
       // The mapping holds its own reference to the file.
       file.close();
@@ -114,7 +118,7 @@ final class MemoryCalls {
       entry = c.kernel.files().get(h.hostFd(), st);
     }
     try {
-      return c.process.mm().mmap(addr, len, prot, flags, entry.file(), offset, path);
+      return c.process.mm().mmap(addr, len, prot, flags, entry.file(), offset, path, entry.id());
     } finally {
       entry.release();
     }
