@@ -73,6 +73,22 @@ class DynamicProgramsTest {
   }
 
   @Test
+  void theTraceNamesMappedFilesAndMapsShowsTheFixedLayout() throws Exception {
+    Path trace = Guests.WORK.resolve("dynamic-cat.trace");
+    Files.deleteIfExists(trace);
+    Guests.Result r = Guests.runVkernel(List.of("--trace=" + trace), List.of("/bin/cat", "/proc/self/maps"), Guests.env(), null);
+    assertThat(r.status()).as("%s", r).isZero();
+    String t = Files.readString(trace);
+    // ld.so's mmap of libc with the descriptor's file, as strace -y prints it.
+    assertThat(t).containsPattern("mmap\\(NULL, \\d+, PROT_READ, MAP_PRIVATE, \\d+<[^>]*/libc\\.so\\.6>, NULL\\)");
+    // The program (PIE) at 0x555555554000, its interpreter at the first free range from 0x7f0000000000.
+    assertThat(r.stdout()).containsPattern("(?m)^555555554000-[0-9a-f]+ r--p 00000000 [0-9a-f]{2}:[0-9a-f]{2} [1-9]\\d* +/usr/bin/cat$")
+        .containsPattern("(?m)^7f0000000000-[0-9a-f]+ r--p 00000000 [0-9a-f]{2}:[0-9a-f]{2} [1-9]\\d* +/usr/lib/x86_64-linux-gnu/ld-linux-x86-64\\.so\\.2$")
+        .containsPattern("(?m)^[0-9a-f]+-[0-9a-f]+ r-xp [0-9a-f]{8} [0-9a-f]{2}:[0-9a-f]{2} [1-9]\\d* +/usr/lib/x86_64-linux-gnu/libc\\.so\\.6$")
+        .containsPattern("(?m)^[0-9a-f]+-[0-9a-f]+ rw-p 00000000 00:00 0 +\\[stack\\]$");
+  }
+
+  @Test
   void openJdk17RunsAsNatively() throws Exception {
     String java = Guests.require(JAVA17, "openjdk-17-jre-headless");
     Path classes = Path.of("target", "java17").toAbsolutePath();
