@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Comparator;
 import java.util.List;
 import org.vmspace.api.Backing;
 import org.vmspace.api.HostFile;
@@ -17,8 +18,9 @@ import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * Loads an ELF executable (ET_EXEC, PIE or static-pie ET_DYN, with its PT_INTERP interpreter when
- * it has one) into an empty vmspace the way Linux's binfmt_elf does: each PT_LOAD maps the file's pages privately (copy-on-write, so every
- * process running the binary shares its page cache), the part of the last file page past
+ * it has one) into an empty vmspace the way Linux's binfmt_elf does: each PT_LOAD maps the
+ * file's pages privately (copy-on-write, so every process running the binary shares its page
+ * cache), the part of the last file page past
  * {@code p_filesz} is zeroed and the rest of {@code p_memsz} is anonymous; then the stack with
  * argv, envp and the auxiliary vector.
  */
@@ -136,7 +138,7 @@ public final class ElfLoader {
       bias = at - span[0];
     }
     long mapped = bias + span[0];
-    for (ElfImage.Segment s : elf.loads().stream().sorted(java.util.Comparator.comparingLong(ElfImage.Segment::vaddr)).toList()) {
+    for (ElfImage.Segment s : elf.loads().stream().sorted(Comparator.comparingLong(ElfImage.Segment::vaddr)).toList()) {
       long start = (bias + s.vaddr()) & ~(PAGE - 1);
       if (elf.type() == ElfImage.ET_DYN && start > mapped) {
         as.munmap(mapped, start - mapped);
