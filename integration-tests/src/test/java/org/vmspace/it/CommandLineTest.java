@@ -50,10 +50,21 @@ class CommandLineTest {
   }
 
   @Test
-  void aDynamicallyLinkedProgramIs126AndSaysWhy() throws Exception {
-    Guests.Result r = Guests.runVkernel(List.of("/usr/bin/env"));
-    assertThat(r.status()).isEqualTo(126);
-    assertThat(r.stderr()).startsWith("vkernel: /usr/bin/env: cannot execute (dynamically linked (needs /lib64/ld-linux-x86-64.so.2))")
+  void aProgramWhoseInterpreterIsMissingIs127AndSaysWhich() throws Exception {
+    // Debian's dynamic true with its PT_INTERP renamed (same length): the program exists, its
+    // loader does not, which Linux reports as ENOENT and shells with status 127.
+    byte[] elf = Files.readAllBytes(Path.of("/bin/true"));
+    String interp = "/lib64/ld-linux-x86-64.so.2";
+    String missing = "/no/such/directory/ld.so.22";
+    String text = new String(elf, java.nio.charset.StandardCharsets.ISO_8859_1);
+    int at = text.indexOf(interp);
+    assertThat(at).as("/bin/true names %s", interp).isPositive();
+    System.arraycopy(missing.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, elf, at, interp.length());
+    Path program = Files.write(Guests.WORK.resolve("true-without-loader"), elf);
+    Files.setPosixFilePermissions(program, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Guests.Result r = Guests.runVkernel(List.of(program.toString()));
+    assertThat(r.status()).as("%s", r).isEqualTo(127);
+    assertThat(r.stderr()).startsWith("vkernel: " + program + ": No such file or directory (interpreter " + missing + " not found)")
         .doesNotContain("Exception").hasLineCount(1);
   }
 

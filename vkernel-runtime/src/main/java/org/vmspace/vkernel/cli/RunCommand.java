@@ -320,6 +320,7 @@ final class RunCommand implements Callable<Integer> {
       case LinuxErrno.ENOENT -> "No such file or directory";
       case LinuxErrno.EACCES -> "Permission denied";
       case LinuxErrno.ENOEXEC -> "cannot execute";
+      case LinuxErrno.ELIBBAD -> "cannot execute: its ELF interpreter is not an x86-64 ELF image";
       case LinuxErrno.ENOTDIR -> "Not a directory";
       case LinuxErrno.ELOOP -> "Too many levels of symbolic links";
       case LinuxErrno.E2BIG -> "Argument list too long";
@@ -329,7 +330,9 @@ final class RunCommand implements Callable<Integer> {
     String detail = e.getMessage();
     int colon = detail.indexOf(": ");
     detail = colon < 0 ? "" : detail.substring(colon + 2);
-    boolean showDetail = errno == LinuxErrno.ENOEXEC && !detail.isEmpty();
+    // Why it cannot be executed, and which file is missing when it is the ELF interpreter.
+    boolean showDetail = !detail.isEmpty() && (errno == LinuxErrno.ENOEXEC || errno == LinuxErrno.ELIBBAD
+        || detail.startsWith("interpreter "));
     err.println("vkernel: " + program + ": " + what + (showDetail ? " (" + detail + ")" : ""));
     return errno == LinuxErrno.ENOENT || errno == LinuxErrno.ENOTDIR ? 127 : 126;
   }

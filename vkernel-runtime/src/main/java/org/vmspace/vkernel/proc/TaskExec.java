@@ -104,7 +104,13 @@ public final class TaskExec {
    * an x86-64 ELF image.
    */
   private static Found interpreter(Kernel k, ThreadGroup p, String path) {
-    Vfs.Node node = k.vfs.resolve(path, p.cwd, true);
+    Vfs.Node node;
+    try {
+      node = k.vfs.resolve(path, p.cwd, true);
+    } catch (SyscallError e) {
+      // Say which file is missing: the program itself exists.
+      throw new SyscallError(e.errno(), "interpreter " + PathBytes.toText(path) + " not found");
+    }
     if (!(node instanceof Vfs.HostNode h)) {
       throw new SyscallError(LinuxErrno.EACCES, node.guestPath());
     }
