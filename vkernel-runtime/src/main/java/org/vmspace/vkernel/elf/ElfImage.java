@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import org.vmspace.api.VmspaceService;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.PathBytes;
@@ -28,8 +29,8 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
   public static final int PT_INTERP = 3;
   public static final int PT_PHDR = 6;
   public static final int PT_GNU_STACK = 0x6474e551;
-  /** Where user addresses end (x86-64 with 4-level paging). */
-  static final long USER_LIMIT = 0x7FFF_FFFF_F000L;
+  /** Where user addresses end: the vmspace's limit, so a header the loader accepts can be mapped. */
+  static final long USER_LIMIT = VmspaceService.VM_MAX_USER_ADDRESS;
   public static final int PF_X = 1;
   public static final int PF_W = 2;
   public static final int PF_R = 4;
