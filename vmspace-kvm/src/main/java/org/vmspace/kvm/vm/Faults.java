@@ -1,0 +1,287 @@
+package org.vmspace.kvm.vm;
+
+import static org.vmspace.kvm.vm.Vmspace.PAGE;
+import static org.vmspace.kvm.vm.Vmspace.PAGE_MASK;
+import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_PAGES;
+
+import java.lang.foreign.MemorySegment;
+import org.vmspace.api.Prot;
+import org.vmspace.kvm.paging.Access;
+import org.vmspace.kvm.paging.PageWalker;
+import org.vmspace.kvm.paging.Pte;
+import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.vm.Vmspace.Fault;
+
+/**
+ * The fault path of one address space (DragonFly's {@code vm_fault.c}): demand-zero and object
+ * pages, copy-on-write, fault-around, MADV_WILLNEED population, and the drop of translations
+ * into truncated files. Runs under the address space's lock.
+ */
+final class Faults {
+  private final Vmspace vm;
+
+  Faults(Vmspace vm) {
+    this.vm = vm;
+  }
+
+  /**
+   * After KVM_RUN failed with EFAULT (KVM could not fault in a page of a memory slot): drops
+   * the translations into pages of shared file mappings whose file has been truncated below
+   * them, so that the guest's next access to one is an ordinary unresolved page fault (SIGBUS for
+   * a Linux-like kernel) instead of another EFAULT. Returns whether any translation was dropped;
+   * false means the EFAULT had another cause.
+   */
+  boolean revokeTruncatedFilePages() {
+    vm.lock.lock();
+    try {
+      vm.checkAlive();
+      Revocation r = new Revocation();
+      boolean[] dropped = {false};
+      for (VmEntry e = vm.map.firstEndingAfter(0); e != null; e = vm.map.next(e)) {
+        if (!(e.object instanceof FileSlotObject file)) {
+          continue;
+        }
+        file.refresh();
+        long valid = file.validPages();
+        long firstLost = valid <= e.pgoff ? e.start : e.start + (valid - e.pgoff) * PAGE;
+        if (Long.compareUnsigned(firstLost, e.end) < 0) {
+          vm.tables.revokeRange(firstLost, e.end, (va, leaf, out) -> {
+            dropped[0] = true;
+            return vm.dropLeaf(va, leaf, out);
+          }, r);
+        }
+      }
+      vm.space.revoke(r);
+      return dropped[0];
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+
+  void populate(long start, long end) {
+    for (VmEntry e = vm.map.firstEndingAfter(start);
+        e != null && Long.compareUnsigned(e.start, end) < 0;
+        e = vm.map.next(e)) {
+      if (e.prot.bits() == 0) {
+        continue;
+      }
+      long s = Math.max(e.start, start);
+      long t = Math.min(e.end, end);
+      for (long va = s; va < t; va += PAGE) {
+        if (resolveLocked(va, Access.READ) == Fault.NO_MEMORY) {
+          return;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /**
+   * Resolves a user-mode fault on {@code va} as the host kernel would: demand-zero for
+   * anonymous memory, the object's page for object mappings, a copy for the first write to a
+   * private page shared with an object or another address space.
+   */
+  Fault resolve(long va, Access access) {
+    vm.lock.lock();
+    try {
+      if (vm.destroyed) {
+        return Fault.INVALID;
+      }
+      return resolveLocked(va & ~PAGE_MASK, access);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  Fault resolveLocked(long va, Access access) {
+    if (vm.vpage != null) {
+      return Fault.INVALID; // the caller's tables say so: the caller resolves it
+    }
+    VmEntry e = vm.map.find(va);
+    if (e == null || !permits(e.prot, access)) {
+      return Fault.INVALID;
+    }
+    PageWalker.Translation t = vm.tables.lookup(va);
+    if (!t.isPresent()) {
+      Fault f = mapPage(e, va, access);
+      if (f == Fault.RESOLVED && FAULT_AROUND_PAGES > 1) {
+        faultAround(e, va);
+      }
+      return f;
+    }
+    if (t.permits(access)) {
+      // Present and allowed: another thread mapped it meanwhile; the access will succeed.
+      return Fault.RESOLVED;
+    }
+    if (access == Access.WRITE && (t.leaf() & Pte.RW) == 0) {
+      return copyOnWrite(e, va, t);
+    }
+    // A right the mapping has but the entry lacks (after mprotect widened it): grant it.
+    long frame = Pte.address(t.leaf());
+    Revocation r = new Revocation();
+    r.store(t.entryGpa(), leafFor(frame, e.prot, mustCopyOnWrite(e, frame)));
+    vm.space.revoke(r);
+    return Fault.RESOLVED;
+  }
+
+  /**
+   * The leaf for a frame mapped with a protection: PROT_NONE is a present but supervisor-only
+   * entry (the frame stays, no user access); with {@code copyOnWrite} the write right is left
+   * out until the first write copies the page.
+   */
+  static long leafFor(long frame, Prot prot, boolean copyOnWrite) {
+    if (prot.bits() == 0) {
+      return (frame & Pte.ADDRESS_MASK) | Pte.P | Pte.A | Pte.NX;
+    }
+    if (copyOnWrite && prot.canWrite()) {
+      prot = Prot.of((prot.bits() & ~Prot.PROT_WRITE) | Prot.PROT_READ);
+    }
+    return Pte.userLeaf(frame, prot);
+  }
+
+  /** Whether a private page's frame is shared (with an object or another address space). */
+  boolean mustCopyOnWrite(VmEntry e, long frame) {
+    return !e.isShared() && e.prot.canWrite() && !vm.space.soleReference(frame);
+  }
+
+  static boolean permits(Prot prot, Access access) {
+    return switch (access) {
+      case READ -> prot.bits() != 0;
+      case WRITE -> prot.canWrite();
+      case EXECUTE -> prot.canExecute();
+    };
+  }
+
+  Fault mapPage(VmEntry e, long va, Access access) {
+    long frame;
+    Prot prot = e.prot;
+    boolean cow = false;
+    if (e.object == null) {
+      frame = vm.space.newFrame();
+      if (frame < 0) {
+        return Fault.NO_MEMORY;
+      }
+    } else {
+      long index = e.pageIndex(va);
+      long objectFrame = e.object.frame(index);
+      if (objectFrame < 0) {
+        return index >= e.object.pages() ? Fault.INVALID : Fault.NO_MEMORY;
+      }
+      if (!e.isShared() && prot.canWrite()) {
+        if (access == Access.WRITE) {
+          frame = vm.space.newFrame();
+          if (frame < 0) {
+            return Fault.NO_MEMORY;
+          }
+          MemorySegment.copy(
+              vm.space.memory().host(), objectFrame, vm.space.memory().host(), frame, PAGE);
+        } else {
+          // Read the object's page until the first write copies it.
+          frame = objectFrame;
+          vm.space.retain(frame);
+          cow = true;
+        }
+      } else {
+        frame = objectFrame;
+        vm.space.retain(frame);
+      }
+    }
+    if (!vm.tables.install(va, leafFor(frame, prot, cow))) {
+      Revocation r = new Revocation();
+      vm.space.release(frame, r);
+      vm.space.revoke(r);
+      return Fault.NO_MEMORY;
+    }
+    return Fault.RESOLVED;
+  }
+
+  /** Maps the not-present pages of {@code va}'s aligned block that the entry covers. */
+  void faultAround(VmEntry e, long va) {
+    long block = FAULT_AROUND_PAGES * PAGE;
+    long start = Math.max(e.start, va & ~(block - 1));
+    long end = Math.min(e.end, (va & ~(block - 1)) + block);
+    for (long p = start; p < end; p += PAGE) {
+      if (p == va || vm.tables.lookup(p).isPresent()) {
+        continue;
+      }
+      if (e.object != null && e.object.frameIfPresent(e.pageIndex(p)) < 0) {
+        continue; // never allocate object pages speculatively
+      }
+      if (mapPage(e, p, Access.READ) != Fault.RESOLVED) {
+        return; // out of memory: the neighbours are only an optimisation
+      }
+    }
+  }
+
+  /**
+   * A write to a read-only page of a private writable mapping: the page gets its own frame (or
+   * keeps its frame if nothing else refers to it any more), and so do the other such pages of
+   * its aligned block, all in one guest-side revocation. After a fork both sides write a run of
+   * stack, heap and data pages; on this hypervisor each fault costs a full exit and each
+   * revocation a maintenance run, while copying a page costs well under a microsecond.
+   */
+  Fault copyOnWrite(VmEntry e, long va, PageWalker.Translation t) {
+    Revocation r = new Revocation();
+    if (!ownPage(e, t, r)) {
+      return Fault.NO_MEMORY;
+    }
+    if (FAULT_AROUND_PAGES > 1) {
+      ownAround(e, va, r);
+    }
+    // Present entries change: only a guest-side store is seen by every vCPU.
+    vm.space.revoke(r);
+    return Fault.RESOLVED;
+  }
+
+  /** Queues the store that gives a copy-on-write page its own writable frame; false without memory. */
+  boolean ownPage(VmEntry e, PageWalker.Translation t, Revocation r) {
+    long old = Pte.address(t.leaf());
+    long replacement;
+    if (vm.space.soleReference(old)) {
+      // The only reference: keep the frame, just allow writes.
+      replacement = leafFor(old, e.prot, false);
+    } else {
+      long copy = vm.space.newFrame();
+      if (copy < 0) {
+        return false;
+      }
+      MemorySegment.copy(vm.space.memory().host(), old, vm.space.memory().host(), copy, PAGE);
+      replacement = leafFor(copy, e.prot, false);
+      vm.space.release(old, r);
+    }
+    r.store(t.entryGpa(), replacement);
+    return true;
+  }
+
+  /**
+   * The other read-only pages of {@code va}'s block in the same private writable mapping whose
+   * frames another address space shares (or nobody does any more); an object's own pages (read
+   * but never written) stay as they are.
+   */
+  void ownAround(VmEntry e, long va, Revocation r) {
+    if (e.isShared() || !e.prot.canWrite()) {
+      return;
+    }
+    long block = FAULT_AROUND_PAGES * PAGE;
+    long start = Math.max(e.start, va & ~(block - 1));
+    long end = Math.min(e.end, (va & ~(block - 1)) + block);
+    for (long p = start; p < end; p += PAGE) {
+      if (p == va) {
+        continue;
+      }
+      PageWalker.Translation n = vm.tables.lookup(p);
+      long leaf = n.leaf();
+      if (!n.isPresent() || (leaf & Pte.RW) != 0 || (leaf & Pte.US) == 0) {
+        continue;
+      }
+      if (e.object != null && e.object.frameIfPresent(e.pageIndex(p)) == Pte.address(leaf)) {
+        continue;
+      }
+      if (!ownPage(e, n, r)) {
+        return; // out of memory: the neighbours are only an optimisation
+      }
+    }
+  }
+}
