@@ -216,6 +216,41 @@ class VpagetableTest {
     }
   }
 
+  /**
+   * MADV_INVAL re-stores the entries its range's walks read, through the guest. A guest's
+   * directory entry may point anywhere: past the object, with a reserved address bit, or at
+   * the service's own tables above the object. Such entries lead nowhere the service may
+   * store, so the re-store skips what is under them, the call succeeds, and the tables the
+   * service keeps are untouched (the guest still runs and still faults as before).
+   */
+  @Test
+  void invalOverEntriesPointingOutsideTheObjectStoresOnlyInsideIt() {
+    try (VmspaceService vms = KvmTests.open(); MemoryObject obj = vkernelMemory(vms)) {
+      VmspaceId id = VmspaceId.of(1);
+      vms.create(id);
+      vms.mmap(id, VA_TEXT, 0x800000, Prot.PROT_READ | Prot.PROT_WRITE,
+          MapFlags.MAP_SHARED | MapFlags.MAP_VPAGETABLE | MapFlags.MAP_FIXED, obj, 0);
+      vms.mcontrol(id, VA_TEXT, 0x800000, Madvise.MADV_SETMAP, ROOT);
+      long systemBase = 1L << 30; // the object rounded up to a GiB
+      MemorySegment m = obj.segment();
+      m.set(ValueLayout.JAVA_LONG, PD + 8 * 3, (1L << 51) | PT | P | RW | US | A); // 0x600000
+      m.set(ValueLayout.JAVA_LONG, PD + 8 * 4, 0x7000_0000L | P | RW | US | A); // 0x800000
+      m.set(ValueLayout.JAVA_LONG, PD + 8 * 5, (systemBase + org.vmspace.kvm.guest.GuestLayout.KERNEL_PDPT)
+          | P | RW | US | A); // 0xA00000
+      assertThat(read(vms, id, VA_DATA).rdi()).isEqualTo(0xAAAA);
+
+      vms.mcontrol(id, VA_TEXT, 0x800000, Madvise.MADV_INVAL, 0);
+
+      assertThat(read(vms, id, VA_DATA).rdi()).as("after MADV_INVAL").isEqualTo(0xAAAA);
+      TrapFrame rsvd = read(vms, id, 0x600000);
+      assertThat(rsvd.trapno()).as("%s", rsvd).isEqualTo(Trap.T_PAGEFLT);
+      assertThat(rsvd.err() & (Trap.PF_RSVD | Trap.PF_USER)).isEqualTo(Trap.PF_RSVD | Trap.PF_USER);
+      TrapFrame ud = new TrapFrame().rip(PROGRAM.symbol("do_ud2")).rsp(VA_STACK_TOP).rflags(0x202);
+      assertThat(vms.run(id, ud, new VextFrame())).isEqualTo(RunResult.TRAP);
+      assertThat(ud.trapno()).isEqualTo(Trap.T_PRIVINFLT);
+    }
+  }
+
   @Test
   void theObjectsVmGoesAwayWithTheObject() throws Exception {
     try (VmspaceService vms = KvmTests.open()) {

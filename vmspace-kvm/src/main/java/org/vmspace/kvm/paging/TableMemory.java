@@ -12,6 +12,15 @@ public interface TableMemory {
   /** Reads the entry at {@code gpa}. */
   long read(long gpa);
 
+  /**
+   * Whether an entry at {@code gpa} is in this memory. Entries of guest-written tables may
+   * point anywhere; an entry outside reads as 0 (not present) where the memory allows it, and
+   * is never written. The default, for memory the service owns, holds every address.
+   */
+  default boolean contains(long gpa) {
+    return true;
+  }
+
   /** Writes the entry at {@code gpa} from the host. */
   void write(long gpa, long value);
 
@@ -32,6 +41,11 @@ public interface TableMemory {
       @Override
       public long read(long gpa) {
         return memory.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa);
+      }
+
+      @Override
+      public boolean contains(long gpa) {
+        return gpa >= 0 && gpa <= memory.byteSize() - 8;
       }
 
       @Override

@@ -124,14 +124,24 @@ public final class TableWalker {
    * {@link Revocation}, once, so that a guest-side store drops any translation cached from it.
    */
   public static final class Restore implements Visitor {
+    private final TableMemory memory;
     private final Revocation out;
 
-    public Restore(Revocation out) {
+    /**
+     * @param memory the memory the tables are in: an entry outside it (a guest table may point
+     *     anywhere) is not stored, since no store of the service may land outside the memory
+     *     object, and reads there as not present, so nothing below it is walked either
+     */
+    public Restore(TableMemory memory, Revocation out) {
+      this.memory = memory;
       this.out = out;
     }
 
     @Override
     public Next visit(long va, int level, long entryGpa, long entry) {
+      if (!memory.contains(entryGpa)) {
+        return Next.SKIP;
+      }
       out.store(entryGpa, entry);
       return Next.DESCEND;
     }

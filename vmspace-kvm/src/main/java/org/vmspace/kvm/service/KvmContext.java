@@ -222,13 +222,18 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       }
       TableMemory objectMemory = new TableMemory() {
         @Override
+        public boolean contains(long gpa) {
+          return gpa >= 0 && gpa <= size - 8;
+        }
+
+        @Override
         public long read(long gpa) {
-          return gpa >= 0 && gpa + 8 <= size ? memory.readLong(object.base() + gpa) : 0;
+          return contains(gpa) ? memory.readLong(object.base() + gpa) : 0;
         }
 
         @Override
         public void write(long gpa, long value) {
-          if (gpa < 0 || gpa + 8 > size) {
+          if (!contains(gpa)) {
             throw new IllegalArgumentException("outside the memory object: 0x" + Long.toHexString(gpa));
           }
           memory.writeLong(object.base() + gpa, value);

@@ -10,6 +10,7 @@ import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.PageWalker;
 import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableMemory;
 import org.vmspace.kvm.paging.TableWalker;
 import org.vmspace.kvm.vm.Vmspace.Vpage;
 
@@ -86,7 +87,8 @@ final class VirtualPageTables {
       return;
     }
     Revocation r = new Revocation();
-    new TableWalker(v.domain().tableMemory()).walk(v.cr3(), start, end, new TableWalker.Restore(r));
+    TableMemory tables = v.domain().tableMemory();
+    new TableWalker(tables).walk(v.cr3(), start, end, new TableWalker.Restore(tables, r));
     v.domain().revoke(r);
   }
   /** pread/pwrite on the caller's tables: their translations and permissions, no faults resolved. */

@@ -57,13 +57,57 @@ class TableWalkerTest {
       tables.install(va, Pte.userLeaf(0x900000 + va, Prot.READ));
     }
     Revocation r = new Revocation();
-    walker.walk(tables.root(), 0x1000, 0x3000, new TableWalker.Restore(r));
+    walker.walk(tables.root(), 0x1000, 0x3000, new TableWalker.Restore(mem, r));
     Set<Long> gpas = new HashSet<>();
     for (int i = 0; i < r.storeCount(); i++) {
       assertThat(gpas.add(r.entryGpa(i))).isTrue();
       assertThat(r.value(i)).isEqualTo(mem.read(r.entryGpa(i)));
     }
     assertThat(r.storeCount()).as("PML4E, PDPTE, PDE and two PTEs").isEqualTo(5);
+  }
+
+  @Test
+  void restoreStoresNothingOutsideTheMemoryNorUnderIt() {
+    java.lang.foreign.MemorySegment object = java.lang.foreign.MemorySegment.ofArray(new long[4 * 512]);
+    TableMemory small = TableMemory.of(object);
+    // PML4 at 0, PDPT at 0x1000; PDPTE 0 points past the object, PDPTE 1 at 0x2000 but with
+    // address bit 51 set (so past it too), PDPTE 2 at the PD at 0x3000.
+    small.write(0, 0x1000 | Pte.P | Pte.RW | Pte.US);
+    small.write(0x1000, 0x40_0000 | Pte.P | Pte.RW | Pte.US);
+    small.write(0x1008, (1L << 51) | 0x2000 | Pte.P | Pte.RW | Pte.US);
+    small.write(0x1010, 0x3000 | Pte.P | Pte.RW | Pte.US);
+    Revocation r = new Revocation();
+    new TableWalker(new TableMemory() {
+      @Override
+      public boolean contains(long gpa) {
+        return small.contains(gpa);
+      }
+
+      @Override
+      public long read(long gpa) {
+        return small.contains(gpa) ? small.read(gpa) : 0; // as the service reads a guest object
+      }
+
+      @Override
+      public void write(long gpa, long value) {
+        small.write(gpa, value);
+      }
+
+      @Override
+      public long allocateTable() {
+        return -1;
+      }
+    }).walk(0, 0, 3L << 30, new TableWalker.Restore(small, r));
+    List<Long> stored = new ArrayList<>();
+    for (int i = 0; i < r.storeCount(); i++) {
+      stored.add(r.entryGpa(i));
+    }
+    assertThat(stored).allMatch(small::contains);
+    assertThat(stored).as("the PML4E, the three PDPTEs and the PDEs at 0x3000")
+        .contains(0L, 0x1000L, 0x1008L, 0x1010L, 0x3000L);
+    assertThat(small.contains(object.byteSize() - 8)).isTrue();
+    assertThat(small.contains(object.byteSize() - 7)).isFalse();
+    assertThat(small.contains(-8)).isFalse();
   }
 
   @Test
