@@ -16,6 +16,9 @@ public abstract class RbNode<N extends RbNode<N>> {
   boolean red;
   RbTree<?> owner;
 
+  /** A node in no tree yet. */
+  protected RbNode() {}
+
   /** The left child, or {@code null}. */
   public final N left() {
     return left;

@@ -27,13 +27,15 @@ public final class PageTables {
   }
 
   private final TableMemory memory;
-  private final PageWalker walker;
+  private final PageWalker translator;
+  private final TableWalker walker;
   private final long root;
   private int tables = 1;
 
   private PageTables(TableMemory memory, long root) {
     this.memory = memory;
-    this.walker = new PageWalker(memory);
+    this.translator = new PageWalker(memory);
+    this.walker = new TableWalker(memory);
     this.root = root;
   }
 
@@ -68,7 +70,7 @@ public final class PageTables {
 
   /** The translation of {@code va}. */
   public PageWalker.Translation lookup(long va) {
-    return walker.walk(root, va);
+    return translator.walk(root, va);
   }
 
   /**
@@ -81,32 +83,44 @@ public final class PageTables {
    */
   public boolean install(long va, long leaf) {
     checkUser(va);
-    long table = root;
-    for (int level = 4; level > 1; level--) {
-      long entryGpa = table + 8L * Pte.index(va, level);
-      long entry = memory.read(entryGpa);
+    Install install = new Install(leaf);
+    walker.walk(root, va, install);
+    return !install.outOfMemory;
+  }
+
+  /** The installing visitor: creates missing tables on the path, then stores the leaf. */
+  private final class Install implements TableWalker.Visitor {
+    private final long leaf;
+    private boolean outOfMemory;
+
+    Install(long leaf) {
+      this.leaf = leaf;
+    }
+
+    @Override
+    public TableWalker.Next visit(long va, int level, long entryGpa, long entry) {
+      if (level == 1) {
+        if (Pte.isPresent(entry)) {
+          throw new IllegalStateException(
+              "leaf for 0x" + Long.toHexString(va) + " is present (" + Pte.toString(entry)
+                  + "): present entries change only through a revocation");
+        }
+        memory.write(entryGpa, leaf);
+        return TableWalker.Next.STOP;
+      }
       if (!Pte.isPresent(entry)) {
         long fresh = memory.allocateTable();
         if (fresh < 0) {
-          return false;
+          outOfMemory = true;
+          return TableWalker.Next.STOP;
         }
         tables++;
-        entry = fresh | Pte.TABLE_FLAGS;
-        memory.write(entryGpa, entry);
+        memory.write(entryGpa, fresh | Pte.TABLE_FLAGS);
       } else if ((entry & Pte.PS) != 0) {
         throw new IllegalStateException("a large page covers 0x" + Long.toHexString(va));
       }
-      table = Pte.address(entry);
+      return TableWalker.Next.DESCEND;
     }
-    long leafGpa = table + 8L * Pte.index(va, 1);
-    long old = memory.read(leafGpa);
-    if (Pte.isPresent(old)) {
-      throw new IllegalStateException(
-          "leaf for 0x" + Long.toHexString(va) + " is present (" + Pte.toString(old)
-              + "): present entries change only through a revocation");
-    }
-    memory.write(leafGpa, leaf);
-    return true;
   }
 
   /**
@@ -118,51 +132,64 @@ public final class PageTables {
     checkUser(start);
     if (end > start) {
       checkUser(end - 1);
-      revokeIn(root, 4, 0, start, end, rewriter, out);
+      walker.walk(root, start, end, new Rewrite(start, end, rewriter, out));
     }
   }
 
   /**
-   * Revokes the entries of {@code table} (at {@code level}, mapping from {@code tableBase}) that
-   * intersect {@code [start, end)}.
-   *
-   * @return whether no entry of the table is present afterwards; only computed (and only
-   *     needed) when the table's whole span lies inside the range, false otherwise
+   * The rewriting visitor: each present leaf of the range becomes what the rewriter says (a
+   * store in the revocation when it changes), and a table whose whole span lies in the range
+   * and that has no present entry left is unlinked and freed after the stores.
    */
-  private boolean revokeIn(
-      long table, int level, long tableBase, long start, long end, LeafRewriter rewriter, Revocation out) {
-    int shift = 12 + 9 * (level - 1);
-    long span = 1L << shift;
-    int first = (int) ((Math.max(start, tableBase) - tableBase) >>> shift);
-    long lastEntry = (Math.min(end, tableBase + (span << 9)) - tableBase + span - 1) >>> shift;
-    int lastExclusive = (int) Math.min(level == 4 ? KERNEL_HALF : Pte.ENTRIES, lastEntry);
-    boolean empty = level != 4 && tableBase >= start && tableBase + (span << 9) <= end;
-    for (int i = first; i < lastExclusive; i++) {
-      long entryGpa = table + 8L * i;
-      long entry = memory.read(entryGpa);
+  private final class Rewrite implements TableWalker.Visitor {
+    private final long start;
+    private final long end;
+    private final LeafRewriter rewriter;
+    private final Revocation out;
+    /** Per level: whether the table being walked at that level has no present entry left. */
+    private final boolean[] empty = new boolean[5];
+
+    Rewrite(long start, long end, LeafRewriter rewriter, Revocation out) {
+      this.start = start;
+      this.end = end;
+      this.rewriter = rewriter;
+      this.out = out;
+    }
+
+    @Override
+    public TableWalker.Next visit(long va, int level, long entryGpa, long entry) {
       if (!Pte.isPresent(entry)) {
-        continue;
+        return TableWalker.Next.SKIP;
       }
-      long entryBase = tableBase + i * span;
-      if (level == 1 || (entry & Pte.PS) != 0) {
-        long replacement = rewriter.rewrite(entryBase, entry, out);
+      if (TableWalker.isLeaf(level, entry)) {
+        long replacement = rewriter.rewrite(va, entry, out);
         if (replacement != entry) {
           out.store(entryGpa, replacement);
         }
-        empty &= !Pte.isPresent(replacement);
-        continue;
+        if (Pte.isPresent(replacement)) {
+          empty[level] = false;
+        }
+        return TableWalker.Next.SKIP;
       }
-      long child = Pte.address(entry);
-      boolean covered = entryBase >= start && entryBase + span <= end;
-      if (revokeIn(child, level - 1, entryBase, start, end, rewriter, out) && covered) {
+      // Emptiness of the child is needed (and only computed) when the range covers all of it.
+      empty[level - 1] = covers(va, Pte.span(level));
+      return TableWalker.Next.DESCEND;
+    }
+
+    @Override
+    public void leave(long va, int level, long entryGpa, long entry) {
+      if (empty[level - 1] && covers(va, Pte.span(level))) {
         out.store(entryGpa, 0);
-        out.freeAfter(child);
+        out.freeAfter(Pte.address(entry));
         tables--;
       } else {
-        empty = false;
+        empty[level] = false;
       }
     }
-    return empty;
+
+    private boolean covers(long va, long span) {
+      return va >= start && va + span <= end;
+    }
   }
 
   /**
@@ -172,7 +199,7 @@ public final class PageTables {
    * be used afterwards.
    */
   public void revokeAll(Revocation out, LeafRewriter leaves) {
-    revokeIn(root, 4, 0, 0, 1L << 47, (va, leaf, o) -> {
+    revokeRange(0, 1L << 47, (va, leaf, o) -> {
       long replacement = leaves.rewrite(va, leaf, o);
       if (replacement != 0) {
         throw new IllegalArgumentException("revokeAll must unmap every leaf");

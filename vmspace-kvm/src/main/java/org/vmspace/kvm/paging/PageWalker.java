@@ -1,18 +1,14 @@
 package org.vmspace.kvm.paging;
 
 /**
- * The software page walker: translates a virtual address through 4-level tables the way the
- * MMU does (4 KiB, 2 MiB and 1 GiB leaves; user, write and no-execute bits combined over the
- * levels, CR0.WP set). Shared by lookups, {@code pread}/{@code pwrite}, the revocation code and
- * the tests.
+ * The service's translation of one virtual address through 4-level tables the way the MMU
+ * does (4 KiB, 2 MiB and 1 GiB leaves; user, write and no-execute bits combined over the levels,
+ * CR0.WP set): the {@link TableWalker} with a visitor that follows one path. Used by lookups,
+ * {@code pread}/{@code pwrite} and the fault path on the service's own tables, whose entries
+ * never carry reserved bits; {@link AccessModel} is the full architectural model over the same
+ * walk.
  */
 public final class PageWalker {
-  /** An access to check: read, write or instruction fetch, always from user mode. */
-  public enum Access {
-    READ,
-    WRITE,
-    EXECUTE
-  }
 
   /**
    * The result of a walk.
@@ -69,32 +65,40 @@ public final class PageWalker {
     }
   }
 
-  private final TableMemory memory;
+  private final TableWalker walker;
 
   public PageWalker(TableMemory memory) {
-    this.memory = memory;
+    this.walker = new TableWalker(memory);
   }
 
   /** Walks the tables under {@code root} (a PML4 address) for {@code va}. */
   public Translation walk(long root, long va) {
-    long table = Pte.address(root);
-    boolean user = true;
-    boolean writable = true;
-    boolean executable = true;
-    for (int level = 4; level >= 1; level--) {
-      long entryGpa = table + 8L * Pte.index(va, level);
-      long entry = memory.read(entryGpa);
+    PathVisitor path = new PathVisitor();
+    walker.walk(root, va, path);
+    return path.result;
+  }
+
+  /** Follows the one path of an address, combining the rights of the levels. */
+  private static final class PathVisitor implements TableWalker.Visitor {
+    private boolean user = true;
+    private boolean writable = true;
+    private boolean executable = true;
+    private Translation result;
+
+    @Override
+    public TableWalker.Next visit(long va, int level, long entryGpa, long entry) {
       if (!Pte.isPresent(entry)) {
-        return new Translation(0, level, entryGpa, false, false, false);
+        result = new Translation(0, level, entryGpa, false, false, false);
+        return TableWalker.Next.STOP;
       }
       user &= (entry & Pte.US) != 0;
       writable &= (entry & Pte.RW) != 0;
       executable &= (entry & Pte.NX) == 0;
-      if (level == 1 || (level <= 3 && (entry & Pte.PS) != 0)) {
-        return new Translation(entry, level, entryGpa, user, writable, executable);
+      if (TableWalker.isLeaf(level, entry)) {
+        result = new Translation(entry, level, entryGpa, user, writable, executable);
+        return TableWalker.Next.STOP;
       }
-      table = Pte.address(entry);
+      return TableWalker.Next.DESCEND;
     }
-    throw new AssertionError("unreachable");
   }
 }

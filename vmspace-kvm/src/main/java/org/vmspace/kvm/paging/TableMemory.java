@@ -1,5 +1,8 @@
 package org.vmspace.kvm.paging;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * Where page tables live: reads and host-side writes of 64-bit entries by guest-physical
  * address, and zeroed frames for new tables (gVisor's Allocator). Production uses guest memory;
@@ -18,4 +21,28 @@ public interface TableMemory {
    * @return its guest-physical address, or -1 if memory is exhausted
    */
   long allocateTable();
+
+  /**
+   * The tables in {@code memory}, whose offsets are their physical addresses (a memory object
+   * of a MAP_VPAGETABLE mapping). It allocates nothing: {@link #allocateTable()} returns -1.
+   * Reads and writes outside the segment throw {@link IndexOutOfBoundsException}.
+   */
+  static TableMemory of(MemorySegment memory) {
+    return new TableMemory() {
+      @Override
+      public long read(long gpa) {
+        return memory.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa);
+      }
+
+      @Override
+      public void write(long gpa, long value) {
+        memory.set(ValueLayout.JAVA_LONG_UNALIGNED, gpa, value);
+      }
+
+      @Override
+      public long allocateTable() {
+        return -1;
+      }
+    };
+  }
 }

@@ -16,7 +16,7 @@ import org.vmspace.kvm.ioctl.KvmRegs;
 import org.vmspace.kvm.ioctl.KvmRun;
 import org.vmspace.kvm.ioctl.KvmSregs;
 import org.vmspace.kvm.linux.Errnos;
-import org.vmspace.kvm.paging.PageWalker;
+import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.vcpu.RunnerState;
 import org.vmspace.kvm.vcpu.Vcpu;
@@ -496,10 +496,10 @@ final class RunLoop {
     if ((err & Trap.PF_USER) == 0 || (err & Trap.PF_RSVD) != 0) {
       return false;
     }
-    PageWalker.Access access =
+    Access access =
         (err & Trap.PF_INSTR) != 0
-            ? PageWalker.Access.EXECUTE
-            : (err & Trap.PF_WRITE) != 0 ? PageWalker.Access.WRITE : PageWalker.Access.READ;
+            ? Access.EXECUTE
+            : (err & Trap.PF_WRITE) != 0 ? Access.WRITE : Access.READ;
     return vs.resolve(f.addr(), access) == Vmspace.Fault.RESOLVED;
   }
 

@@ -12,9 +12,10 @@ import org.vmspace.api.VmspaceService;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.PageTables;
 import org.vmspace.kvm.paging.PageWalker;
-import org.vmspace.kvm.paging.PageWalker.Access;
+import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableWalker;
 
 /**
  * One address space: its map of entries, its page tables, and the memory calls of the contract
@@ -548,36 +549,11 @@ public final class Vmspace {
    */
   private void invalidate(long start, long end) {
     Vpage v = vpage;
-    if (v == null) {
+    if (v == null || start == end) {
       return;
     }
-    org.vmspace.kvm.paging.TableMemory mem = v.domain().tableMemory();
-    long root = Pte.address(v.cr3());
-    java.util.Set<Long> seen = new java.util.HashSet<>();
     Revocation r = new Revocation();
-    long va = start;
-    while (Long.compareUnsigned(va, end) < 0) {
-      long table = root;
-      long next = va + PAGE;
-      for (int level = 4; level >= 1; level--) {
-        long entryGpa = table + 8L * Pte.index(va, level);
-        long entry = mem.read(entryGpa);
-        if (seen.add(entryGpa)) {
-          r.store(entryGpa, entry);
-        }
-        boolean leaf = level == 1 || (level <= 3 && (entry & Pte.PS) != 0);
-        if (!Pte.isPresent(entry) || leaf) {
-          long span = Pte.span(level);
-          next = (va & ~(span - 1)) + span;
-          break;
-        }
-        table = Pte.address(entry);
-      }
-      if (next <= va) {
-        break; // wrapped at the top of the address space
-      }
-      va = next;
-    }
+    new TableWalker(v.domain().tableMemory()).walk(v.cr3(), start, end, new TableWalker.Restore(r));
     v.domain().revoke(r);
   }
 

@@ -43,12 +43,12 @@ class PageTablesTest {
     assertThat(tr.isPresent()).isTrue();
     assertThat(tr.level()).isEqualTo(1);
     assertThat(tr.physical(va + 0x123)).isEqualTo(0x200123);
-    assertThat(tr.permits(PageWalker.Access.WRITE)).isTrue();
-    assertThat(tr.permits(PageWalker.Access.EXECUTE)).isFalse();
-    assertThat(tr.faultErrorCode(PageWalker.Access.EXECUTE)).isEqualTo(0x15);
+    assertThat(tr.permits(Access.WRITE)).isTrue();
+    assertThat(tr.permits(Access.EXECUTE)).isFalse();
+    assertThat(tr.faultErrorCode(Access.EXECUTE)).isEqualTo(0x15);
     assertThat(t.tableCount()).isEqualTo(4);
     assertThat(t.lookup(va + 4096).isPresent()).isFalse();
-    assertThat(t.lookup(va + 4096).faultErrorCode(PageWalker.Access.WRITE)).isEqualTo(6);
+    assertThat(t.lookup(va + 4096).faultErrorCode(Access.WRITE)).isEqualTo(6);
   }
 
   @Test
@@ -104,8 +104,8 @@ class PageTablesTest {
     Revocation r = new Revocation();
     t.revokeRange(0x40_0000, 0x40_1000, (va, leaf, out) -> leaf & ~Pte.RW, r);
     mem.apply(r);
-    assertThat(t.lookup(0x40_0000).permits(PageWalker.Access.WRITE)).isFalse();
-    assertThat(t.lookup(0x40_0000).permits(PageWalker.Access.READ)).isTrue();
+    assertThat(t.lookup(0x40_0000).permits(Access.WRITE)).isFalse();
+    assertThat(t.lookup(0x40_0000).permits(Access.READ)).isTrue();
   }
 
   @Test

@@ -1,0 +1,76 @@
+package org.vmspace.kvm.paging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.vmspace.api.Prot;
+
+/** The range walker and its re-store visitor. */
+class TableWalkerTest {
+  private final HeapTableMemory mem = new HeapTableMemory();
+  private final long kernelRoot = mem.allocateTable();
+  private final PageTables tables = PageTables.create(mem, kernelRoot);
+  private final TableWalker walker = new TableWalker(mem);
+
+  @Test
+  void aRangeVisitsEachEntryOnceTopDownAndOnlyInsideTheRange() {
+    for (long va = 0x200000 - 0x3000; va < 0x200000 + 0x3000; va += 0x1000) {
+      tables.install(va, Pte.userLeaf(0x900000, Prot.READ));
+    }
+    List<String> seen = new ArrayList<>();
+    walker.walk(tables.root(), 0x1FF000, 0x201000, (va, level, gpa, entry) -> {
+      seen.add(level + ":" + Long.toHexString(va));
+      return TableWalker.Next.DESCEND;
+    });
+    // PML4E 0, PDPTE 0, PDE 0 with its last PTE, PDE 1 with its first PTE.
+    assertThat(seen).containsExactly("4:0", "3:0", "2:0", "1:1ff000", "2:200000", "1:200000");
+  }
+
+  @Test
+  void leaveFollowsEachDescentAndStopEndsTheWalk() {
+    tables.install(0x5000, Pte.userLeaf(0x900000, Prot.READ));
+    List<Integer> left = new ArrayList<>();
+    boolean completed = walker.walk(tables.root(), 0, 0x10000, new TableWalker.Visitor() {
+      @Override
+      public TableWalker.Next visit(long va, int level, long gpa, long entry) {
+        return TableWalker.Next.DESCEND;
+      }
+
+      @Override
+      public void leave(long va, int level, long gpa, long entry) {
+        left.add(level);
+      }
+    });
+    assertThat(completed).isTrue();
+    assertThat(left).containsExactly(2, 3, 4);
+    assertThat(walker.walk(tables.root(), 0, 0x10000, (va, level, gpa, entry) -> TableWalker.Next.STOP)).isFalse();
+  }
+
+  @Test
+  void restoreStoresEveryEntryOfTheRangesWalksOnce() {
+    for (long va = 0; va < 0x4000; va += 0x1000) {
+      tables.install(va, Pte.userLeaf(0x900000 + va, Prot.READ));
+    }
+    Revocation r = new Revocation();
+    walker.walk(tables.root(), 0x1000, 0x3000, new TableWalker.Restore(r));
+    Set<Long> gpas = new HashSet<>();
+    for (int i = 0; i < r.storeCount(); i++) {
+      assertThat(gpas.add(r.entryGpa(i))).isTrue();
+      assertThat(r.value(i)).isEqualTo(mem.read(r.entryGpa(i)));
+    }
+    assertThat(r.storeCount()).as("PML4E, PDPTE, PDE and two PTEs").isEqualTo(5);
+  }
+
+  @Test
+  void rangesOutsideTheFourLevelSpaceAreRefused() {
+    assertThatThrownBy(() -> walker.walk(tables.root(), 0x2000, 0x1000, (va, l, g, e) -> TableWalker.Next.SKIP))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> walker.walk(tables.root(), 0, (1L << 48) + 1, (va, l, g, e) -> TableWalker.Next.SKIP))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}
