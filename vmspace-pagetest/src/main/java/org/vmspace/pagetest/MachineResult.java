@@ -2,8 +2,10 @@ package org.vmspace.pagetest;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.Trap;
+import org.vmspace.kvm.paging.Outcome;
 
 /**
  * What the machine did on one {@link UserAccess}: how the run ended, the trap, the {@code #PF}
@@ -37,10 +39,10 @@ public final class MachineResult {
   private final long value;
   private final List<WalkEntry> walk;
   private final String detail;
-  private final Object model;
+  private final Outcome model;
 
   MachineResult(UserAccess access, Kind kind, RunResult runResult, int trapno, int errorCode, long cr2, long rip,
-      long value, List<WalkEntry> walk, String detail, Object model) {
+      long value, List<WalkEntry> walk, String detail, Outcome model) {
     this.access = Objects.requireNonNull(access);
     this.kind = Objects.requireNonNull(kind);
     this.runResult = runResult;
@@ -138,12 +140,26 @@ public final class MachineResult {
     return detail;
   }
 
-  /** The model's verdict on the same access made just before the run, if the run had one. */
-  Object modelOutcome() {
-    return model;
+  /**
+   * The reference model's verdict on the same access, computed on the same tables just before
+   * the run; present when the run came from a {@link PageTableKit}, empty from a bare {@link
+   * AccessRunner}.
+   */
+  public Optional<Outcome> model() {
+    return Optional.ofNullable(model);
   }
 
-  MachineResult withModel(Object outcome) {
+  /**
+   * How the machine differs from the model, one readable line per difference (empty when they
+   * agree, or when there is no model): fault or not, error code, CR2, and each entry on the
+   * model's walk against the entry found in memory, respecting the bits the architecture leaves
+   * open ({@link Outcome.Step#either()}).
+   */
+  public List<String> differencesFromModel() {
+    return model == null ? List.of() : Verdict.differences(this, model);
+  }
+
+  MachineResult withModel(Outcome outcome) {
     return new MachineResult(access, kind, runResult, trapno, errorCode, cr2, rip, value, walk, detail, outcome);
   }
 

@@ -90,6 +90,17 @@ class AccessRunnerTest {
         }
         long per = (System.nanoTime() - t0) / n;
         System.out.printf("per access (%s): %.3f ms%n", System.getProperty("vmspace.kvm.where"), per / 1e6);
+        t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+          vms.mcontrol(r.vmspace(), VA, 4096, org.vmspace.api.Madvise.MADV_INVAL, 0);
+        }
+        System.out.printf("per MADV_INVAL: %.3f ms%n", (System.nanoTime() - t0) / n / 1e6);
+        t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+          vms.run(r.vmspace(), new org.vmspace.api.TrapFrame().rip(AccessRunner.CODE_VA).rdi(VA).rflags(0x202),
+              new org.vmspace.api.VextFrame());
+        }
+        System.out.printf("per bare run: %.3f ms%n", (System.nanoTime() - t0) / n / 1e6);
       }
     }
   }
