@@ -105,6 +105,26 @@ public final class AccessAssert extends AbstractAssert<AccessAssert, MachineResu
     return this;
   }
 
+  /**
+   * As {@link #agreesWithModel()}, except that a disagreement one of {@code deviations}
+   * explains on this host ({@link PageTableKit#where()}) passes: for tests that must hold on a
+   * host with a known, documented deviation (see {@link AccessMatrix#knownDeviations()}).
+   */
+  public AccessAssert agreesWithModelExceptFor(HostDeviation... deviations) {
+    isNotNull();
+    List<String> diffs = actual.differencesFromModel();
+    if (actual.model().isPresent() && !diffs.isEmpty()) {
+      HostDeviation.Observation o = new HostDeviation.Observation(actual.access(), actual, actual.model().get(), diffs,
+          PageTableKit.where());
+      for (HostDeviation d : deviations) {
+        if (d.explains(o)) {
+          return this;
+        }
+      }
+    }
+    return agreesWithModel();
+  }
+
   private WalkEntry onWalk(Level level) {
     for (WalkEntry e : actual.walk()) {
       if (e.level() == level) {

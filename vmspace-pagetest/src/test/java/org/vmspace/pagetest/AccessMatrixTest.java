@@ -61,12 +61,13 @@ class AccessMatrixTest {
   void aReportSumsItsDeviationsAndListsItsMismatches() {
     AccessMatrix.Case c = new AccessMatrix.Case(UserAccess.Type.READ, Bits.P, Bits.P);
     AccessMatrix.Report r = new AccessMatrix.Report("emulated-svm-npt-off", 10, 2,
-        List.of(new AccessMatrix.Mismatch(c, "error code differs")), java.util.Map.of("x", 3),
+        List.of(new AccessMatrix.Mismatch(c, "error code differs")), java.util.Map.of("error code", 2), java.util.Map.of("x", 3),
         java.time.Duration.ofMillis(1500));
     assertThat(r.deviated()).isEqualTo(3);
     assertThat(r.lines()).containsExactly(
         "mismatch: read pde[P] pte[P]: error code differs",
         "... and 1 more mismatches",
+        "mismatch kind: error code: 2 cases",
         "host deviation x: 3 cases",
         "10 cases (of 98304 combinations) in 1.5 s, 150.00 ms per case, where emulated-svm-npt-off");
     assertThat(AccessMatrix.knownDeviations()).isEmpty();

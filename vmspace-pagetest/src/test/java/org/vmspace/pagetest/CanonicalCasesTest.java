@@ -72,10 +72,13 @@ class CanonicalCasesTest {
 
   @Test
   void aReservedBitFaultsWithRsvd(PageTableKit kit) {
+    // P comes with RSVD (SDM 4.7), except under QEMU's TCG with nested paging: a known deviation.
+    HostDeviation tcg = AccessMatrix.QEMU_TCG_RSVD_WITHOUT_P;
+    int expected = PF_USER | PF_RSVD | (tcg.hosts().contains(PageTableKit.where()) ? 0 : PF_PROT);
     kit.tables().map(VA, FRAME, PageSize.SIZE_4K, P | US | Bits.bit(51));
-    assertThat(kit.run(read(VA))).faultsWith(PF_USER | PF_PROT | PF_RSVD).agreesWithModel();
+    assertThat(kit.run(read(VA))).faultsWith(expected).agreesWithModelExceptFor(tcg);
     kit.tables().clear(VA, Level.PTE, Bits.bit(51)).set(VA, Level.PDE, Bits.bit(51));
-    assertThat(kit.run(read(VA))).faultsWith(PF_USER | PF_PROT | PF_RSVD).agreesWithModel();
+    assertThat(kit.run(read(VA))).faultsWith(expected).agreesWithModelExceptFor(tcg);
   }
 
   @Test
