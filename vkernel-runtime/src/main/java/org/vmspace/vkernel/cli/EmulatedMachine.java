@@ -43,6 +43,20 @@ final class EmulatedMachine {
       "-XX:+UseSerialGC", "-XX:-UsePerfData");
 
   private final List<Path> writable = new ArrayList<>();
+  private final List<String> jvmOptions = new ArrayList<>();
+  private String npt;
+
+  /** Boots the machine with nested paging ({@code on}, the script's default) or shadow paging ({@code off}). */
+  EmulatedMachine npt(String onOrOff) {
+    this.npt = onOrOff;
+    return this;
+  }
+
+  /** Adds {@code -Dkey=value} to the inner JVM's options. */
+  EmulatedMachine systemProperty(String key, String value) {
+    jvmOptions.add("-D" + key + "=" + value);
+    return this;
+  }
 
   /** The first half of the one line on stderr: why this machine's KVM is not used. */
   static String whyNotKvm(String detail) {
@@ -107,6 +121,10 @@ final class EmulatedMachine {
       command.add(script.toString());
       command.add("--timeout");
       command.add("0");
+      if (npt != null) {
+        command.add("--npt");
+        command.add(npt);
+      }
       for (Path dir : writable) {
         command.add("--rw");
         command.add(dir.toString());
@@ -114,6 +132,7 @@ final class EmulatedMachine {
       command.add("--");
       command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       command.addAll(JVM_OPTIONS);
+      command.addAll(jvmOptions);
       command.add("-cp");
       command.add(absoluteClassPath());
       command.add(VkernelCommand.class.getName());

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VkernelCommand.Version.class,
     description = "Run Linux x86-64 programs in vmspaces on KVM, from Java.",
-    subcommands = {InfoCommand.class, RunCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {InfoCommand.class, RunCommand.class, PagetableCheckCommand.class, CommandLine.HelpCommand.class})
 public final class VkernelCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
