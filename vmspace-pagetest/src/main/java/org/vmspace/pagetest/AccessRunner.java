@@ -37,9 +37,7 @@ import org.vmspace.api.VmspaceService;
  * physical address when the tables translate it (ignoring permissions), so a successful fetch
  * shows as that system call, and puts the two bytes back afterwards. A write stores {@link
  * #WRITE_VALUE}. Before every access it calls {@code MADV_INVAL} over the accessed page, so edits
- * of present entries on its walk take effect on every kind of host (a table entry whose address
- * leads outside the object is made not present for that call and written back after it: the
- * service's MADV_INVAL cannot walk through it).
+ * of present entries on its walk take effect on every kind of host.
  *
  * <p>Guarantees: the result's {@link MachineResult#kind()} is {@code FAULTED} only for a page
  * fault at the access's own instruction with CR2 the accessed address, {@code COMPLETED} only for
@@ -205,29 +203,12 @@ public final class AccessRunner implements AutoCloseable {
   }
 
   /**
-   * MADV_INVAL of the page at {@code page}. The service's MADV_INVAL follows every present
-   * table entry on the walk, even one whose address field leads outside the memory object (a
-   * reserved address bit such as 51 set), and then fails with EIO (its maintenance vCPU faults
-   * storing there). Such an entry is therefore made not present for the MADV_INVAL and written
-   * back afterwards: a not-present entry made present needs no MADV_INVAL (docs/api.md), and the
-   * hardware never walks below it anyway.
+   * MADV_INVAL of the page at {@code page}: every entry on its walk is stored again through the
+   * guest. Entries that lead outside the memory object (an address bit at or above MAXPHYADDR,
+   * a table past the object) are fine: the service stores only inside the object.
    */
   private void invalidate(long page) {
-    MemorySegment seg = memory.segment();
-    java.util.List<WalkEntry> walk = tables.walk(page);
-    WalkEntry last = walk.get(walk.size() - 1);
-    boolean leadsOut = last.present() && !last.leaf()
-        && Long.compareUnsigned(last.value() & Bits.ADDRESS_MASK, seg.byteSize() - 4096) > 0;
-    if (leadsOut) {
-      seg.set(ValueLayout.JAVA_LONG, last.address(), 0);
-    }
-    try {
-      service.mcontrol(id, page, 4096, Madvise.MADV_INVAL, 0);
-    } finally {
-      if (leadsOut) {
-        seg.set(ValueLayout.JAVA_LONG, last.address(), last.value());
-      }
-    }
+    service.mcontrol(id, page, 4096, Madvise.MADV_INVAL, 0);
   }
 
   private MachineResult execute(UserAccess access) {
