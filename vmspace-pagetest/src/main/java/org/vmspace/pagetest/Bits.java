@@ -1,5 +1,7 @@
 package org.vmspace.pagetest;
 
+import org.vmspace.kvm.paging.Pte;
+
 /**
  * The bits of an x86-64 4-level page-table entry (Intel SDM vol. 3A, tables 4-14 to 4-20; AMD
  * APM vol. 2, 5.4), as {@code long} masks to OR together, and a readable rendering of an entry.
@@ -8,37 +10,37 @@ package org.vmspace.pagetest;
  * the SDM says so: bit 7 is {@link #PS} in a PDPTE or PDE and {@link #PAT} in a PTE; in a 2 MiB
  * or 1 GiB leaf the PAT bit is {@link #PAT_LARGE} (bit 12). The class only names bits; it
  * checks nothing about where they are used (a test may set any bit anywhere, reserved ones
- * included).
+ * included). The bits the service itself uses are its own {@link Pte} constants.
  */
 public final class Bits {
   /** Present. */
-  public static final long P = 1L;
+  public static final long P = Pte.P;
   /** Read/write: writes allowed. */
-  public static final long RW = 1L << 1;
+  public static final long RW = Pte.RW;
   /** User/supervisor: user-mode accesses allowed. */
-  public static final long US = 1L << 2;
+  public static final long US = Pte.US;
   /** Page-level write-through. */
-  public static final long PWT = 1L << 3;
+  public static final long PWT = Pte.PWT;
   /** Page-level cache disable. */
-  public static final long PCD = 1L << 4;
+  public static final long PCD = Pte.PCD;
   /** Accessed. */
-  public static final long A = 1L << 5;
+  public static final long A = Pte.A;
   /** Dirty (leaves only; ignored in entries that point to a table). */
-  public static final long D = 1L << 6;
+  public static final long D = Pte.D;
   /** Page size: the PDPTE or PDE is a 1 GiB or 2 MiB leaf (reserved in a PML4E). */
-  public static final long PS = 1L << 7;
+  public static final long PS = Pte.PS;
   /** PAT in a PTE (the same bit as {@link #PS}). */
   public static final long PAT = 1L << 7;
   /** Global (leaves only). */
-  public static final long G = 1L << 8;
+  public static final long G = Pte.G;
   /** PAT in a 2 MiB or 1 GiB leaf. */
   public static final long PAT_LARGE = 1L << 12;
   /** Execute-disable (with EFER.NXE; reserved without it). */
-  public static final long NX = 1L << 63;
+  public static final long NX = Pte.NX;
   /** The protection-key field of a leaf, bits 62:59. */
   public static final long PKEY_MASK = 0xFL << 59;
   /** The physical-address field of an entry, bits 51:12 (the most any processor has). */
-  public static final long ADDRESS_MASK = 0x000F_FFFF_FFFF_F000L;
+  public static final long ADDRESS_MASK = Pte.ADDRESS_MASK;
 
   private Bits() {}
 
