@@ -34,13 +34,15 @@ public interface TableMemory {
   /**
    * The tables in {@code memory}, whose offsets are their physical addresses (a memory object
    * of a MAP_VPAGETABLE mapping). It allocates nothing: {@link #allocateTable()} returns -1.
-   * Reads and writes outside the segment throw {@link IndexOutOfBoundsException}.
+   * An entry outside the segment reads as 0, not present (guest-written tables may point
+   * anywhere, and nothing the host walks is there); a write outside throws {@link
+   * IndexOutOfBoundsException}.
    */
   static TableMemory of(MemorySegment memory) {
     return new TableMemory() {
       @Override
       public long read(long gpa) {
-        return memory.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa);
+        return contains(gpa) ? memory.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa) : 0;
       }
 
       @Override

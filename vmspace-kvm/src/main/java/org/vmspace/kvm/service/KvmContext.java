@@ -220,30 +220,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
         vm.setUserMemoryRegion(1 + i, i % 2 == 0 ? KVM_MEM_READONLY : 0, base + bounds[i],
             bounds[i + 1] - bounds[i], sys.host().address() + bounds[i]);
       }
-      TableMemory objectMemory = new TableMemory() {
-        @Override
-        public boolean contains(long gpa) {
-          return gpa >= 0 && gpa <= size - 8;
-        }
-
-        @Override
-        public long read(long gpa) {
-          return contains(gpa) ? memory.readLong(object.base() + gpa) : 0;
-        }
-
-        @Override
-        public void write(long gpa, long value) {
-          if (!contains(gpa)) {
-            throw new IllegalArgumentException("outside the memory object: 0x" + Long.toHexString(gpa));
-          }
-          memory.writeLong(object.base() + gpa, value);
-        }
-
-        @Override
-        public long allocateTable() {
-          return -1;
-        }
-      };
+      TableMemory objectMemory = TableMemory.of(memory.host().asSlice(object.base(), size));
       return new Domain(vm, l, sys, true, flavour, cpuid, options.maxVcpus(), null, null, objectMemory);
     } catch (RuntimeException e) {
       vm.close();

@@ -77,27 +77,7 @@ class TableWalkerTest {
     small.write(0x1008, (1L << 51) | 0x2000 | Pte.P | Pte.RW | Pte.US);
     small.write(0x1010, 0x3000 | Pte.P | Pte.RW | Pte.US);
     Revocation r = new Revocation();
-    new TableWalker(new TableMemory() {
-      @Override
-      public boolean contains(long gpa) {
-        return small.contains(gpa);
-      }
-
-      @Override
-      public long read(long gpa) {
-        return small.contains(gpa) ? small.read(gpa) : 0; // as the service reads a guest object
-      }
-
-      @Override
-      public void write(long gpa, long value) {
-        small.write(gpa, value);
-      }
-
-      @Override
-      public long allocateTable() {
-        return -1;
-      }
-    }).walk(0, 0, 3L << 30, new TableWalker.Restore(small, r));
+    new TableWalker(small).walk(0, 0, 3L << 30, new TableWalker.Restore(small, r));
     List<Long> stored = new ArrayList<>();
     for (int i = 0; i < r.storeCount(); i++) {
       stored.add(r.entryGpa(i));
@@ -108,6 +88,8 @@ class TableWalkerTest {
     assertThat(small.contains(object.byteSize() - 8)).isTrue();
     assertThat(small.contains(object.byteSize() - 7)).isFalse();
     assertThat(small.contains(-8)).isFalse();
+    assertThat(small.read(0x40_0000)).as("outside reads as not present").isZero();
+    assertThatThrownBy(() -> small.write(object.byteSize(), 1)).isInstanceOf(IndexOutOfBoundsException.class);
   }
 
   @Test
