@@ -193,22 +193,16 @@ public final class AccessRunner implements AutoCloseable {
       }
     }
     try {
-      invalidate(va & ~0xFFFL);
+      // Every entry on the walk is stored again through the guest; entries that lead outside
+      // the object (an address bit at or above MAXPHYADDR, a table past it) are fine: the
+      // service stores only inside the object.
+      service.mcontrol(id, va & ~0xFFFL, 4096, Madvise.MADV_INVAL, 0);
       return execute(access);
     } finally {
       if (patched >= 0) {
         seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, patched, savedBytes);
       }
     }
-  }
-
-  /**
-   * MADV_INVAL of the page at {@code page}: every entry on its walk is stored again through the
-   * guest. Entries that lead outside the memory object (an address bit at or above MAXPHYADDR,
-   * a table past the object) are fine: the service stores only inside the object.
-   */
-  private void invalidate(long page) {
-    service.mcontrol(id, page, 4096, Madvise.MADV_INVAL, 0);
   }
 
   private MachineResult execute(UserAccess access) {

@@ -25,7 +25,7 @@ class AccessMatrixKvmTest {
 
   @Test
   @Timeout(value = 30, unit = TimeUnit.MINUTES)
-  void theMachineAgreesWithTheModelOnEveryCase(PageTableKit kit) {
+  void theMachineAgreesWithTheModelOnTheMatrix(PageTableKit kit) {
     int every = Integer.getInteger("vmspace.pagetest.matrixEvery", 1);
     List<AccessMatrix.Case> cases = sample(AccessMatrix.cases(), every);
     AccessMatrix.Report report = AccessMatrix.run(kit, cases, AccessMatrix.knownDeviations(), 5);

@@ -85,16 +85,22 @@ final class MemoryCopy {
             break;
           }
         }
-        if (write) {
-          MemorySegment.copy(buffer, done, memory, offset, chunk);
-        } else {
-          MemorySegment.copy(memory, offset, buffer, done, chunk);
-        }
+        transfer(buffer, done, memory, offset, chunk, write);
         done += chunk;
       }
       return done;
     } finally {
       vm.lock.unlock();
+    }
+  }
+
+  /** One chunk of a pread (memory to buffer) or pwrite (buffer to memory). */
+  static void transfer(MemorySegment buffer, long bufferOffset, MemorySegment memory, long memoryOffset, long len,
+      boolean write) {
+    if (write) {
+      MemorySegment.copy(buffer, bufferOffset, memory, memoryOffset, len);
+    } else {
+      MemorySegment.copy(memory, memoryOffset, buffer, bufferOffset, len);
     }
   }
 

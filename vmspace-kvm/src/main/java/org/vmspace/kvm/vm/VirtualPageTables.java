@@ -107,11 +107,7 @@ final class VirtualPageTables {
       if (pa < 0 || pa + chunk > object.byteSize()) {
         break; // outside the object: nothing is there
       }
-      if (write) {
-        MemorySegment.copy(buffer, done, object, pa, chunk);
-      } else {
-        MemorySegment.copy(object, pa, buffer, done, chunk);
-      }
+      MemoryCopy.transfer(buffer, done, object, pa, chunk, write);
       done += chunk;
     }
     return done;
