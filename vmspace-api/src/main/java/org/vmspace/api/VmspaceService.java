@@ -13,6 +13,18 @@ import java.time.Duration;
  * method. Every call that names an id holds an active reference on the vmspace for its duration,
  * so {@link #destroy} meanwhile fails with {@link Errno#EBUSY}.
  *
+ * <p><b>Sizes, addresses and offsets</b> are unsigned 64-bit values, as in C: a length of
+ * {@code -4096} is 2^64 - 4096, an offset of {@code -4096} lies past the end of any backing. No
+ * call lets such a value wrap; each reaches the errno of the check that rejects it.
+ *
+ * <p><b>Nulls</b> never cause a {@link NullPointerException}; each has a meaning or an errno,
+ * checked at its place in the contract's order: a null {@link VmspaceId} is {@link
+ * VmspaceId#NULL} ({@link Errno#EINVAL} for {@code create} and {@code fork}'s child, {@link
+ * Errno#ENOENT} for every lookup); a null frame, vframe, buffer or path stands for C's NULL
+ * pointer and is {@link Errno#EFAULT}; a null backing is no backing; a null timeout is no
+ * limit; any other null ({@link #interrupt}'s thread, {@link #copyVectorState}'s frames) is
+ * {@link Errno#EINVAL}.
+ *
  * <p>All methods are thread-safe. A context is shared by {@link #inherit()} (a fork of the
  * vkernel process) and released by {@link #close()}; the last close destroys every vmspace.
  * Calls on a closed handle fail with {@link IllegalStateException}.
@@ -85,12 +97,13 @@ public interface VmspaceService extends AutoCloseable {
    * {@code rax}. Demand-zero and copy-on-write faults on valid mappings are resolved inside the
    * service and never reported.
    *
-   * @param timeout how long the guest may run, or {@code null} for no limit; on expiry the run
-   *     returns {@link RunResult#TIMEOUT} with trapno 0 and the guest resumes where it stopped on
-   *     the next run
+   * @param timeout how long the guest may run, or {@code null} for no limit (a timeout over
+   *     2^62 ns, about 146 years, is no limit too); on expiry the run returns {@link
+   *     RunResult#TIMEOUT} with trapno 0 and the guest resumes where it stopped on the next run
    * @throws VmspaceException {@link Errno#ENOENT} no such vmspace; {@link Errno#EFAULT} a frame
    *     is missing; {@link Errno#EOPNOTSUPP} no execution backend on this machine; {@link
-   *     Errno#EAGAIN} every execution context (vCPU) is in use and none became free
+   *     Errno#EINVAL} a negative timeout; {@link Errno#EAGAIN} every execution context (vCPU)
+   *     is in use and none became free
    */
   RunResult run(VmspaceId id, TrapFrame frame, VextFrame vframe, Duration timeout);
 
@@ -100,6 +113,7 @@ public interface VmspaceService extends AutoCloseable {
    * thread; interrupts do not accumulate (several before one run stop that one run).
    *
    * @param runner the thread that runs (or will run) the guest
+   * @throws VmspaceException {@link Errno#EINVAL} runner is null
    */
   void interrupt(Thread runner);
 
@@ -211,8 +225,9 @@ public interface VmspaceService extends AutoCloseable {
   /**
    * Creates a zero-filled {@link MemoryObject} of {@code size} bytes (rounded up to pages).
    *
-   * @throws VmspaceException {@link Errno#EINVAL} size is not positive; {@link Errno#ENOMEM}
-   *     over the memory limit
+   * @throws VmspaceException {@link Errno#EINVAL} size is not positive (as a Java long); {@link
+   *     Errno#ENOMEM} over the memory limit (any size up to {@code Long.MAX_VALUE} is rounded
+   *     without wrapping)
    */
   MemoryObject createMemoryObject(long size);
 

@@ -17,6 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class GapTreePropertyTest {
   private static final long LIMIT = 1L << 24;
+  /** The window's start: its middle is 2^63, negative as a Java long. */
+  private static final long BASE = Long.MIN_VALUE - (LIMIT / 2);
 
   /** A half-open interval [start, end) with its gap augmentation. */
   static final class Interval extends RbNode<Interval> {
@@ -39,11 +41,11 @@ class GapTreePropertyTest {
   static final RbTree.Augmenter<Interval> MAX_GAP =
       n -> {
         long m = n.gapBefore;
-        if (n.left() != null) {
-          m = Math.max(m, n.left().maxGap);
+        if (n.left() != null && Long.compareUnsigned(n.left().maxGap, m) > 0) {
+          m = n.left().maxGap;
         }
-        if (n.right() != null) {
-          m = Math.max(m, n.right().maxGap);
+        if (n.right() != null && Long.compareUnsigned(n.right().maxGap, m) > 0) {
+          m = n.right().maxGap;
         }
         boolean changed = m != n.maxGap;
         n.maxGap = m;
@@ -51,11 +53,11 @@ class GapTreePropertyTest {
       };
 
   private final RbTree<Interval> tree =
-      new RbTree<>((a, b) -> Long.compare(a.start, b.start), MAX_GAP);
+      new RbTree<>((a, b) -> Long.compareUnsigned(a.start, b.start), MAX_GAP);
 
   private void add(Interval n) {
-    Interval prev = tree.pfind(x -> Long.compare(n.start, x.start));
-    n.gapBefore = n.start - (prev == null ? 0 : prev.end);
+    Interval prev = tree.pfind(x -> Long.compareUnsigned(n.start, x.start));
+    n.gapBefore = n.start - (prev == null ? BASE : prev.end);
     assertThat(tree.insert(n)).isNull();
     Interval next = tree.next(n);
     if (next != null) {
@@ -69,34 +71,35 @@ class GapTreePropertyTest {
     Interval next = tree.next(n);
     tree.remove(n);
     if (next != null) {
-      next.gapBefore = next.start - (prev == null ? 0 : prev.end);
+      next.gapBefore = next.start - (prev == null ? BASE : prev.end);
       tree.updateAugmentation(next);
     }
   }
 
   /** The lowest address >= hint where len bytes fit before some node, by augmented descent. */
   private long firstFit(Interval n, long len, long hint) {
-    if (n == null || n.maxGap < len) {
+    if (n == null || Long.compareUnsigned(n.maxGap, len) < 0) {
       return -1;
     }
-    if (n.left() != null && hint < n.start) {
+    if (n.left() != null && Long.compareUnsigned(hint, n.start) < 0) {
       long r = firstFit(n.left(), len, hint);
-      if (r >= 0) {
+      if (r != -1) {
         return r;
       }
     }
-    long at = Math.max(n.start - n.gapBefore, hint);
-    if (n.gapBefore >= len && at + len <= n.start) {
+    long gapStart = n.start - n.gapBefore;
+    long at = Long.compareUnsigned(gapStart, hint) >= 0 ? gapStart : hint;
+    if (Long.compareUnsigned(at, n.start) <= 0 && Long.compareUnsigned(n.start - at, len) >= 0) {
       return at;
     }
     return firstFit(n.right(), len, hint);
   }
 
   private long firstFitLinear(long len, long hint) {
-    long prevEnd = 0;
+    long prevEnd = BASE;
     for (Interval n : tree) {
-      long at = Math.max(prevEnd, hint);
-      if (at + len <= n.start) {
+      long at = Long.compareUnsigned(prevEnd, hint) >= 0 ? prevEnd : hint;
+      if (Long.compareUnsigned(at, n.start) <= 0 && Long.compareUnsigned(n.start - at, len) >= 0) {
         return at;
       }
       prevEnd = n.end;
@@ -113,18 +116,19 @@ class GapTreePropertyTest {
       String at = "seed " + seed + " op " + op;
       int kind = rnd.nextInt(100);
       long len = 1 + rnd.nextLong(rnd.nextBoolean() ? 64 : 4096);
-      long hint = rnd.nextInt(4) == 0 ? rnd.nextLong(LIMIT) : 0;
+      long hint = BASE + (rnd.nextInt(4) == 0 ? rnd.nextLong(LIMIT) : 0);
       long expected = firstFitLinear(len, hint);
       long found = firstFit(tree.root(), len, hint);
       assertThat(found).as(at + " len " + len + " hint " + hint).isEqualTo(expected);
       if (kind < 55 && live.size() < 3000) {
         // Place a new interval at the first fit (or after the last one), like a non-fixed mmap.
         long start = expected;
-        if (start < 0) {
+        if (start == -1) {
           Interval last = tree.last();
-          start = Math.max(last == null ? 0 : last.end, hint);
+          long lastEnd = last == null ? BASE : last.end;
+          start = Long.compareUnsigned(lastEnd, hint) >= 0 ? lastEnd : hint;
         }
-        if (start + len <= LIMIT) {
+        if (Long.compareUnsigned(start - BASE, LIMIT - len) <= 0) {
           Interval n = new Interval(start, start + len);
           add(n);
           live.add(n);
@@ -135,10 +139,10 @@ class GapTreePropertyTest {
       }
       if (op % 500 == 0) {
         tree.verify();
-        long prevEnd = 0;
+        long prevEnd = BASE;
         for (Interval n : tree) {
           assertThat(n.gapBefore).as(at + " " + n).isEqualTo(n.start - prevEnd);
-          assertThat(n.start).as(at).isGreaterThanOrEqualTo(prevEnd);
+          assertThat(Long.compareUnsigned(n.start, prevEnd)).as(at).isGreaterThanOrEqualTo(0);
           prevEnd = n.end;
         }
       }

@@ -72,7 +72,8 @@ public final class FrameAllocator {
     if (count <= 0) {
       throw new IllegalArgumentException("count must be positive: " + count);
     }
-    if (inUse + count > limitFrames) {
+    // count - not inUse + count: a hostile count near 2^63 must not wrap past the limit.
+    if (count > limitFrames - inUse || count > frameCount) {
       return -1;
     }
     long run = 0;

@@ -130,6 +130,10 @@ final class KvmVmspaceService implements VmspaceService {
   @Override
   public void interrupt(Thread runner) {
     checkOpen();
+    if (runner == null) {
+      // The null policy (VmspaceService): a null that is not a C pointer is EINVAL.
+      throw error(Errno.EINVAL, "vmspace_interrupt", null, "runner is null");
+    }
     ctx.runners.interrupt(runner);
   }
 
@@ -253,7 +257,8 @@ final class KvmVmspaceService implements VmspaceService {
     if (size <= 0) {
       throw error(Errno.EINVAL, "vmspace_memory_object", null, "size must be positive");
     }
-    long pages = (size + GuestMemory.PAGE - 1) / GuestMemory.PAGE;
+    // Rounded up without forming size + PAGE - 1, which wraps for sizes near 2^63.
+    long pages = size / GuestMemory.PAGE + (size % GuestMemory.PAGE != 0 ? 1 : 0);
     long base = ctx.frames().allocateContiguous(pages);
     if (base < 0) {
       throw error(Errno.ENOMEM, "vmspace_memory_object", null,

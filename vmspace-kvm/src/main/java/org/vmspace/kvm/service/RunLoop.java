@@ -44,6 +44,12 @@ final class RunLoop {
   static final long RFLAGS_FORCED = 0x202L;
   /** How long a run waits for a vCPU when all are running. */
   private static final long VCPU_WAIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /**
+   * The longest timeout that arms a timer: 2^62 ns, about 146 years. A longer one cannot expire
+   * while the process lives, so it is no limit; arming it would overflow the nanosecond
+   * deadline ({@code Duration.ofSeconds(Long.MAX_VALUE).toNanos()} throws ArithmeticException).
+   */
+  static final Duration LONGEST_TIMEOUT = Duration.ofNanos(1L << 62);
   /** Consecutive identical faults reported resolved before giving up (a livelock guard). */
   private static final int MAX_REPEATED_FAULTS = 8;
 
@@ -94,7 +100,7 @@ final class RunLoop {
         f.trapno(0).err(0).addr(0);
         return RunResult.INTERRUPTED;
       }
-      if (timeout != null) {
+      if (timeout != null && timeout.compareTo(LONGEST_TIMEOUT) <= 0) {
         long nanos = Math.max(1, timeout.toNanos());
         deadline = System.nanoTime() + nanos;
         v.armTimer(nanos);

@@ -10,13 +10,16 @@ import org.vmspace.rbtree.RbTree;
  * mapping in O(log n). Entries never overlap. Not thread-safe: the vmspace's lock guards it.
  */
 final class AddressMap {
+  // Gaps, lengths and addresses are unsigned 64-bit values: every comparison is unsigned and
+  // no sum is formed that could wrap (a length near 2^63 once made "at + len" negative, and a
+  // huge mapping was placed over others).
   private static final RbTree.Augmenter<VmEntry> MAX_GAP =
       n -> {
         long m = n.gapBefore;
-        if (n.left() != null && n.left().maxGap > m) {
+        if (n.left() != null && Long.compareUnsigned(n.left().maxGap, m) > 0) {
           m = n.left().maxGap;
         }
-        if (n.right() != null && n.right().maxGap > m) {
+        if (n.right() != null && Long.compareUnsigned(n.right().maxGap, m) > 0) {
           m = n.right().maxGap;
         }
         boolean changed = m != n.maxGap;
@@ -79,33 +82,46 @@ final class AddressMap {
     return Long.compareUnsigned(at, end) >= 0;
   }
 
+  /** The value {@link #findSpace} returns when nothing fits (never a page-aligned address). */
+  static final long NO_SPACE = -1;
+
   /**
-   * The lowest page-aligned address at or above {@code hint} (and {@code floor}) where {@code
-   * len} bytes fit before {@link #limit}, or -1.
+   * The lowest address at or above {@code hint} and {@code floor} (unsigned) where {@code len}
+   * bytes fit entirely below {@link #limit}, or {@link #NO_SPACE}. The result is page-aligned
+   * when {@code hint}, {@code floor} and the entries are. {@code len} is unsigned: a length
+   * larger than the user range never fits, whatever its sign as a Java long.
    */
   long findSpace(long len, long hint, long floor) {
-    long from = Math.max(hint, floor);
+    long from = Long.compareUnsigned(hint, floor) >= 0 ? hint : floor;
+    // from + len <= limit, written so that nothing wraps.
+    if (len == 0 || Long.compareUnsigned(len, limit) > 0 || Long.compareUnsigned(from, limit - len) > 0) {
+      return NO_SPACE;
+    }
     long at = search(tree.root(), len, from);
-    if (at >= 0) {
+    if (at != NO_SPACE) {
       return at;
     }
     VmEntry last = tree.last();
-    long tail = Math.max(last == null ? 0 : last.end, from);
-    return tail + len <= limit && tail + len > tail ? tail : -1;
+    long lastEnd = last == null ? 0 : last.end;
+    long tail = Long.compareUnsigned(lastEnd, from) >= 0 ? lastEnd : from;
+    return Long.compareUnsigned(tail, limit - len) <= 0 ? tail : NO_SPACE;
   }
 
+  /** First fit in the gaps before the nodes of {@code n}'s subtree, at or above {@code from}. */
   private long search(VmEntry n, long len, long from) {
-    if (n == null || n.maxGap < len) {
-      return -1;
+    if (n == null || Long.compareUnsigned(n.maxGap, len) < 0) {
+      return NO_SPACE;
     }
-    if (n.left() != null && from < n.start) {
+    if (n.left() != null && Long.compareUnsigned(from, n.start) < 0) {
       long r = search(n.left(), len, from);
-      if (r >= 0) {
+      if (r != NO_SPACE) {
         return r;
       }
     }
-    long at = Math.max(n.start - n.gapBefore, from);
-    if (n.gapBefore >= len && at + len <= n.start) {
+    long gapStart = n.start - n.gapBefore;
+    long at = Long.compareUnsigned(gapStart, from) >= 0 ? gapStart : from;
+    // [at, at + len) fits before n: at <= n.start and n.start - at >= len (no sum to wrap).
+    if (Long.compareUnsigned(at, n.start) <= 0 && Long.compareUnsigned(n.start - at, len) >= 0) {
       return at;
     }
     return search(n.right(), len, from);
@@ -179,13 +195,22 @@ final class AddressMap {
     return list;
   }
 
-  /** Checks the tree and the gap augmentation (tests). */
+  /**
+   * Checks the tree, the gap augmentation and the map's invariants: entries non-empty, in order,
+   * never overlapping, all inside {@code [0, limit)}.
+   *
+   * @throws IllegalStateException naming the first entry that breaks one
+   */
   void verify() {
     tree.verify();
     long prevEnd = 0;
     for (VmEntry e : tree) {
-      if (e.gapBefore != e.start - prevEnd || e.start < prevEnd || e.end <= e.start) {
-        throw new IllegalStateException("bad entry " + e + " after end 0x" + Long.toHexString(prevEnd));
+      if (e.gapBefore != e.start - prevEnd
+          || Long.compareUnsigned(e.start, prevEnd) < 0
+          || Long.compareUnsigned(e.end, e.start) <= 0
+          || Long.compareUnsigned(e.end, limit) > 0) {
+        throw new IllegalStateException("bad entry " + e + " after end 0x" + Long.toHexString(prevEnd)
+            + " (user limit 0x" + Long.toHexString(limit) + ")");
       }
       prevEnd = e.end;
     }

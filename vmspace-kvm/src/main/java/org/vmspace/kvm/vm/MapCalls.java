@@ -1,7 +1,7 @@
 package org.vmspace.kvm.vm;
 
 import static org.vmspace.kvm.vm.Vmspace.VM_MAX;
-import static org.vmspace.kvm.vm.Vmspace.PAGE;
+import static org.vmspace.kvm.vm.Vmspace.PAGE_SHIFT;
 import static org.vmspace.kvm.vm.Vmspace.PAGE_MASK;
 import static org.vmspace.kvm.vm.Vmspace.NON_FIXED_FLOOR;
 import static org.vmspace.kvm.vm.Vmspace.KNOWN_FLAGS;
@@ -89,12 +89,11 @@ final class MapCalls {
       if (shared && prot.canWrite() && !object.writable()) {
         throw new VmFailure(Errno.EACCES, "shared writable mapping of a read-only backing");
       }
-      if (Long.compareUnsigned(pos / PAGE + size / PAGE, object.pages()) > 0) {
-        // Like a file mapping past EOF: allowed by mmap(2), but those pages fault (SIGBUS).
-        // Refuse mappings that start past the end outright.
-        if (Long.compareUnsigned(pos / PAGE, object.pages()) >= 0) {
-          throw new VmFailure(Errno.EINVAL, "offset past the end of the backing");
-        }
+      // The offset is unsigned: -4096 is 2^64 - 4096, past the end of any backing. Pages of a
+      // mapping past the end are allowed, like a file mapping past EOF (they fault, SIGBUS
+      // territory), but a mapping that starts past the end is refused.
+      if (Long.compareUnsigned(pos >>> PAGE_SHIFT, object.pages()) >= 0) {
+        throw new VmFailure(Errno.EINVAL, "offset 0x" + Long.toHexString(offset) + " is past the end of the backing");
       }
     }
     if ((flags & MapFlags.MAP_VPAGETABLE) != 0
@@ -109,16 +108,16 @@ final class MapCalls {
       // mapping that could never be backed (larger than the whole limit) is refused; PROT_NONE,
       // read-only and MAP_NORESERVE reservations cost nothing until touched.
       if (anon && prot.canWrite() && (flags & MapFlags.MAP_NORESERVE) == 0
-          && Long.compareUnsigned(size / PAGE, vm.space.frames().frameLimit()) > 0) {
+          && Long.compareUnsigned(size >>> PAGE_SHIFT, vm.space.frames().frameLimit()) > 0) {
         throw new VmFailure(Errno.ENOMEM, "writable mapping larger than the memory limit");
       }
       if (!fixed) {
         long hint = Vmspace.roundPage(addr);
         start = vm.map.findSpace(size, hint, NON_FIXED_FLOOR);
-        if (start < 0) {
+        if (start == AddressMap.NO_SPACE) {
           start = vm.map.findSpace(size, 0, NON_FIXED_FLOOR);
         }
-        if (start < 0) {
+        if (start == AddressMap.NO_SPACE) {
           throw new VmFailure(Errno.ENOMEM, "no room for 0x" + Long.toHexString(size) + " bytes");
         }
       } else if (!vm.map.isFree(start, start + size)) {
@@ -128,10 +127,10 @@ final class MapCalls {
         removeRange(start, start + size);
       }
       if (anon && shared) {
-        object = new SparseObject(vm.space, size / PAGE);
+        object = new SparseObject(vm.space, size >>> PAGE_SHIFT);
         pos = 0;
       }
-      VmEntry e = new VmEntry(start, start + size, prot, flags, object, pos / PAGE);
+      VmEntry e = new VmEntry(start, start + size, prot, flags, object, pos >>> PAGE_SHIFT);
       if (object != null) {
         object.addMapping();
       }

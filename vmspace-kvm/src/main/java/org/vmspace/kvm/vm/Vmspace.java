@@ -31,6 +31,8 @@ public final class Vmspace {
   public static final long VM_MAX = VmspaceService.VM_MAX_USER_ADDRESS;
   static final long PAGE = GuestMemory.PAGE;
   static final long PAGE_MASK = PAGE - 1;
+  /** log2 of {@link #PAGE}: {@code x >>> PAGE_SHIFT} is the unsigned page count of a size. */
+  static final int PAGE_SHIFT = 12;
   /** Non-fixed mappings are placed at or above this address, never on page 0. */
   public static final long NON_FIXED_FLOOR = 0x10000;
   static final int KNOWN_FLAGS = MapFlags.KNOWN;

@@ -75,6 +75,12 @@ final class AddressSpaceModel {
 
   final NavigableMap<Long, Page> pages = new TreeMap<>();
 
+  /**
+   * The most pages a writable anonymous mapping may have (the context's memory limit in frames),
+   * or -1 for no check (the sequences that never come near the limit).
+   */
+  long limitPages = -1;
+
   /** The expected errno of an mmap, or null if it succeeds; computes the address into {@code at}. */
   Errno mmap(long addr, long len, int prot, int flags, Obj obj, boolean backingGiven, long offset, long[] at) {
     if ((flags & ~MapFlags.KNOWN) != 0) {
@@ -113,9 +119,14 @@ final class AddressSpaceModel {
       if (!backingGiven || !obj.open) {
         return Errno.EBADF;
       }
-      if (pos / PAGE >= obj.pages) {
+      // The offset is unsigned: -4096 is past the end.
+      if (Long.compareUnsigned(pos >>> 12, obj.pages) >= 0) {
         return Errno.EINVAL;
       }
+    }
+    if (limitPages >= 0 && anon && Prot.of(prot).canWrite() && (flags & MapFlags.MAP_NORESERVE) == 0
+        && Long.compareUnsigned(size >>> 12, limitPages) > 0) {
+      return Errno.ENOMEM;
     }
     if (!fixed) {
       start = findSpace(size, (addr + PAGE - 1) & ~(PAGE - 1));
@@ -132,7 +143,7 @@ final class AddressSpaceModel {
       unmap(start, start + size);
     }
     Obj o = obj;
-    long first = pos / PAGE;
+    long first = pos >>> 12;
     if (anon && shared) {
       o = new Obj(size / PAGE);
       first = 0;
@@ -147,13 +158,17 @@ final class AddressSpaceModel {
 
   /** The lowest page-aligned address at or above max(hint, FLOOR) with size free bytes. */
   private long findSpace(long size, long hint) {
-    long candidate = Math.max(hint, FLOOR);
+    long candidate = Long.compareUnsigned(hint, FLOOR) >= 0 ? hint : FLOOR;
+    // Unsigned, without a sum that could wrap: size and candidate may be anything.
+    if (Long.compareUnsigned(size, VM_MAX) > 0 || Long.compareUnsigned(candidate, VM_MAX - size) > 0) {
+      return -1;
+    }
     while (true) {
       Long next = pages.ceilingKey(candidate);
       if (next == null) {
-        return candidate + size <= VM_MAX ? candidate : -1;
+        return Long.compareUnsigned(candidate, VM_MAX - size) <= 0 ? candidate : -1;
       }
-      if (next - candidate >= size) {
+      if (Long.compareUnsigned(next - candidate, size) >= 0) {
         return candidate;
       }
       candidate = next + PAGE;
@@ -220,6 +235,28 @@ final class AddressSpaceModel {
       Page fresh = new Page(np, old.shared, old.obj, old.index);
       fresh.privateCopy = old.privateCopy;
       pages.put(p, fresh);
+    }
+    return null;
+  }
+
+  /** The expected errno of an mcontrol (no MAP_VPAGETABLE mapping in the model), or null; applies it. */
+  Errno mcontrol(long addr, long len, int behav) {
+    if (behav < 0 || behav > 11) {
+      return Errno.EINVAL;
+    }
+    long start = addr & ~(PAGE - 1);
+    long end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+    if (Long.compareUnsigned(addr + len, addr) < 0 || (end == 0 && addr + len != 0)) {
+      return Errno.EINVAL;
+    }
+    if (Long.compareUnsigned(end, VM_MAX) > 0) {
+      return Errno.EINVAL;
+    }
+    if (behav == 11) {
+      return Errno.EINVAL; // MADV_SETMAP: the model has no MAP_VPAGETABLE range
+    }
+    if ((behav == 4 || behav == 5) && Long.compareUnsigned(start, end) < 0) {
+      dontneed(start, end);
     }
     return null;
   }
