@@ -4,7 +4,7 @@
  * (SETALL/GETALL, IPC_NOWAIT, semtimedop's timeout, GETNCNT, SEM_UNDO undone when a child
  * exits, clamped at 0, EINTR, EIDRM) and shared memory segments (shared across fork and by key,
  * nattch, IPC_RMID destroying the segment after the last detach, SHM_RDONLY), with the errnos
- * of the usual mistakes. Prints one line per check; the vkernel's output must equal the native
+ * of the usual mistakes; and POSIX shm_open and sem_open between two processes, through /dev/shm. Prints one line per check; the vkernel's output must equal the native
  * one. Keys are made from the pid, so that runs on one machine do not meet. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <semaphore.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -102,15 +104,22 @@ static long send(int q, long type, const char *text) {
   return msgsnd(q, &m, strlen(text), IPC_NOWAIT);
 }
 
-static void receive(const char *what, int q, size_t size, long type, int flags) {
+/* Receives into a line of text (printed by the caller when no other process may print). */
+static void receive_line(char *line, size_t size_of_line, const char *what, int q, size_t size, long type, int flags) {
   struct msg m;
   memset(&m, 0, sizeof m);
   long n = msgrcv(q, &m, size, type, flags);
   if (n < 0) {
-    printf("%s: %s\n", what, err(n));
+    snprintf(line, size_of_line, "%s: %s", what, err(n));
   } else {
-    printf("%s: type %ld, %ld bytes \"%.*s\"\n", what, m.type, n, (int)n, m.text);
+    snprintf(line, size_of_line, "%s: type %ld, %ld bytes \"%.*s\"", what, m.type, n, (int)n, m.text);
   }
+}
+
+static void receive(const char *what, int q, size_t size, long type, int flags) {
+  char line[160];
+  receive_line(line, sizeof line, what, q, size, type, flags);
+  printf("%s\n", line);
 }
 
 static void messages(key_t key) {
@@ -166,8 +175,10 @@ static void messages(key_t key) {
     _exit(0);
   }
   wait_until_sleeping(p);
-  receive("made room", q, 64, 0, 0);
+  char line[160];
+  receive_line(line, sizeof line, "made room", q, 64, 0, 0);
   reap(p);
+  printf("%s\n", line);
   receive("the child's message", q, 64, 0, IPC_NOWAIT);
 
   /* A signal ends a wait with EINTR, even with SA_RESTART. */
@@ -188,8 +199,9 @@ static void messages(key_t key) {
     _exit(0);
   }
   wait_until_sleeping(p);
-  printf("IPC_RMID: %s\n", err(msgctl(q, IPC_RMID, NULL)));
+  const char *removed = err(msgctl(q, IPC_RMID, NULL));
   reap(p);
+  printf("IPC_RMID: %s\n", removed);
   printf("msgsnd after IPC_RMID: %s\n", err(send(q, 1, "late")));
   printf("msgget after IPC_RMID: %s\n", err(msgget(key, 0)));
   printf("IPC_RMID again: %s\n", err(msgctl(q, IPC_RMID, NULL)));
@@ -250,8 +262,9 @@ static void semaphores(key_t key) {
   wait_until_sleeping(p);
   printf("GETNCNT sem 1: %d\n", semctl(s, 1, GETNCNT));
   printf("GETZCNT sem 1: %d\n", semctl(s, 1, GETZCNT));
-  printf("give sem 1: %s\n", err(op(s, 1, 1, 0)));
+  const char *given = err(op(s, 1, 1, 0));
   reap(p);
+  printf("give sem 1: %s\n", given);
 
   /* SEM_UNDO: a child's adjustment is undone when it exits. */
   p = child();
@@ -312,8 +325,9 @@ static void semaphores(key_t key) {
     _exit(0);
   }
   wait_until_sleeping(p);
-  printf("IPC_RMID: %s\n", err(semctl(s, 0, IPC_RMID)));
+  const char *removed = err(semctl(s, 0, IPC_RMID));
   reap(p);
+  printf("IPC_RMID: %s\n", removed);
   printf("semop after IPC_RMID: %s\n", err(op(s, 0, 1, 0)));
   printf("semget after IPC_RMID: %s\n", err(semget(key, 3, 0)));
 }
@@ -413,12 +427,55 @@ static void shared_memory(key_t key) {
   printf("shmctl bad command: %s\n", err(shmctl(id, 99, &ds)));
 }
 
+/* POSIX shm_open and sem_open: files in /dev/shm, mapped MAP_SHARED by both processes. */
+static void posix(void) {
+  char shm_name[64], sem_name[64];
+  snprintf(shm_name, sizeof shm_name, "/vk-ipc-shm-%d", (int)getpid());
+  snprintf(sem_name, sizeof sem_name, "/vk-ipc-sem-%d", (int)getpid());
+  int fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
+  printf("shm_open: %s\n", err(fd));
+  printf("shm_open exclusive again: %s\n", err(shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600)));
+  printf("ftruncate: %s\n", err(ftruncate(fd, 8192)));
+  char *a = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  printf("mmap: %s\n", err(a == MAP_FAILED ? -1 : 0));
+  sem_t *sem = sem_open(sem_name, O_CREAT | O_EXCL, 0600, 0);
+  printf("sem_open: %s\n", err(sem == SEM_FAILED ? -1 : 0));
+  pid_t p = child();
+  if (p == 0) {
+    /* Not a copy of the parent's mapping: the child opens both by name. */
+    int cfd = shm_open(shm_name, O_RDWR, 0);
+    char *b = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+    sem_t *csem = sem_open(sem_name, 0);
+    printf("child's sem_wait: %s\n", err(sem_wait(csem)));
+    printf("child sees \"%s\"\n", b + 4096);
+    strcpy(b, "from the child");
+    sem_post(csem);
+    _exit(0);
+  }
+  wait_until_sleeping(p);
+  strcpy(a + 4096, "from the parent");
+  const char *posted = err(sem_post(sem));
+  reap(p);
+  printf("sem_post: %s\n", posted);
+  printf("parent's sem_wait: %s\n", err(sem_wait(sem)));
+  printf("parent sees \"%s\"\n", a);
+  printf("sem_trywait on 0: %s\n", err(sem_trywait(sem)));
+  printf("sem_unlink: %s\n", err(sem_unlink(sem_name)));
+  printf("shm_unlink: %s\n", err(shm_unlink(shm_name)));
+  printf("shm_open after unlink: %s\n", err(shm_open(shm_name, O_RDWR, 0)));
+  printf("still mapped: \"%s\"\n", a);
+  munmap(a, 8192);
+  close(fd);
+  sem_close(sem);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   key_t base = 0x56000000 | ((getpid() & 0xffff) << 4);
   messages(base + 1);
   semaphores(base + 2);
   shared_memory(base + 3);
+  posix();
   printf("done\n");
   return 0;
 }
