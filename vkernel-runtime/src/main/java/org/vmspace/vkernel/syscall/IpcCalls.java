@@ -19,8 +19,8 @@ final class IpcCalls {
   static final int IPC_SET = 1;
   static final int IPC_STAT = 2;
   static final int IPC_INFO = 3;
-  /** The flag some C libraries add to the commands asking for the 64-bit structures. */
-  static final int IPC_64 = 0x100;
+  // x86-64 has only the 64-bit structures: Linux takes IPC_64 (0x100) in a command as an
+  // unknown command (EINVAL), and neither C library sets it there.
 
   static Cred cred(Call c) {
     return new Cred(c.process.pid(), c.process.uid(), c.process.gid());

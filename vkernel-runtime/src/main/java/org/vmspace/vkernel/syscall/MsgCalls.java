@@ -54,7 +54,7 @@ final class MsgCalls {
 
   static long msgctl(Call c) {
     int id = c.i(0);
-    int cmd = c.i(1) & ~IpcCalls.IPC_64;
+    int cmd = c.i(1);
     long buf = c.a(2);
     if (id < 0 || cmd < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);

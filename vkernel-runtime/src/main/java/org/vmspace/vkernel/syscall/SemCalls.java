@@ -60,7 +60,7 @@ final class SemCalls {
   static long semctl(Call c) {
     int id = c.i(0);
     int num = c.i(1);
-    int cmd = c.i(2) & ~IpcCalls.IPC_64;
+    int cmd = c.i(2);
     long arg = c.a(3);
     if (id < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
