@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import org.vmspace.api.Backing;
 import org.vmspace.api.MemoryObject;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.api.VmspaceService;
@@ -30,6 +31,7 @@ import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.fs.VirtualFs;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.ipc.IpcNamespace;
 import org.vmspace.vkernel.mem.AddressSpace;
 import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -80,6 +82,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final SyscallTable syscalls;
   final Trace trace;
   final Futexes futexes = new Futexes();
+  /** The System V IPC namespace: queues, semaphore sets and segments of all the guest processes. */
+  final IpcNamespace ipc = new IpcNamespace(size -> vms().createMemoryObject(size), this::attaches);
   final long bootNanos = System.nanoTime();
   final FileCache files;
   /** The vDSO's page, mapped copy-on-write into every process. */
@@ -145,6 +149,43 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   public Futexes futexes() {
     return futexes;
+  }
+
+  public IpcNamespace ipc() {
+    return ipc;
+  }
+
+  /**
+   * How many attaches of {@code memory} (a shared memory segment's) the guest processes have:
+   * its mappings in every address space, the adjacent pieces of one attach (split by mprotect,
+   * say) counted once. Takes the kernel lock, then each address space's.
+   */
+  private long attaches(Backing memory) {
+    List<AddressSpace> spaces = new ArrayList<>();
+    lock.lock();
+    try {
+      for (ThreadGroup p : processes.values()) {
+        AddressSpace mm = p.mm;
+        if (mm != null && spaces.stream().noneMatch(s -> s == mm)) {
+          spaces.add(mm);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    long n = 0;
+    for (AddressSpace mm : spaces) {
+      AddressSpace.Region previous = null;
+      for (AddressSpace.Region r : mm.regions()) {
+        boolean continues = previous != null && previous.backing() == memory && previous.end() == r.start()
+            && previous.offset() + (previous.end() - previous.start()) == r.offset();
+        if (r.backing() == memory && !continues) {
+          n++;
+        }
+        previous = r;
+      }
+    }
+    return n;
   }
 
   /** Random bytes (getrandom, AT_RANDOM, /dev/urandom is the host's). */

@@ -125,6 +125,8 @@ public final class TaskExit {
     if (mm != null) {
       mm.release();
     }
+    // SEM_UNDO adjustments, and the removed segments only this process still had attached.
+    k.ipc.exit(p.pid);
     TaskClone.releaseVfork(p);
     ThreadGroup parent;
     boolean notify;

@@ -39,6 +39,8 @@ public final class LinuxErrno {
   public static final int ENOSYS = 38;
   public static final int ENOTEMPTY = 39;
   public static final int ELOOP = 40;
+  public static final int ENOMSG = 42;
+  public static final int EIDRM = 43;
   public static final int ENODATA = 61;
   public static final int EOVERFLOW = 75;
   /** Accessing a corrupted shared library: an ELF interpreter that is not an x86-64 ELF image. */
@@ -61,7 +63,7 @@ public final class LinuxErrno {
       {"22", "EINVAL"}, {"23", "ENFILE"}, {"24", "EMFILE"}, {"25", "ENOTTY"}, {"26", "ETXTBSY"},
       {"27", "EFBIG"}, {"28", "ENOSPC"}, {"29", "ESPIPE"}, {"30", "EROFS"}, {"31", "EMLINK"},
       {"32", "EPIPE"}, {"34", "ERANGE"}, {"35", "EDEADLK"}, {"36", "ENAMETOOLONG"},
-      {"38", "ENOSYS"}, {"39", "ENOTEMPTY"}, {"40", "ELOOP"}, {"61", "ENODATA"},
+      {"38", "ENOSYS"}, {"39", "ENOTEMPTY"}, {"40", "ELOOP"}, {"42", "ENOMSG"}, {"43", "EIDRM"}, {"61", "ENODATA"},
       {"75", "EOVERFLOW"}, {"80", "ELIBBAD"}, {"88", "ENOTSOCK"}, {"95", "EOPNOTSUPP"}, {"97", "EAFNOSUPPORT"},
       {"110", "ETIMEDOUT"},
     };
