@@ -21,6 +21,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER;
  * byte_names that names which are not UTF-8 keep every byte through every path call;
  * fifos_locks FIFOs (blocking opens, interrupted by signals) and record, OFD and flock locks;
+ * event_fds eventfd (semaphore mode, limits, reads woken by a thread, epoll woken by a child,
+ * EINTR and SA_RESTART), timerfd (relative, absolute, interval, gettime) and epoll's level,
+ * edge-triggered and one-shot reporting on them and on a pipe, and epoll_pwait's signal mask;
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
