@@ -43,6 +43,27 @@ public final class TimerFd extends HostFileDescription {
   }
 
   /**
+   * Checks timerfd_settime's flags and new value as Linux does before it looks at the
+   * descriptor: unknown flags, a negative second or nanoseconds outside [0, 999999999] in
+   * either field are EINVAL.
+   *
+   * @param value a 32-byte itimerspec: interval then value, each seconds and nanoseconds
+   * @throws SyscallError EINVAL
+   */
+  public static void checkSetTime(int flags, MemorySegment value) {
+    if ((flags & ~SETTIME_FLAGS) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    for (int off = 0; off < ITIMERSPEC_SIZE; off += 16) {
+      long sec = value.get(java.lang.foreign.ValueLayout.JAVA_LONG, off);
+      long nsec = value.get(java.lang.foreign.ValueLayout.JAVA_LONG, off + 8);
+      if (sec < 0 || Long.compareUnsigned(nsec, 999_999_999L) > 0) {
+        throw new SyscallError(LinuxErrno.EINVAL);
+      }
+    }
+  }
+
+  /**
    * Arms or disarms the timer from a 32-byte itimerspec; fills {@code old} with the previous
    * setting unless it is NULL.
    *

@@ -36,8 +36,10 @@ final class EventCalls {
   static long timerfdSettime(Call c) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment value = a.allocate(TimerFd.ITIMERSPEC_SIZE, 8);
-      // Linux copies the new value in before it looks at the flags or the descriptor.
+      // Linux copies the new value in and checks it and the flags before it looks at the
+      // descriptor: EFAULT, then EINVAL, then EBADF.
       c.mem().read(c.a(2), value, 0, TimerFd.ITIMERSPEC_SIZE);
+      TimerFd.checkSetTime(c.i(1), value);
       MemorySegment old = c.a(3) == 0 ? MemorySegment.NULL : a.allocate(TimerFd.ITIMERSPEC_SIZE, 8);
       timer(c).setTime(c.i(1), value, old);
       if (c.a(3) != 0) {

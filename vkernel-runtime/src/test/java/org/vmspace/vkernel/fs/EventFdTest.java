@@ -134,6 +134,18 @@ class EventFdTest {
   }
 
   @Test
+  void setTimeChecksFlagsAndBothFieldsBeforeTheDescriptor() {
+    TimerFd.checkSetTime(3, itimerspec(999_999_999L, 5, 999_999_999L));
+    assertErrno(() -> TimerFd.checkSetTime(4, itimerspec(0, 0, 1)), LinuxErrno.EINVAL);
+    assertErrno(() -> TimerFd.checkSetTime(0, itimerspec(0, -1, 0)), LinuxErrno.EINVAL);
+    assertErrno(() -> TimerFd.checkSetTime(0, itimerspec(0, 0, 1_000_000_000L)), LinuxErrno.EINVAL);
+    assertErrno(() -> TimerFd.checkSetTime(0, itimerspec(0, 0, -1)), LinuxErrno.EINVAL);
+    MemorySegment badInterval = itimerspec(0, 0, 1);
+    badInterval.set(ValueLayout.JAVA_LONG, 8, 1_000_000_000L);
+    assertErrno(() -> TimerFd.checkSetTime(0, badInterval), LinuxErrno.EINVAL);
+  }
+
+  @Test
   void anAbsoluteTimerInThePastExpiresOnce() {
     TimerFd t = TimerFd.create(0 /* CLOCK_REALTIME */, 0);
     try {
