@@ -21,6 +21,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * root, /proc/PID/fd entries as links, /proc/PID/comm and status, PR_SET_CHILD_SUBREAPER;
  * byte_names that names which are not UTF-8 keep every byte through every path call;
  * fifos_locks FIFOs (blocking opens, interrupted by signals) and record, OFD and flock locks;
+ * event_fds eventfd (semaphore mode, limits, reads woken by a thread, epoll woken by a child,
+ * EINTR and SA_RESTART), timerfd (relative, absolute, interval, gettime) and epoll's level,
+ * edge-triggered and one-shot reporting on them and on a pipe, and epoll_pwait's signal mask;
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
@@ -33,7 +36,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -50,6 +53,7 @@ class CProgramsTest {
         Arguments.of("linux_details", libc, List.of(), 0),
         Arguments.of("byte_names", libc, List.of(), 0),
         Arguments.of("fifos_locks", libc, List.of(), 0),
+        Arguments.of("event_fds", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of(), 0),
         Arguments.of("sysv_ipc", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of("main-exits"), 0)));

@@ -92,6 +92,9 @@ public final class Host {
   private static final MethodHandle EVENTFD = fn("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle KILL = fn("kill", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle EPOLL_CREATE1 = fn("epoll_create1", JAVA_INT, JAVA_INT);
+  private static final MethodHandle TIMERFD_CREATE = fn("timerfd_create", JAVA_INT, JAVA_INT, JAVA_INT);
+  private static final MethodHandle TIMERFD_SETTIME = fn("timerfd_settime", JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+  private static final MethodHandle TIMERFD_GETTIME = fn("timerfd_gettime", JAVA_INT, JAVA_INT, ADDRESS);
   private static final MethodHandle EPOLL_CTL = fn("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
   private static final MethodHandle EPOLL_WAIT = fn("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
   private static final MethodHandle FCNTL = LINKER.downcallHandle(
@@ -426,6 +429,36 @@ public final class Host {
     MemorySegment c = CAPTURE.get();
     try {
       return (int) ret((int) KILL.invokeExact(c, pid, sig), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** timerfd_create(2); the descriptor or {@code -errno}. */
+  public static int timerfdCreate(int clockId, int flags) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) TIMERFD_CREATE.invokeExact(c, clockId, flags), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** timerfd_settime(2) with 32-byte itimerspecs ({@code old} may be NULL); 0 or {@code -errno}. */
+  public static int timerfdSettime(int fd, int flags, MemorySegment value, MemorySegment old) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) TIMERFD_SETTIME.invokeExact(c, fd, flags, value, old), c);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** timerfd_gettime(2) into a 32-byte itimerspec; 0 or {@code -errno}. */
+  public static int timerfdGettime(int fd, MemorySegment value) {
+    MemorySegment c = CAPTURE.get();
+    try {
+      return (int) ret((int) TIMERFD_GETTIME.invokeExact(c, fd, value), c);
     } catch (Throwable t) {
       throw rethrow(t);
     }

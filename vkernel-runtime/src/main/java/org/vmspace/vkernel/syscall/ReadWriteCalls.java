@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.vmspace.vkernel.fs.EventFd;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
@@ -219,6 +220,10 @@ final class ReadWriteCalls {
       try {
         long n = d.write(buf.asSlice(done), len - done);
         done += n;
+        if (d instanceof EventFd) {
+          // An eventfd write adds the first 8 bytes and returns 8, whatever the length.
+          return done;
+        }
       } catch (SyscallError e) {
         if (e.errno() == LinuxErrno.EPIPE) {
           c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));

@@ -1,0 +1,69 @@
+package org.vmspace.vkernel.syscall;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.vmspace.vkernel.fs.EventFd;
+import org.vmspace.vkernel.fs.FileDescription;
+import org.vmspace.vkernel.fs.TimerFd;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * eventfd, eventfd2, timerfd_create, timerfd_settime and timerfd_gettime. The descriptors are
+ * {@link EventFd} and {@link TimerFd}; their reads, writes and readiness go through the generic
+ * paths ({@link ReadWriteCalls}, {@link PollCalls}, {@link EpollCalls}), which wait for a
+ * blocking read with the thread's wake descriptor, so a signal ends the wait with EINTR or
+ * restarts the read (ERESTARTSYS) as on Linux.
+ */
+final class EventCalls {
+  private EventCalls() {}
+
+  static long eventfd(Call c) {
+    return c.fds().install(EventFd.create(c.i(0), 0), 0, false);
+  }
+
+  static long eventfd2(Call c) {
+    int flags = c.i(1);
+    return c.fds().install(EventFd.create(c.i(0), flags), 0, (flags & Host.O_CLOEXEC) != 0);
+  }
+
+  static long timerfdCreate(Call c) {
+    int flags = c.i(1);
+    return c.fds().install(TimerFd.create(c.i(0), flags), 0, (flags & Host.O_CLOEXEC) != 0);
+  }
+
+  static long timerfdSettime(Call c) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment value = a.allocate(TimerFd.ITIMERSPEC_SIZE, 8);
+      // Linux copies the new value in and checks it and the flags before it looks at the
+      // descriptor: EFAULT, then EINVAL, then EBADF.
+      c.mem().read(c.a(2), value, 0, TimerFd.ITIMERSPEC_SIZE);
+      TimerFd.checkSetTime(c.i(1), value);
+      MemorySegment old = c.a(3) == 0 ? MemorySegment.NULL : a.allocate(TimerFd.ITIMERSPEC_SIZE, 8);
+      timer(c).setTime(c.i(1), value, old);
+      if (c.a(3) != 0) {
+        c.mem().write(c.a(3), old, 0, TimerFd.ITIMERSPEC_SIZE);
+      }
+    }
+    return 0;
+  }
+
+  static long timerfdGettime(Call c) {
+    TimerFd t = timer(c);
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment value = a.allocate(TimerFd.ITIMERSPEC_SIZE, 8);
+      t.getTime(value);
+      c.mem().write(c.a(1), value, 0, TimerFd.ITIMERSPEC_SIZE);
+    }
+    return 0;
+  }
+
+  private static TimerFd timer(Call c) {
+    FileDescription d = c.fd(0);
+    if (!(d instanceof TimerFd t)) {
+      throw new SyscallError(LinuxErrno.EINVAL, "not a timerfd");
+    }
+    return t;
+  }
+}
