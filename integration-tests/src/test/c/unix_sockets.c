@@ -96,8 +96,10 @@ static void client_server(const char *what, int type, struct sockaddr_un *addr, 
   getsockopt(s, SOL_SOCKET, SO_TYPE, &t, &tl);
   printf("%s so_type %d\n", what, t == type);
   char buf[16];
-  ssize_t n = recv(s, buf, sizeof buf, 0);
-  printf("%s recv %zd %.*s\n", what, n, (int)(n > 0 ? n : 0), buf);
+  struct sockaddr_un from;
+  socklen_t fl = sizeof from;
+  ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+  printf("%s recv %zd %.*s from-len %d\n", what, n, (int)(n > 0 ? n : 0), buf, (int)fl);
   if (type == SOCK_SEQPACKET) {
     n = recv(s, buf, 3, 0); /* a record cut short: the rest is dropped */
     printf("%s recv short %zd\n", what, n);

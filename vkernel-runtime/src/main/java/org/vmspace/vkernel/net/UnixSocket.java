@@ -245,7 +245,8 @@ public final class UnixSocket extends HostFileDescription {
       synchronized (this) {
         connected = true;
         peerName = target.name;
-        peerCreds = target.listenCreds == Creds.NONE ? Creds.NONE : target.listenCreds;
+        // Linux records no credentials for a datagram connect: (0, -1, -1).
+        peerCreds = Creds.NONE;
       }
       return;
     }

@@ -239,10 +239,9 @@ final class SocketMessages {
             c.mem().writeLong(msg + 40, 0);
             c.mem().writeInt(msg + 48, outFlags);
           }
-          if (nameAddr != 0 && !stream) {
-            SocketCalls.writeAddress(c, nameAddr, nameLenAddr, from);
-          } else if (nameAddr != 0) {
-            c.mem().writeInt(nameLenAddr, 0);
+          if (nameAddr != 0) {
+            // A stream reports the sending socket's name too: the peer's (Linux's unix_copy_addr).
+            SocketCalls.writeAddress(c, nameAddr, nameLenAddr, stream ? peerNameOrNull(s) : from);
           }
           return got + reported;
         }
@@ -263,6 +262,14 @@ final class SocketMessages {
         }
         throw new SyscallError(errno);
       }
+    }
+  }
+
+  private static byte[] peerNameOrNull(UnixSocket s) {
+    try {
+      return s.peerName();
+    } catch (SyscallError e) {
+      return null;
     }
   }
 
