@@ -240,8 +240,14 @@ final class SocketMessages {
             c.mem().writeInt(msg + 48, outFlags);
           }
           if (nameAddr != 0) {
-            // A stream reports the sending socket's name too: the peer's (Linux's unix_copy_addr).
-            SocketCalls.writeAddress(c, nameAddr, nameLenAddr, stream ? peerNameOrNull(s) : from);
+            // A stream reports the sending socket's name too: the peer's (Linux's unix_copy_addr);
+            // an unnamed sender leaves the length 0, not the family alone as accept reports it.
+            byte[] sender = stream ? peerNameOrNull(s) : from;
+            if (sender == null) {
+              c.mem().writeInt(nameLenAddr, 0);
+            } else {
+              SocketCalls.writeAddress(c, nameAddr, nameLenAddr, sender);
+            }
           }
           return got + reported;
         }
