@@ -36,7 +36,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds", "unix_sockets")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -54,6 +54,7 @@ class CProgramsTest {
         Arguments.of("byte_names", libc, List.of(), 0),
         Arguments.of("fifos_locks", libc, List.of(), 0),
         Arguments.of("event_fds", libc, List.of(), 0),
+        Arguments.of("unix_sockets", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of(), 0),
         Arguments.of("sysv_ipc", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of("main-exits"), 0)));

@@ -49,6 +49,12 @@ public final class LinuxErrno {
   public static final int EOPNOTSUPP = 95;
   public static final int EAFNOSUPPORT = 97;
   public static final int ETIMEDOUT = 110;
+  public static final int EMSGSIZE = 90;
+  public static final int EPROTOTYPE = 91;
+  public static final int EADDRINUSE = 98;
+  public static final int EISCONN = 106;
+  public static final int ENOTCONN = 107;
+  public static final int ECONNREFUSED = 111;
   /** Kernel-internal: restart the system call (never seen by guests). */
   public static final int ERESTARTSYS = 512;
 

@@ -1,0 +1,293 @@
+package org.vmspace.vkernel.syscall;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.host.HostSockets;
+import org.vmspace.vkernel.net.UnixSocket;
+import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.signal.SigInfo;
+import org.vmspace.vkernel.signal.Signals;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
+
+/**
+ * sendto, recvfrom, sendmsg and recvmsg on AF_UNIX sockets: the guest's iovecs are gathered into
+ * (scattered from) one host buffer of at most {@link Call#CHUNK} bytes, the host socket does the
+ * rest (MSG_PEEK, MSG_TRUNC, MSG_WAITALL semantics per message, EOF, ECONNRESET, EPIPE), and
+ * names are translated between the guest's and the host's. Blocking is emulated as for pipes;
+ * EPIPE sends SIGPIPE unless MSG_NOSIGNAL. Ancillary data is not carried yet: a message with a
+ * control part is refused with EOPNOTSUPP, and received messages have none (msg_controllen 0).
+ */
+final class SocketMessages {
+  private static final int MSG_PEEK = 0x2;
+  private static final int MSG_TRUNC = 0x20;
+  private static final int MSG_DONTWAIT = 0x40;
+  private static final int MSG_EOR = 0x80;
+  private static final int MSG_WAITALL = 0x100;
+  private static final int MSG_NOSIGNAL = 0x4000;
+  private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+  private static final int IOV_MAX = 1024;
+
+  private SocketMessages() {}
+
+  private record Iov(long base, long len) {}
+
+  static long sendto(Call c) {
+    return send(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5) & 0xffffffffL);
+  }
+
+  static long recvfrom(Call c) {
+    return recv(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5), 0);
+  }
+
+  static long sendmsg(Call c) {
+    UnixSocket s = sock(c);
+    ByteBuffer h = header(c, c.a(1));
+    if (h.getLong(40) != 0) {
+      throw new SyscallError(LinuxErrno.EOPNOTSUPP, "ancillary data (SCM_RIGHTS) is not supported yet");
+    }
+    Iov[] v = iovecs(c, h.getLong(16), h.getLong(24));
+    return send(c, s, v, c.i(2), h.getLong(0), h.getInt(8) & 0xffffffffL);
+  }
+
+  static long recvmsg(Call c) {
+    UnixSocket s = sock(c);
+    long msg = c.a(1);
+    ByteBuffer h = header(c, msg);
+    Iov[] v = iovecs(c, h.getLong(16), h.getLong(24));
+    long name = h.getLong(0);
+    if (name != 0) {
+      // recvmsg's msg_namelen is an in-out field in the header itself.
+      c.mem().writeInt(msg + 8, h.getInt(8));
+    }
+    return recv(c, s, v, c.i(2), name, name == 0 ? 0 : msg + 8, msg);
+  }
+
+  private static UnixSocket sock(Call c) {
+    return SocketCalls.sock(c);
+  }
+
+  /** struct msghdr (56 bytes on x86-64). */
+  private static ByteBuffer header(Call c, long addr) {
+    return ByteBuffer.wrap(c.mem().readBytes(addr, 56)).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private static Iov[] iovecs(Call c, long addr, long count) {
+    if (count < 0 || count > IOV_MAX) {
+      throw new SyscallError(LinuxErrno.EMSGSIZE);
+    }
+    Iov[] v = new Iov[(int) count];
+    if (count == 0) {
+      return v;
+    }
+    ByteBuffer b = ByteBuffer.wrap(c.mem().readBytes(addr, 16 * (int) count)).order(ByteOrder.LITTLE_ENDIAN);
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+      v[i] = new Iov(b.getLong(16 * i), b.getLong(16 * i + 8));
+      if (v[i].len() < 0 || (total += v[i].len()) < 0) {
+        throw new SyscallError(LinuxErrno.EINVAL);
+      }
+    }
+    return v;
+  }
+
+  private static long total(Iov[] v) {
+    long t = 0;
+    for (Iov i : v) {
+      t = Math.addExact(t, i.len());
+    }
+    return t;
+  }
+
+  /**
+   * Sends the iovecs: a stream all of it (a chunk per host send), a datagram or seqpacket
+   * record in one host send (EMSGSIZE over a chunk).
+   */
+  private static long send(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLen) {
+    byte[] dest = null;
+    if (nameAddr != 0 && s.type() == UnixSocket.SOCK_DGRAM) {
+      dest = SocketCalls.lookup(c, SocketCalls.readAddress(c, nameAddr, nameLen)).hostName();
+    } else if (nameAddr != 0 && s.type() == UnixSocket.SOCK_STREAM) {
+      // Linux: a stream socket ignores the address when connected, and is EOPNOTSUPP otherwise.
+      try {
+        s.peerName();
+      } catch (SyscallError e) {
+        throw new SyscallError(LinuxErrno.EOPNOTSUPP);
+      }
+    }
+    long total = total(v);
+    boolean stream = s.type() == UnixSocket.SOCK_STREAM;
+    if (!stream && total > Call.CHUNK) {
+      throw new SyscallError(LinuxErrno.EMSGSIZE);
+    }
+    boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
+    int hostFlags = (flags & MSG_EOR) | MSG_DONTWAIT | MSG_NOSIGNAL;
+    MemorySegment buf = Call.buffer();
+    long done = 0;
+    int iov = 0;
+    long inIov = 0;
+    do {
+      long want = Math.min(Call.CHUNK, total - done);
+      long fill = 0;
+      while (fill < want) {
+        long n = Math.min(v[iov].len() - inIov, want - fill);
+        c.mem().read(v[iov].base() + inIov, buf, fill, n);
+        fill += n;
+        inIov += n;
+        if (inIov == v[iov].len()) {
+          iov++;
+          inIov = 0;
+        }
+      }
+      long sent = 0;
+      while (sent < fill || fill == 0) {
+        long n = hostSend(s, buf.asSlice(sent, fill - sent), dest, hostFlags);
+        if (n >= 0) {
+          sent += n;
+          if (fill == 0 || !stream) {
+            break;
+          }
+          continue;
+        }
+        int errno = (int) -n;
+        if (errno == LinuxErrno.EAGAIN && !dontWait) {
+          if (c.thread.await(s.pollFd(), Host.POLLOUT, 0, true) == Task.Wait.SIGNAL) {
+            if (done + sent > 0) {
+              return done + sent;
+            }
+            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+          }
+          continue;
+        }
+        if (errno == LinuxErrno.EPIPE && (flags & MSG_NOSIGNAL) == 0) {
+          c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
+        }
+        if (done + sent > 0) {
+          return done + sent;
+        }
+        throw new SyscallError(errno);
+      }
+      done += sent;
+    } while (done < total);
+    return done;
+  }
+
+  private static long hostSend(UnixSocket s, MemorySegment data, byte[] dest, int flags) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment msg = a.allocate(56, 8);
+      MemorySegment iov = a.allocate(16, 8);
+      iov.set(ValueLayout.JAVA_LONG, 0, data.address());
+      iov.set(ValueLayout.JAVA_LONG, 8, data.byteSize());
+      msg.set(ValueLayout.ADDRESS, 16, iov);
+      msg.set(ValueLayout.JAVA_LONG, 24, 1);
+      if (dest != null) {
+        MemorySegment addr = a.allocate(2 + dest.length, 8);
+        addr.set(ValueLayout.JAVA_SHORT, 0, (short) SocketCalls.AF_UNIX);
+        MemorySegment.copy(dest, 0, addr, ValueLayout.JAVA_BYTE, 2, dest.length);
+        msg.set(ValueLayout.ADDRESS, 0, addr);
+        msg.set(ValueLayout.JAVA_INT, 8, 2 + dest.length);
+      }
+      return HostSockets.sendmsg(s.hostFd(), msg, flags);
+    }
+  }
+
+  /**
+   * Receives one host read into the iovecs (MSG_WAITALL on a stream repeats until full, EOF or
+   * a signal), writes the sender's guest name and, for recvmsg, msg_flags and msg_controllen.
+   */
+  private static long recv(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLenAddr, long msg) {
+    long total = Math.min(total(v), Call.CHUNK);
+    boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
+    boolean stream = s.type() == UnixSocket.SOCK_STREAM;
+    int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC)) | MSG_DONTWAIT;
+    MemorySegment buf = Call.buffer();
+    long got = 0;
+    int outFlags = 0;
+    byte[] from = null;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment m = a.allocate(56, 8);
+      MemorySegment iov = a.allocate(16, 8);
+      MemorySegment name = a.allocate(110, 8);
+      while (true) {
+        iov.set(ValueLayout.JAVA_LONG, 0, buf.address() + got);
+        iov.set(ValueLayout.JAVA_LONG, 8, total - got);
+        m.fill((byte) 0);
+        m.set(ValueLayout.ADDRESS, 0, name);
+        m.set(ValueLayout.JAVA_INT, 8, 110);
+        m.set(ValueLayout.ADDRESS, 16, iov);
+        m.set(ValueLayout.JAVA_LONG, 24, 1);
+        long n = HostSockets.recvmsg(s.hostFd(), m, hostFlags);
+        if (n >= 0) {
+          if (!stream) {
+            from = s.guestNameOfHost(name.asSlice(2, Math.max(0, m.get(ValueLayout.JAVA_INT, 8) - 2))
+                .toArray(ValueLayout.JAVA_BYTE));
+          }
+          outFlags = m.get(ValueLayout.JAVA_INT, 48);
+          // MSG_TRUNC asks for a datagram's real length, which may exceed what was stored.
+          long stored = Math.min(n, total - got);
+          got += stored;
+          long reported = n - stored;
+          if (stream && (flags & MSG_WAITALL) != 0 && n > 0 && got < total && (flags & MSG_PEEK) == 0) {
+            continue;
+          }
+          scatter(c, v, buf, got);
+          if (msg != 0) {
+            c.mem().writeLong(msg + 40, 0);
+            c.mem().writeInt(msg + 48, outFlags);
+          }
+          if (nameAddr != 0) {
+            // A stream reports the sending socket's name too: the peer's (Linux's unix_copy_addr);
+            // an unnamed sender leaves the length 0, not the family alone as accept reports it.
+            byte[] sender = stream ? peerNameOrNull(s) : from;
+            if (sender == null) {
+              c.mem().writeInt(nameLenAddr, 0);
+            } else {
+              SocketCalls.writeAddress(c, nameAddr, nameLenAddr, sender);
+            }
+          }
+          return got + reported;
+        }
+        int errno = (int) -n;
+        if (errno == LinuxErrno.EAGAIN && !dontWait) {
+          if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
+            if (got > 0) {
+              scatter(c, v, buf, got);
+              return got;
+            }
+            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+          }
+          continue;
+        }
+        if (got > 0) {
+          scatter(c, v, buf, got);
+          return got;
+        }
+        throw new SyscallError(errno);
+      }
+    }
+  }
+
+  private static byte[] peerNameOrNull(UnixSocket s) {
+    try {
+      return s.peerName();
+    } catch (SyscallError e) {
+      return null;
+    }
+  }
+
+  private static void scatter(Call c, Iov[] v, MemorySegment buf, long len) {
+    long off = 0;
+    for (Iov i : v) {
+      if (off >= len) {
+        break;
+      }
+      long n = Math.min(i.len(), len - off);
+      c.mem().write(i.base(), buf, off, n);
+      off += n;
+    }
+  }
+}
