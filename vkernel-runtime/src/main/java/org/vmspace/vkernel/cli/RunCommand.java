@@ -26,6 +26,7 @@ import org.vmspace.vkernel.fs.HostStdio;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.net.NetPolicy;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.KernelConfig;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -74,6 +75,11 @@ final class RunCommand implements Callable<Integer> {
           + " /sys/devices/system/cpu/online agree (1-64; default: the host's).")
   Integer cpus;
 
+  @Option(names = "--net", paramLabel = "POLICY",
+      description = "IP networking: host (the host's network, as a process has it), loopback (only 127.0.0.0/8"
+          + " and ::1; the default) or none (every destination unreachable).")
+  String net;
+
   @Option(names = "--env", paramLabel = "K=V", description = "Set an environment variable (repeatable).")
   List<String> env = new ArrayList<>();
 
@@ -118,6 +124,12 @@ final class RunCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(),
           "--cpus wants 1-" + KernelConfig.MAX_CPUS + ", got " + cpus);
     }
+    NetPolicy netPolicy;
+    try {
+      netPolicy = net == null ? NetPolicy.LOOPBACK : NetPolicy.parse(net);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
     Map<String, String> environment = new LinkedHashMap<>(clearEnv ? Map.of() : System.getenv());
     if (environmentFile != null) {
       environment = readEnvironment(environmentFile);
@@ -152,7 +164,7 @@ final class RunCommand implements Callable<Integer> {
       vms.close();
       return 125;
     }
-    KernelConfig.Builder config = KernelConfig.builder().trace(traceOut);
+    KernelConfig.Builder config = KernelConfig.builder().trace(traceOut).net(netPolicy);
     if (cpus != null) {
       config.cpus(cpus);
     }
@@ -229,6 +241,9 @@ final class RunCommand implements Callable<Integer> {
     }
     if (cpus != null) {
       inner.add("--cpus=" + cpus);
+    }
+    if (net != null) {
+      inner.add("--net=" + net);
     }
     Path exchange = machine.shareWritable(Files.createTempDirectory("vkernel-emulated-"));
     try {

@@ -25,6 +25,7 @@ public final class HostSockets {
   private static final MethodHandle SETSOCKOPT = Host.fn("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle SHUTDOWN = Host.fn("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle GETSOCKNAME = Host.fn("getsockname", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+  private static final MethodHandle GETPEERNAME = Host.fn("getpeername", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
 
   private HostSockets() {}
 
@@ -123,6 +124,25 @@ public final class HostSockets {
     MemorySegment c = Host.CAPTURE.get();
     try {
       return (int) Host.ret((int) GETSOCKNAME.invokeExact(c, fd, addr, lenp), c);
+    } catch (Throwable t) {
+      throw Host.rethrow(t);
+    }
+  }
+
+  public static int getpeername(int fd, MemorySegment addr, MemorySegment lenp) {
+    MemorySegment c = Host.CAPTURE.get();
+    try {
+      return (int) Host.ret((int) GETPEERNAME.invokeExact(c, fd, addr, lenp), c);
+    } catch (Throwable t) {
+      throw Host.rethrow(t);
+    }
+  }
+
+  /** accept4(2) with the peer's address written to {@code addr} (its size in {@code lenp}). */
+  public static int accept4(int fd, MemorySegment addr, MemorySegment lenp, int flags) {
+    MemorySegment c = Host.CAPTURE.get();
+    try {
+      return (int) Host.ret((int) ACCEPT4.invokeExact(c, fd, addr, lenp, flags), c);
     } catch (Throwable t) {
       throw Host.rethrow(t);
     }

@@ -62,7 +62,7 @@ public final class UnixSocket extends HostFileDescription {
     this.type = type;
   }
 
-  private static long inodeOf(int fd) {
+  static long inodeOf(int fd) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
       Host.fstat(fd, st);

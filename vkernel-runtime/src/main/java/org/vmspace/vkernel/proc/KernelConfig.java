@@ -3,6 +3,7 @@ package org.vmspace.vkernel.proc;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Objects;
+import org.vmspace.vkernel.net.NetPolicy;
 
 /**
  * How a {@link Kernel} presents the machine to its guests. Immutable; build with {@link
@@ -17,15 +18,19 @@ import java.util.Objects;
  * @param cpus how many CPUs the guests see (1 to {@link #MAX_CPUS}): sched_getaffinity's mask,
  *     getcpu's numbers, /proc/cpuinfo and /sys/devices/system/cpu/{online,possible,present}
  *     agree on it
+ * @param net what IP networking the guests may use (see {@link NetPolicy})
  * @throws IllegalArgumentException if cpus is out of range
+ * @throws NullPointerException if root, hostname or net is null
  */
-public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname, int cpus) {
+public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname, int cpus,
+    NetPolicy net) {
   /** The most CPUs a guest can be shown (one 64-bit affinity word). */
   public static final int MAX_CPUS = 64;
 
   public KernelConfig {
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(hostname, "hostname");
+    Objects.requireNonNull(net, "net");
     if (cpus < 1 || cpus > MAX_CPUS) {
       throw new IllegalArgumentException("cpus must be 1.." + MAX_CPUS + ": " + cpus);
     }
@@ -42,7 +47,7 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
 
   /**
    * A builder; the defaults are the host's {@code /} read-only, no private /tmp, no trace, the
-   * host's CPU count.
+   * host's CPU count, {@link NetPolicy#LOOPBACK} networking.
    */
   public static final class Builder {
     private Path root = Path.of("/");
@@ -51,6 +56,7 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     private PrintStream trace;
     private String hostname = "vkernel";
     private int cpus = hostCpus();
+    private NetPolicy net = NetPolicy.LOOPBACK;
 
     public Builder root(Path dir, boolean writable) {
       this.root = dir;
@@ -79,8 +85,14 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
       return this;
     }
 
+    /** What IP networking the guests may use. */
+    public Builder net(NetPolicy policy) {
+      this.net = policy;
+      return this;
+    }
+
     public KernelConfig build() {
-      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus);
+      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus, net);
     }
   }
 }

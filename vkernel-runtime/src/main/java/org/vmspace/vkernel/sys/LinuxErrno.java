@@ -55,6 +55,13 @@ public final class LinuxErrno {
   public static final int EISCONN = 106;
   public static final int ENOTCONN = 107;
   public static final int ECONNREFUSED = 111;
+  public static final int ENOPROTOOPT = 92;
+  public static final int EPROTONOSUPPORT = 93;
+  public static final int ESOCKTNOSUPPORT = 94;
+  public static final int EADDRNOTAVAIL = 99;
+  public static final int ENETUNREACH = 101;
+  public static final int EALREADY = 114;
+  public static final int EINPROGRESS = 115;
   /** Kernel-internal: restart the system call (never seen by guests). */
   public static final int ERESTARTSYS = 512;
 
@@ -71,7 +78,10 @@ public final class LinuxErrno {
       {"32", "EPIPE"}, {"34", "ERANGE"}, {"35", "EDEADLK"}, {"36", "ENAMETOOLONG"},
       {"38", "ENOSYS"}, {"39", "ENOTEMPTY"}, {"40", "ELOOP"}, {"42", "ENOMSG"}, {"43", "EIDRM"}, {"61", "ENODATA"},
       {"75", "EOVERFLOW"}, {"80", "ELIBBAD"}, {"88", "ENOTSOCK"}, {"95", "EOPNOTSUPP"}, {"97", "EAFNOSUPPORT"},
-      {"110", "ETIMEDOUT"},
+      {"110", "ETIMEDOUT"}, {"90", "EMSGSIZE"}, {"91", "EPROTOTYPE"}, {"92", "ENOPROTOOPT"},
+      {"93", "EPROTONOSUPPORT"}, {"94", "ESOCKTNOSUPPORT"}, {"98", "EADDRINUSE"}, {"99", "EADDRNOTAVAIL"},
+      {"101", "ENETUNREACH"}, {"104", "ECONNRESET"}, {"106", "EISCONN"}, {"107", "ENOTCONN"},
+      {"111", "ECONNREFUSED"}, {"114", "EALREADY"}, {"115", "EINPROGRESS"},
     };
     for (String[] p : pairs) {
       NAMES[Integer.parseInt(p[0])] = p[1];

@@ -25,6 +25,8 @@ public final class Call {
   final Kernel kernel;
   final TrapFrame frame;
   final long nr;
+  /** Arguments in place of the frame's, or null. */
+  private final long[] args;
 
   Call(Task thread, long nr) {
     this.thread = thread;
@@ -32,10 +34,31 @@ public final class Call {
     this.kernel = thread.kernel();
     this.frame = thread.frame;
     this.nr = nr;
+    this.args = null;
+  }
+
+  private Call(Call base, long[] args) {
+    this.thread = base.thread;
+    this.process = base.process;
+    this.kernel = base.kernel;
+    this.frame = base.frame;
+    this.nr = base.nr;
+    this.args = args;
+  }
+
+  /**
+   * The same call with other arguments (the rest 0): for calls made of others, as sendmmsg of
+   * one sendmsg per message, whatever the socket's family.
+   */
+  Call withArgs(long... a) {
+    return new Call(this, java.util.Arrays.copyOf(a, 6));
   }
 
   /** Argument {@code i} (0-5). */
   long a(int i) {
+    if (args != null) {
+      return args[i];
+    }
     return switch (i) {
       case 0 -> frame.rdi();
       case 1 -> frame.rsi();

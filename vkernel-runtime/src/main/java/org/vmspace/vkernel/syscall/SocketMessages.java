@@ -34,7 +34,7 @@ final class SocketMessages {
 
   private SocketMessages() {}
 
-  private record Iov(long base, long len) {}
+  record Iov(long base, long len) {}
 
   static long sendto(Call c) {
     return send(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5) & 0xffffffffL);
@@ -72,11 +72,11 @@ final class SocketMessages {
   }
 
   /** struct msghdr (56 bytes on x86-64). */
-  private static ByteBuffer header(Call c, long addr) {
+  static ByteBuffer header(Call c, long addr) {
     return ByteBuffer.wrap(c.mem().readBytes(addr, 56)).order(ByteOrder.LITTLE_ENDIAN);
   }
 
-  private static Iov[] iovecs(Call c, long addr, long count) {
+  static Iov[] iovecs(Call c, long addr, long count) {
     if (count < 0 || count > IOV_MAX) {
       throw new SyscallError(LinuxErrno.EMSGSIZE);
     }
@@ -95,7 +95,7 @@ final class SocketMessages {
     return v;
   }
 
-  private static long total(Iov[] v) {
+  static long total(Iov[] v) {
     long t = 0;
     for (Iov i : v) {
       t = Math.addExact(t, i.len());
@@ -279,7 +279,7 @@ final class SocketMessages {
     }
   }
 
-  private static void scatter(Call c, Iov[] v, MemorySegment buf, long len) {
+  static void scatter(Call c, Iov[] v, MemorySegment buf, long len) {
     long off = 0;
     for (Iov i : v) {
       if (off >= len) {

@@ -84,4 +84,15 @@ class RunCommandTest {
       assertThat(err.toString()).contains("--cpus wants 1-64, got " + bad);
     }
   }
+
+  @Test
+  void netIsHostLoopbackOrNone() {
+    assertThat(parse("--net=host", "prog").net).isEqualTo("host");
+    assertThat(parse("prog").net).isNull();
+    StringWriter err = new StringWriter();
+    int status = VkernelCommand.execute(new String[] {"run", "--net=bridge", "prog"},
+        new PrintWriter(new StringWriter()), new PrintWriter(err));
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("--net wants host, loopback or none, got 'bridge'");
+  }
 }
