@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code vkernel run}'s contract: PATH lookup, one clear line and 127/126 for programs it
  * cannot run, --timeout, --trace, --root and its confinement, the read-only default root with a
- * private /tmp.
+ * private /tmp, --cpus, --net=none.
  */
 @Tag("kvm")
 class CommandLineTest {
@@ -68,13 +68,17 @@ class CommandLineTest {
         .doesNotContain("Exception").hasLineCount(1);
   }
 
+  /** Two options in one run (each run costs tens of seconds emulated): --cpus and --net=none. */
   @Test
-  void cpusSetsTheCpuCountEveryViewAgreesOn() throws Exception {
+  void cpusSetsTheCpuCountEveryViewAgreesOnAndNetNoneMakesLoopbackUnreachable() throws Exception {
     // nproc counts sched_getaffinity's mask; glibc's get_nprocs reads /sys; /proc/cpuinfo.
-    Guests.Result r = Guests.runVkernel(List.of("--cpus=3"), List.of(Guests.BUSYBOX, "sh", "-c",
-        "nproc; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/possible; grep -c ^processor /proc/cpuinfo"),
+    // --net=none: a connect to 127.0.0.1 is ENETUNREACH, as docs/vkernel.md says.
+    Guests.Result r = Guests.runVkernel(List.of("--cpus=3", "--net=none"), List.of(Guests.BUSYBOX, "sh", "-c",
+        "nproc; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/possible; grep -c ^processor /proc/cpuinfo;"
+            + " nc 127.0.0.1 9 </dev/null 2>&1; echo \"nc: $?\""),
         Guests.env(), null);
-    assertThat(r.stdout()).as("%s", r).isEqualTo("3\n0-2\n0-2\n3\n");
+    assertThat(r.stdout()).as("%s", r).isEqualTo("3\n0-2\n0-2\n3\n"
+        + "nc: can't connect to remote host (127.0.0.1): Network is unreachable\nnc: 1\n");
     assertThat(r.status()).isZero();
   }
 

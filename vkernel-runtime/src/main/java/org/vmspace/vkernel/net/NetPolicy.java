@@ -16,10 +16,11 @@ import org.vmspace.vkernel.sys.SyscallError;
  *       EADDRNOTAVAIL (as for an address no interface has); the wildcard addresses stand for
  *       loopback (Linux itself connects 0.0.0.0 and :: to loopback), and what arrives from any
  *       other address (a connection to accept, a datagram) is dropped before the guest sees it.
- *   <li>{@link #NONE}: as in a network namespace whose only interface, loopback, is down:
- *       sockets can be made and bound to a wildcard address, every connect and send with a
- *       destination is ENETUNREACH, every bind to a specific address EADDRNOTAVAIL, and nothing
- *       arrives.
+ *   <li>{@link #NONE}: as in a new network namespace, whose only interface, loopback, is
+ *       down: sockets can be made and bound (to a wildcard or a loopback address; another is
+ *       EADDRNOTAVAIL), every connect and send with a destination is ENETUNREACH (Linux says
+ *       EADDRNOTAVAIL for ::1 there, for want of a source address; one errno is simpler to
+ *       handle and to document), and nothing arrives.
  * </ul>
  */
 public enum NetPolicy {
@@ -71,7 +72,7 @@ public enum NetPolicy {
     if (ip == null || this == HOST || InetSockAddr.isWildcard(ip)) {
       return;
     }
-    if (this == NONE || !InetSockAddr.isLoopback(ip)) {
+    if (!InetSockAddr.isLoopback(ip)) {
       throw new SyscallError(LinuxErrno.EADDRNOTAVAIL, "--net=" + optionName());
     }
   }

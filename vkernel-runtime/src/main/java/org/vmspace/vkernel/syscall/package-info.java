@@ -13,7 +13,9 @@
  *   <li>descriptors: {@code ReadWriteCalls} (read, write, their positioned and vectored forms,
  *       lseek, the syncs), {@code DescriptorCalls} (close, dup, fcntl), {@code PipeCalls},
  *       {@code PollCalls} (poll, select), {@code IoctlCalls}, {@code LockCalls} (fcntl locks,
- *       flock), {@code SocketCalls} (no sockets: every call fails);
+ *       flock), {@code SocketFamilies} (each socket call to its family's handlers, sendmmsg
+ *       and recvmmsg), {@code SocketCalls} and {@code SocketMessages} (AF_UNIX),
+ *       {@code InetCalls} and {@code InetMessages} (AF_INET and AF_INET6);
  *   <li>paths: {@code FileCalls} (open, stat, access, readlink, statfs, and the resolution
  *       helpers), {@code DirectoryCalls} (cwd, mkdir, unlink, rename, link, getdents),
  *       {@code AttributeCalls} (chmod, chown, times, truncate, umask), {@code SpecialFiles}

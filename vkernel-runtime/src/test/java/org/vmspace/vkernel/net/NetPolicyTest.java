@@ -152,12 +152,13 @@ class NetPolicyTest {
   }
 
   @Test
-  void noneReachesNothingAndBindsOnlyWildcards() {
+  void noneReachesNothingAndBindsOnlyWildcardsAndLoopback() {
     NetPolicy p = NetPolicy.NONE;
     assertThat(errno(() -> p.checkDestination(new byte[] {127, 0, 0, 1}))).isEqualTo(LinuxErrno.ENETUNREACH);
     assertThat(errno(() -> p.checkDestination(new byte[4]))).isEqualTo(LinuxErrno.ENETUNREACH);
     p.checkDestination(null);
-    assertThat(errno(() -> p.checkBind(new byte[] {127, 0, 0, 1}))).isEqualTo(LinuxErrno.EADDRNOTAVAIL);
+    assertThat(errno(() -> p.checkBind(new byte[] {10, 0, 0, 1}))).isEqualTo(LinuxErrno.EADDRNOTAVAIL);
+    p.checkBind(new byte[] {127, 0, 0, 1});
     p.checkBind(new byte[4]);
     p.checkBind(new byte[16]);
     assertThat(p.admits(new byte[] {127, 0, 0, 1})).isFalse();
