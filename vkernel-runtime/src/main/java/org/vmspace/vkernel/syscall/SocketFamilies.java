@@ -3,6 +3,7 @@ package org.vmspace.vkernel.syscall;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
+import org.vmspace.vkernel.net.UnixSocket;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -19,6 +20,7 @@ final class SocketFamilies {
   private static final int MSG_DONTWAIT = 0x40;
   private static final int MSG_WAITFORONE = 0x10000;
   private static final int MSG_OOB = 0x1;
+  private static final int MSG_CMSG_COMPAT = 0x80000000;
   /** UIO_MAXIOV: sendmmsg and recvmmsg take at most this many messages. */
   private static final int UIO_MAXIOV = 1024;
   /** sizeof(struct mmsghdr): a msghdr, then msg_len. */
@@ -116,14 +118,37 @@ final class SocketFamilies {
     return s != null ? InetMessages.recvfrom(c, s) : SocketMessages.recvfrom(c);
   }
 
+  /** sendmsg(2); MSG_CMSG_COMPAT (a 32-bit caller's flag) is EINVAL from a 64-bit one, as on Linux. */
   static long sendmsg(Call c) {
+    if ((c.i(2) & MSG_CMSG_COMPAT) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
     InetSocket s = inetSocket(c);
     return s != null ? InetMessages.sendmsg(c, s) : SocketMessages.sendmsg(c);
   }
 
+  /** recvmsg(2); MSG_CMSG_COMPAT is EINVAL, as for sendmsg. */
   static long recvmsg(Call c) {
+    if ((c.i(2) & MSG_CMSG_COMPAT) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
     InetSocket s = inetSocket(c);
     return s != null ? InetMessages.recvmsg(c, s) : SocketMessages.recvmsg(c);
+  }
+
+  /**
+   * What Linux checks of sendmmsg and recvmmsg before the first message (so also for none):
+   * MSG_CMSG_COMPAT is EINVAL (a 32-bit flag), then the descriptor must be a socket (EBADF,
+   * ENOTSOCK).
+   */
+  private static void checkBatch(Call c) {
+    if ((c.i(3) & MSG_CMSG_COMPAT) != 0) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    FileDescription d = c.fd(0);
+    if (!(d instanceof InetSocket) && !(d instanceof UnixSocket)) {
+      throw new SyscallError(LinuxErrno.ENOTSOCK);
+    }
   }
 
   /**
@@ -131,6 +156,7 @@ final class SocketFamilies {
    * the count sent, or the first message's error when none was.
    */
   static long sendmmsg(Call c) {
+    checkBatch(c);
     long vec = c.a(1);
     int vlen = (int) Math.min(c.a(2) & 0xffffffffL, UIO_MAXIOV);
     int flags = c.i(3);
@@ -159,6 +185,7 @@ final class SocketFamilies {
    * The count received, or the first message's error when none was.
    */
   static long recvmmsg(Call c) {
+    checkBatch(c);
     long vec = c.a(1);
     int vlen = (int) Math.min(c.a(2) & 0xffffffffL, UIO_MAXIOV);
     int flags = c.i(3);
