@@ -412,7 +412,13 @@ static void epipe(void) {
 }
 
 static int caught;
-static void on_alarm(int sig) { (void)sig; caught++; }
+static int wake[2] = {-1, -1};
+/* Counts the signal and, once the pipe is there, tells the child to connect: after the handler. */
+static void on_alarm(int sig) {
+  (void)sig;
+  caught++;
+  if (wake[1] >= 0) write(wake[1], "x", 1);
+}
 
 static void signals(void) {
   int port;
@@ -421,15 +427,17 @@ static void signals(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
-  struct itimerval it = {{0, 0}, {0, 100000}};
+  struct itimerval it = {{0, 0}, {0, 50000}};
   setitimer(ITIMER_REAL, &it, NULL);
   int r = accept(srv, NULL, NULL);
   printf("blocking accept, signal without SA_RESTART: %s, caught %d\n", err(r), caught);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGALRM, &sa, NULL);
+  pipe(wake);
   pid_t pid = fork();
   if (pid == 0) {
-    usleep(1000000);
+    char x;
+    read(wake[0], &x, 1);
     int c = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_storage ss;
     socklen_t len = addr_of(AF_INET, 0, port, &ss);
