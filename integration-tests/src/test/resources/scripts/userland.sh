@@ -1,6 +1,5 @@
 # Debian's dynamically linked userland, run by the dynamic /bin/bash: coreutils, findutils,
-# grep, sed, mawk, tar with a gzip child, python3 (also its http.server, fetched from by busybox
-# wget over 127.0.0.1), perl, sqlite3 and git. Every line it prints
+# grep, sed, mawk, tar with a gzip child, python3, perl, sqlite3 and git. Every line it prints
 # is the same natively and under the vkernel (DynamicProgramsTest compares them), so nothing
 # here may depend on the time, the pid or the temporary directory's name.
 set -u
@@ -36,21 +35,6 @@ print(open("py.txt").read(), end="")
 mkdir -p pkg && printf 'def f():\n    return 42\n' > pkg/m.py && printf 'X = 1\n' > pkg/n.py
 python3 -m compileall -q pkg; step "python3 -m compileall" $?
 ls pkg/__pycache__ | sort
-
-# A server and a client over IP in the same run (the vkernel's default --net=loopback):
-# python3's http.server on 127.0.0.1 at a port the kernel picks, busybox wget fetching from it.
-python3 -u -m http.server --bind 127.0.0.1 --directory pkg 0 >server.log 2>&1 &
-server=$!
-i=0
-until port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\) .*/\1/p' server.log) && [ -n "$port" ]; do
-  i=$((i + 1))
-  [ "$i" -lt 1800 ] || { echo "no http.server after 180 s"; cat server.log; break; }
-  sleep 0.1
-done
-/bin/busybox wget -q -O - "http://127.0.0.1:$port/m.py"; step "http.server and busybox wget" $?
-/bin/busybox wget -q -O - "http://127.0.0.1:$port/missing.py" 2>/dev/null; echo "-- wget of a missing file: status $?"
-kill "$server"; wait "$server" 2>/dev/null; echo "-- http.server: ended by signal $(($? - 128))"
-grep -c '"GET /m.py HTTP/1.1" 200' server.log
 
 perl -e '
 my %h = (pear => 3, apple => 1, fig => 2);
