@@ -1,6 +1,6 @@
 #!/bin/sh
 # Compiles the C test programs at build time, on the build machine: each NAME.c becomes
-# NAME-musl (musl-gcc -static), NAME-glibc (gcc -static) and NAME-dyn (gcc, dynamically linked
+# guest.h holds helpers the programs share (errno names, waits). NAME-musl (musl-gcc -static), NAME-glibc (gcc -static) and NAME-dyn (gcc, dynamically linked
 # against the system's glibc) in OUT_DIR, and each ../cxx/NAME.cc becomes NAME-dyn (g++,
 # dynamic: libstdc++, libgcc_s, libm, libc). A program newer than its source is kept. (Compiling in the tests instead would run gcc inside the emulated
 # machine where there is no /dev/kvm, tens of times slower.)
@@ -21,7 +21,7 @@ for c in "$src"/*.c; do
     cc=${triple%%:*}
     rest=${triple#*:}
     bin="$out/$name-${rest%%:*}"
-    if [ ! -e "$bin" ] || [ "$c" -nt "$bin" ]; then
+    if [ ! -e "$bin" ] || [ "$c" -nt "$bin" ] || [ "$src/guest.h" -nt "$bin" ]; then
       "$cc" "${rest#*:}" -pthread -O2 -Wall -Werror -o "$bin" "$c"
     fi
   done
