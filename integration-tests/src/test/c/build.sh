@@ -1,9 +1,10 @@
 #!/bin/sh
 # Compiles the C test programs at build time, on the build machine: each NAME.c becomes
-# guest.h holds helpers the programs share (errno names, waits). NAME-musl (musl-gcc -static), NAME-glibc (gcc -static) and NAME-dyn (gcc, dynamically linked
+# NAME-musl (musl-gcc -static), NAME-glibc (gcc -static) and NAME-dyn (gcc, dynamically linked
 # against the system's glibc) in OUT_DIR, and each ../cxx/NAME.cc becomes NAME-dyn (g++,
 # dynamic: libstdc++, libgcc_s, libm, libc). A program newer than its source is kept. (Compiling in the tests instead would run gcc inside the emulated
 # machine where there is no /dev/kvm, tens of times slower.)
+# guest.h holds the helpers the programs share (errno names, waits); a change to it rebuilds all.
 # Usage: build.sh SRC_DIR OUT_DIR. Needs gcc, g++, libc6-dev and musl-tools.
 set -eu
 src=$1
