@@ -73,8 +73,7 @@ class CProgramsTest {
   /** How long one program may run in the batch before it is killed. */
   static final Duration EACH = Duration.ofMinutes(5);
   static Path out;
-  static List<Guests.Result> natives;
-  static List<Guests.Result> vkernels;
+  static Guests.Batch batch;
 
   /** Runs every case natively and then in one vkernel (see {@link Guests#runBatch}). */
   @BeforeAll
@@ -85,9 +84,7 @@ class CProgramsTest {
       assertThat(out.resolve(c.name() + "-" + c.libc()))
           .as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", c).isExecutable();
     }
-    List<List<String>> commands = CASES.stream().map(Case::command).toList();
-    natives = Guests.runBatch(false, commands, EACH);
-    vkernels = Guests.runBatch(true, commands, EACH);
+    batch = Guests.Batch.run(CASES.stream().map(Case::command).toList(), EACH);
   }
 
   static List<Case> cases() {
@@ -97,12 +94,7 @@ class CProgramsTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void sameOutputAndStatusAsNatively(Case c) {
-    Guests.Result expected = natives.get(CASES.indexOf(c));
-    Guests.Result actual = vkernels.get(CASES.indexOf(c));
-    assertThat(actual.stdout()).as("stdout of %s\nvkernel: %s\nnative: %s", c, actual, expected)
-        .isEqualTo(expected.stdout());
-    assertThat(actual.status()).as("status of %s\nvkernel: %s\nnative: %s", c, actual, expected)
-        .isEqualTo(expected.status());
+    Guests.Result actual = batch.assertSameAsNative(c.command());
     // Both runs agreeing is not enough: both could fail alike.
     assertThat(actual.status()).as("status of %s", c).isEqualTo(c.status());
     assertThat(actual.stdout()).as("stdout of %s", c).isNotEmpty();

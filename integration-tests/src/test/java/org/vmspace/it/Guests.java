@@ -241,6 +241,42 @@ final class Guests {
     return results;
   }
 
+  /**
+   * Commands run natively and then in one vkernel by {@link #runBatch}, looked up by their
+   * command line: a test class runs its whole table in {@code @BeforeAll} and each test asserts
+   * on its own command.
+   */
+  static final class Batch {
+    private final List<List<String>> commands;
+    private final List<Result> natives;
+    private final List<Result> vkernels;
+
+    private Batch(List<List<String>> commands, List<Result> natives, List<Result> vkernels) {
+      this.commands = commands;
+      this.natives = natives;
+      this.vkernels = vkernels;
+    }
+
+    /** Runs {@code commands} natively and in one vkernel, each for at most {@code each}. */
+    static Batch run(List<List<String>> commands, Duration each) throws IOException, InterruptedException {
+      List<List<String>> copy = List.copyOf(commands);
+      return new Batch(copy, runBatch(false, copy, each), runBatch(true, copy, each));
+    }
+
+    /** As {@link Guests#assertSameAsNative(List)} for one command of the batch: the vkernel's result. */
+    Result assertSameAsNative(List<String> command) {
+      int i = commands.indexOf(command);
+      assertThat(i).as("%s is in the batch", command).isNotNegative();
+      Result expected = natives.get(i);
+      Result actual = vkernels.get(i);
+      assertThat(actual.stdout()).as("stdout of %s\nvkernel: %s\nnative: %s", command, actual, expected)
+          .isEqualTo(expected.stdout());
+      assertThat(actual.status()).as("status of %s\nvkernel: %s\nnative: %s", command, actual, expected)
+          .isEqualTo(expected.status());
+      return actual;
+    }
+  }
+
   /** The results a batch script printed: a header {@code @@@ i status outLength errLength}, then the bytes. */
   private static List<Result> parseBatch(byte[] b) {
     List<Result> results = new ArrayList<>();
