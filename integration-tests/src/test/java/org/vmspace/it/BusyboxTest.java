@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -23,7 +25,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BusyboxTest {
   static Path data;
 
+  // The whole table runs here: the 17 applets natively and in one vkernel (about 4 minutes emulated).
   @BeforeAll
+  @Timeout(value = 15, unit = TimeUnit.MINUTES)
   static void setUp() throws Exception {
     Guests.prepare();
     data = Guests.WORK.resolve("data");

@@ -7,9 +7,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -76,7 +78,9 @@ class CProgramsTest {
   static Guests.Batch batch;
 
   /** Runs every case natively and then in one vkernel (see {@link Guests#runBatch}). */
+  // The whole table runs here: every program of the table, natively and in one vkernel (about 10 minutes emulated).
   @BeforeAll
+  @Timeout(value = 30, unit = TimeUnit.MINUTES)
   static void runAll() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();

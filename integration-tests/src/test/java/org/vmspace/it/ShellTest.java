@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -27,7 +29,9 @@ class ShellTest {
   static Path script;
   static Guests.Batch batch;
 
+  // The whole table runs here: the 13 shell runs natively and in one vkernel (about 5 minutes emulated).
   @BeforeAll
+  @Timeout(value = 15, unit = TimeUnit.MINUTES)
   static void setUp() throws Exception {
     Guests.prepare();
     script = Guests.WORK.resolve("features.sh");
