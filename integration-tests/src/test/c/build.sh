@@ -4,6 +4,7 @@
 # against the system's glibc) in OUT_DIR, and each ../cxx/NAME.cc becomes NAME-dyn (g++,
 # dynamic: libstdc++, libgcc_s, libm, libc). A program newer than its source is kept. (Compiling in the tests instead would run gcc inside the emulated
 # machine where there is no /dev/kvm, tens of times slower.)
+# guest.h holds the helpers the programs share (errno names, waits); a change to it rebuilds all.
 # Usage: build.sh SRC_DIR OUT_DIR. Needs gcc, g++, libc6-dev and musl-tools.
 set -eu
 src=$1
@@ -21,7 +22,7 @@ for c in "$src"/*.c; do
     cc=${triple%%:*}
     rest=${triple#*:}
     bin="$out/$name-${rest%%:*}"
-    if [ ! -e "$bin" ] || [ "$c" -nt "$bin" ]; then
+    if [ ! -e "$bin" ] || [ "$c" -nt "$bin" ] || [ "$src/guest.h" -nt "$bin" ]; then
       "$cc" "${rest#*:}" -pthread -O2 -Wall -Werror -o "$bin" "$c"
     fi
   done

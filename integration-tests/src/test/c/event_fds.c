@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest.h"
+
 static void check(int ok, const char *what) {
   if (!ok) {
     printf("FAILED: %s (errno %s)\n", what, strerror(errno));
@@ -31,10 +33,6 @@ static void nap(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-}
-
-static const char *err(long r) {
-  return r < 0 ? strerror(errno) : "ok";
 }
 
 static void eventfd_counter(void) {

@@ -16,46 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest.h"
+
 static char dir[] = "/tmp/vk-fifo-XXXXXX";
 static char fifo[64], file[64];
-
-static const char *err(int r) {
-  if (r >= 0) return "ok";
-  switch (errno) {
-    case EEXIST: return "EEXIST";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case ENXIO: return "ENXIO";
-    case EINTR: return "EINTR";
-    case EAGAIN: return "EAGAIN";
-    case EDEADLK: return "EDEADLK";
-    case EBADF: return "EBADF";
-    case EACCES: return "EACCES";
-    default: return strerror(errno);
-  }
-}
-
-/* Waits until process `pid` sleeps (state S in /proc/PID/stat): blocked in a call. */
-static void wait_until_sleeping(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  for (;;) {
-    int fd = open(path, O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0) close(fd);
-    if (n <= 0) return;
-    buf[n] = 0;
-    char *paren = strrchr(buf, ')');
-    if (paren != NULL && paren[1] == ' ' && paren[2] == 'S') return;
-    usleep(1000);
-  }
-}
-
-static int reap(pid_t child) {
-  int st;
-  waitpid(child, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void make_nodes(void) {
   struct stat st;

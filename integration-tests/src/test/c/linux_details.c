@@ -19,19 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *err(int r) {
-  if (r == 0) return "ok";
-  switch (errno) {
-    case EEXIST: return "EEXIST";
-    case EBUSY: return "EBUSY";
-    case EISDIR: return "EISDIR";
-    case EROFS: return "EROFS";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    default: return strerror(errno);
-  }
-}
+#include "guest.h"
 
 static void mount_roots(void) {
   printf("mkdir / %s\n", err(mkdir("/", 0755)));
@@ -156,22 +144,6 @@ static void dev_shm(void) {
   printf("shared memory: %s\n", p);
   munmap(p, 4096);
   printf("shm_unlink: %s\n", err(shm_unlink(name)));
-}
-
-/* Waits until process `pid` sleeps (state S in /proc/PID/stat): blocked in sem_wait, say. */
-static void wait_until_sleeping(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  for (;;) {
-    int fd = open(path, O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0) close(fd);
-    if (n <= 0) return;
-    buf[n] = 0;
-    char *paren = strrchr(buf, ')');
-    if (paren != NULL && paren[1] == ' ' && paren[2] == 'S') return;
-    usleep(1000);
-  }
 }
 
 /* A process-shared semaphore in shared anonymous memory, posted by a forked child once the

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest.h"
+
 union semun {
   int val;
   struct semid_ds *buf;
@@ -34,47 +36,6 @@ struct msg {
   long type;
   char text[64];
 };
-
-static const char *err(long r) {
-  if (r >= 0) return "ok";
-  switch (errno) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case EINVAL: return "EINVAL";
-    case E2BIG: return "E2BIG";
-    case ENOMSG: return "ENOMSG";
-    case EAGAIN: return "EAGAIN";
-    case EIDRM: return "EIDRM";
-    case EINTR: return "EINTR";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EFBIG: return "EFBIG";
-    case ERANGE: return "ERANGE";
-    default: return strerror(errno);
-  }
-}
-
-/* Waits until process `pid` sleeps (state S in /proc/PID/stat): blocked in a call. */
-static void wait_until_sleeping(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  for (;;) {
-    int fd = open(path, O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0) close(fd);
-    if (n <= 0) return;
-    buf[n] = 0;
-    char *paren = strrchr(buf, ')');
-    if (paren != NULL && paren[1] == ' ' && paren[2] == 'S') return;
-    usleep(1000);
-  }
-}
-
-static int reap(pid_t child) {
-  int st;
-  waitpid(child, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static pid_t child(void) {
   fflush(stdout);

@@ -21,25 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/vk-unix-XXXXXX";
+#include "guest.h"
 
-static const char *err(long r) {
-  if (r >= 0) return "ok";
-  switch (errno) {
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EADDRINUSE: return "EADDRINUSE";
-    case ENOENT: return "ENOENT";
-    case EISCONN: return "EISCONN";
-    case ENOTCONN: return "ENOTCONN";
-    case EPIPE: return "EPIPE";
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case EPROTOTYPE: return "EPROTOTYPE";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ENOTSOCK: return "ENOTSOCK";
-    default: return strerror(errno);
-  }
-}
+static char dir[] = "/tmp/vk-unix-XXXXXX";
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *name) {
   memset(a, 0, sizeof *a);

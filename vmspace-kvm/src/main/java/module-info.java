@@ -15,6 +15,8 @@ module org.vmspace.kvm {
   requires org.vmspace.rbtree;
   requires com.google.common;
   requires com.github.benmanes.caffeine;
+  // Off-by-default flight-recorder events for exits and revocations.
+  requires jdk.jfr;
 
   exports org.vmspace.kvm.paging to
       org.vmspace.pagetest;

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import org.vmspace.api.ExitStatistics;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
 import org.vmspace.vkernel.fs.FileDescription;
@@ -30,7 +31,10 @@ import org.vmspace.vkernel.syscall.Syscalls;
  * </ul>
  *
  * The vkernel runs in this JVM (a warm kernel: the JVM's start is not counted; the first run is
- * the warm-up). Under qemu-user only the first process is emulated: the children a script execs
+ * the warm-up). The vkernel's exits per run (from the service's exit statistics over the timed
+ * runs) are printed with the times, and per pipeline step for {@code sh-pipeline}: with an exit
+ * cost of about 35 us (PVM hosts) or 1-3 us (bare-metal VMX/SVM) they say where the time goes.
+ * Under qemu-user only the first process is emulated: the children a script execs
  * run natively (qemu-user does not follow execve), which favours qemu on sh-pipeline.
  */
 final class VkernelBench {
@@ -81,6 +85,7 @@ final class VkernelBench {
     long[] nativeNs = new long[RUNS];
     long[] qemuNs = new long[RUNS];
     long[] vkNs = new long[RUNS];
+    ExitStatistics exits;
     String expected = runHost(command, work);
     List<String> qemuCommand = new ArrayList<>(List.of(QEMU));
     qemuCommand.addAll(command);
@@ -89,6 +94,7 @@ final class VkernelBench {
         Kernel kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new)) {
       Path out = work.resolve("vkernel.out");
       check("vkernel", expected, runVkernel(kernel, command, work, out));
+      ExitStatistics before = vms.exitStatistics();
       for (int i = 0; i < RUNS; i++) {
         long t0 = System.nanoTime();
         runHost(command, work);
@@ -101,12 +107,19 @@ final class VkernelBench {
         qemuNs[i] = t2 - t1;
         vkNs[i] = t3 - t2;
       }
+      exits = vms.exitStatistics().minus(before);
     }
     double n = median(nativeNs) / 1e6;
     double q = median(qemuNs) / 1e6;
     double v = median(vkNs) / 1e6;
     Report.line("%s: vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f qemu/native=%.2f "
         + "(median of %d, same run)", args[0], v, n, q, v / n, q / n, RUNS);
+    // The runs are identical, so the exits of one are the mean over the timed runs.
+    Report.line("%s: exits_per_run=%d syscalls=%d page_faults=%d demand_faults=%d revocations=%d other=%d%s",
+        args[0], exits.exits() / RUNS, exits.syscalls() / RUNS, exits.pageFaults() / RUNS,
+        exits.demandFaults() / RUNS, exits.revocations() / RUNS,
+        (exits.traps() + exits.interrupts() + exits.otherExits()) / RUNS,
+        args[0].equals("sh-pipeline") ? String.format(java.util.Locale.ROOT, " exits_per_step=%.1f", exits.exits() / (RUNS * 100.0)) : "");
   }
 
   static void check(String who, String expected, String actual) {

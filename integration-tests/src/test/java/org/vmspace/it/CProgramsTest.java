@@ -4,13 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -29,57 +31,86 @@ import org.junit.jupiter.params.provider.MethodSource;
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
+ *
+ * <p>Every program runs natively and then in one {@code vkernel run} of a shell that runs them
+ * one after another ({@link Guests#runBatch}): one JVM start for all instead of one each, which
+ * under the emulated machine is most of the cost of a small program.
  */
 @Tag("kvm")
 class CProgramsTest {
-  static Path out;
+  /** A program of src/test/c for one libc, its arguments and the status it must end with. */
+  record Case(String name, String libc, List<String> args, int status) {
+    List<String> command() {
+      List<String> cmd = new ArrayList<>();
+      cmd.add(out.resolve(name + "-" + libc).toString());
+      cmd.addAll(args);
+      return cmd;
+    }
 
-  @BeforeAll
-  static void findPrograms() throws Exception {
-    Guests.prepare();
-    out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds", "unix_sockets", "inet_sockets")) {
-      for (String libc : List.of("musl", "glibc")) {
-        Path bin = out.resolve(name + "-" + libc);
-        assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
-      }
+    @Override
+    public String toString() {
+      return name + " (" + libc + ")" + (args.isEmpty() ? "" : " " + args);
     }
   }
 
-  static Stream<Arguments> programs() {
-    return Stream.of("musl", "glibc").flatMap(libc -> Stream.of(
-        Arguments.of("hello", libc, List.of("one", "two words"), 7),
-        Arguments.of("malloc_stress", libc, List.of(), 0),
-        Arguments.of("touch_pages", libc, List.of(), 0),
-        Arguments.of("syscalls", libc, List.of(), 0),
-        Arguments.of("linux_details", libc, List.of(), 0),
-        Arguments.of("byte_names", libc, List.of(), 0),
-        Arguments.of("fifos_locks", libc, List.of(), 0),
-        Arguments.of("event_fds", libc, List.of(), 0),
-        Arguments.of("unix_sockets", libc, List.of(), 0),
-        Arguments.of("inet_sockets", libc, List.of(), 0),
-        Arguments.of("threads", libc, List.of(), 0),
-        Arguments.of("sysv_ipc", libc, List.of(), 0),
-        Arguments.of("threads", libc, List.of("main-exits"), 0)));
+  /**
+   * 64 threads pass a token around a ring with raw FUTEX_WAIT/FUTEX_WAKE: a lost wake-up hangs
+   * the run (and the test fails on its time limit). {@code -Dvkernel.futexStress.rounds}: 10,000
+   * rounds each with /dev/kvm (640,000 hand-offs), 100 in the emulated machine (6,400);
+   * {@code -Dvkernel.futexStress.rounds=100000} runs 6.4 million.
+   */
+  static final long FUTEX_ROUNDS = Long.getLong("vkernel.futexStress.rounds", 100);
+  static final List<Case> CASES = Stream.of("musl", "glibc").flatMap(libc -> Stream.of(
+      new Case("hello", libc, List.of("one", "two words"), 7),
+      new Case("malloc_stress", libc, List.of(), 0),
+      new Case("touch_pages", libc, List.of(), 0),
+      new Case("syscalls", libc, List.of(), 0),
+      new Case("linux_details", libc, List.of(), 0),
+      new Case("byte_names", libc, List.of(), 0),
+      new Case("fifos_locks", libc, List.of(), 0),
+      new Case("event_fds", libc, List.of(), 0),
+      new Case("unix_sockets", libc, List.of(), 0),
+      new Case("inet_sockets", libc, List.of(), 0),
+      new Case("threads", libc, List.of(), 0),
+      new Case("sysv_ipc", libc, List.of(), 0),
+      new Case("threads", libc, List.of("main-exits"), 0),
+      new Case("futex_stress", libc, List.of("64", Long.toString(FUTEX_ROUNDS)), 0))).toList();
+  /** How long one program may run in the batch before it is killed. */
+  static final Duration EACH = Duration.ofMinutes(5);
+  static Path out;
+  static Guests.Batch batch;
+
+  /** Runs every case natively and then in one vkernel (see {@link Guests#runBatch}). */
+  // The whole table runs here: every program of the table, natively and in one vkernel (about 10 minutes emulated).
+  @BeforeAll
+  @Timeout(value = 30, unit = TimeUnit.MINUTES)
+  static void runAll() throws Exception {
+    Guests.prepare();
+    out = Path.of("target", "cbin").toAbsolutePath();
+    for (Case c : CASES) {
+      assertThat(out.resolve(c.name() + "-" + c.libc()))
+          .as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", c).isExecutable();
+    }
+    batch = Guests.Batch.run(CASES.stream().map(Case::command).toList(), EACH);
   }
 
-  @ParameterizedTest(name = "{0} ({1})")
-  @MethodSource("programs")
-  void sameOutputAndStatusAsNatively(String name, String libc, List<String> args, int status) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>();
-    cmd.add(out.resolve(name + "-" + libc).toString());
-    cmd.addAll(args);
-    Guests.Result r = Guests.assertSameAsNative(cmd);
+  static List<Case> cases() {
+    return CASES;
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void sameOutputAndStatusAsNatively(Case c) {
+    Guests.Result actual = batch.assertSameAsNative(c.command());
     // Both runs agreeing is not enough: both could fail alike.
-    assertThat(r.status()).as("status of %s", cmd).isEqualTo(status);
-    assertThat(r.stdout()).as("stdout of %s", cmd).isNotEmpty();
-  }
-
-  @Test
-  void helloHasItsArgumentsAndStatus() throws Exception {
-    Guests.Result r = Guests.runVkernel(List.of(out.resolve("hello-musl").toString(), "a", "b c"));
-    assertThat(r.stdout()).isEqualTo("hello, world: 2 argument(s) [a] [b c]\n");
-    assertThat(r.status()).isEqualTo(7);
+    assertThat(actual.status()).as("status of %s", c).isEqualTo(c.status());
+    assertThat(actual.stdout()).as("stdout of %s", c).isNotEmpty();
+    if (c.name().equals("futex_stress")) {
+      assertThat(actual.stdout()).isEqualTo("64 threads x " + FUTEX_ROUNDS + " rounds: " + 64 * FUTEX_ROUNDS + " hand-offs\n");
+    }
+    if (c.name().equals("hello")) {
+      assertThat(actual.stdout()).isEqualTo("hello, world: 2 argument(s) [one] [two words]\n");
+    }
   }
 
   @ParameterizedTest
@@ -96,22 +127,6 @@ class CProgramsTest {
     assertThat(text).contains("+++ killed by SIGSEGV +++");
     assertThat(Guests.runNative(List.of(out.resolve("segv-" + libc).toString()), Guests.env(), null).status())
         .isEqualTo(139);
-  }
-
-  /**
-   * 64 threads pass a token around a ring with raw FUTEX_WAIT/FUTEX_WAKE: a lost wake-up hangs
-   * the run (and the test fails on its time limit). {@code -Dvkernel.futexStress.rounds}: 10,000
-   * rounds each with /dev/kvm (640,000 hand-offs), 100 in the emulated machine (6,400);
-   * {@code -Dvkernel.futexStress.rounds=100000} runs 6.4 million.
-   */
-  @ParameterizedTest
-  @MethodSource("libcs")
-  void futexHandOffsAroundARingOf64Threads(String libc) throws Exception {
-    long rounds = Long.getLong("vkernel.futexStress.rounds", 100);
-    Guests.Result r = Guests.assertSameAsNative(List.of(out.resolve("futex_stress-" + libc).toString(), "64",
-        Long.toString(rounds)));
-    assertThat(r.status()).isZero();
-    assertThat(r.stdout()).isEqualTo("64 threads x " + rounds + " rounds: " + 64 * rounds + " hand-offs\n");
   }
 
   static Stream<String> libcs() {

@@ -173,9 +173,141 @@ final class Guests {
   }
 
   private static CompletableFuture<String> drain(InputStream in) {
+    return drainBytes(in).thenApply(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Runs each command, one after another, as a child of one busybox {@code sh}: natively when
+   * {@code vkernel} is false, else in one {@code vkernel run} of that shell. One JVM start then
+   * serves every command, where under the emulated machine a start costs more than most test
+   * programs; both sides go through the same shell script, so each program sees the same parent,
+   * environment, working directory and stdin ({@code /dev/null}) natively and in the vkernel.
+   * Each command's stdout and stderr go to files in /tmp and come back on the shell's stdout
+   * behind a header with their lengths, so every byte survives. A command still running after
+   * {@code each} is killed by busybox {@code timeout} (status 137), whose watcher is not the
+   * program's child and cannot disturb its waits.
+   *
+   * @return one result per command, in order
+   */
+  static List<Result> runBatch(boolean vkernel, List<List<String>> commands, Duration each)
+      throws IOException, InterruptedException {
+    // In the vkernel /tmp is the kernel's own; natively a directory of this batch's.
+    String scratch = vkernel ? "/tmp" : Files.createTempDirectory(WORK, "batch-").toString();
+    String out = shellQuote(scratch + "/out");
+    String err = shellQuote(scratch + "/err");
+    StringBuilder script = new StringBuilder();
+    for (int i = 0; i < commands.size(); i++) {
+      script.append("timeout -s KILL ").append(each.toSeconds());
+      for (String arg : commands.get(i)) {
+        script.append(' ').append(shellQuote(arg));
+      }
+      script.append(" >").append(out).append(" 2>").append(err).append(" </dev/null\n")
+          .append("s=$?\n")
+          .append("echo \"@@@ ").append(i).append(" $s $(wc -c <").append(out).append(") $(wc -c <").append(err)
+          .append(")\"\n")
+          .append("cat ").append(out).append(' ').append(err).append('\n');
+    }
+    List<String> shell = List.of(BIN.resolve("sh").toString(), "-c", script.toString());
+    Duration limit = each.plusSeconds(30).multipliedBy(commands.size());
+    ProcessBuilder pb;
+    if (vkernel) {
+      List<String> cmd = new ArrayList<>(javaCommand());
+      cmd.addAll(List.of("run", "--accel=kvm", "--clear-env"));
+      env().forEach((k, v) -> cmd.add("--env=" + k + "=" + v));
+      cmd.add("--");
+      cmd.addAll(shell);
+      pb = new ProcessBuilder(cmd);
+    } else {
+      pb = new ProcessBuilder(shell);
+      pb.environment().clear();
+      pb.environment().putAll(env());
+    }
+    pb.directory(WORK.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+    Process p = pb.start();
+    CompletableFuture<byte[]> stdout = drainBytes(p.getInputStream());
+    CompletableFuture<byte[]> stderrBytes = drainBytes(p.getErrorStream());
+    boolean finished = p.waitFor(limit.toSeconds(), TimeUnit.SECONDS);
+    if (!finished) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+    List<Result> results = parseBatch(stdout.join());
+    String where = (vkernel ? "vkernel" : "native") + " batch";
+    String stderr = new String(stderrBytes.join(), StandardCharsets.UTF_8);
+    assertThat(finished).as("%s did not finish in %s; %d of %d commands ended; stderr:%n%s", where, limit,
+        results.size(), commands.size(), stderr).isTrue();
+    assertThat(results).as("%s: every command reported (status %d); stderr:%n%s", where, p.exitValue(), stderr)
+        .hasSize(commands.size());
+    return results;
+  }
+
+  /**
+   * Commands run natively and then in one vkernel by {@link #runBatch}, looked up by their
+   * command line: a test class runs its whole table in {@code @BeforeAll} and each test asserts
+   * on its own command.
+   */
+  static final class Batch {
+    private final List<List<String>> commands;
+    private final List<Result> natives;
+    private final List<Result> vkernels;
+
+    private Batch(List<List<String>> commands, List<Result> natives, List<Result> vkernels) {
+      this.commands = commands;
+      this.natives = natives;
+      this.vkernels = vkernels;
+    }
+
+    /** Runs {@code commands} natively and in one vkernel, each for at most {@code each}. */
+    static Batch run(List<List<String>> commands, Duration each) throws IOException, InterruptedException {
+      List<List<String>> copy = List.copyOf(commands);
+      return new Batch(copy, runBatch(false, copy, each), runBatch(true, copy, each));
+    }
+
+    /** As {@link Guests#assertSameAsNative(List)} for one command of the batch: the vkernel's result. */
+    Result assertSameAsNative(List<String> command) {
+      int i = commands.indexOf(command);
+      assertThat(i).as("%s is in the batch", command).isNotNegative();
+      Result expected = natives.get(i);
+      Result actual = vkernels.get(i);
+      assertThat(actual.stdout()).as("stdout of %s\nvkernel: %s\nnative: %s", command, actual, expected)
+          .isEqualTo(expected.stdout());
+      assertThat(actual.status()).as("status of %s\nvkernel: %s\nnative: %s", command, actual, expected)
+          .isEqualTo(expected.status());
+      return actual;
+    }
+  }
+
+  /** The results a batch script printed: a header {@code @@@ i status outLength errLength}, then the bytes. */
+  private static List<Result> parseBatch(byte[] b) {
+    List<Result> results = new ArrayList<>();
+    int at = 0;
+    while (at < b.length) {
+      int eol = at;
+      while (eol < b.length && b[eol] != '\n') {
+        eol++;
+      }
+      String[] h = new String(b, at, eol - at, StandardCharsets.US_ASCII).trim().split("\\s+");
+      if (h.length != 5 || !h[0].equals("@@@") || Integer.parseInt(h[1]) != results.size()) {
+        throw new AssertionError("batch output out of step at byte " + at + ": " + String.join(" ", h));
+      }
+      int outLength = Integer.parseInt(h[3]);
+      int errLength = Integer.parseInt(h[4]);
+      int start = eol + 1;
+      results.add(new Result(Integer.parseInt(h[2]), new String(b, start, outLength, StandardCharsets.UTF_8),
+          new String(b, start + outLength, errLength, StandardCharsets.UTF_8)));
+      at = start + outLength + errLength;
+    }
+    return results;
+  }
+
+  private static String shellQuote(String arg) {
+    return "'" + arg.replace("'", "'\\''") + "'";
+  }
+
+  private static CompletableFuture<byte[]> drainBytes(InputStream in) {
     return CompletableFuture.supplyAsync(() -> {
       try (in) {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        return in.readAllBytes();
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }

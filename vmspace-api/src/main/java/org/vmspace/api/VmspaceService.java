@@ -255,4 +255,34 @@ public interface VmspaceService extends AutoCloseable {
 
   /** What the backend serving this context is, as probed. */
   BackendInfo backendInfo();
+
+  /**
+   * The exits out of guest mode of one vmspace since it was created (a fork's child starts
+   * from zero), by kind, with the time spent in guest mode and in {@code ctl(RUN)}: see {@link
+   * ExitStatistics} for what each count means. The counts are kept as long as the vmspace
+   * exists; after {@link #destroy} they are only in {@link #exitStatistics()}.
+   *
+   * <p>The default, for backends that keep no such counts, throws {@link Errno#EOPNOTSUPP}.
+   *
+   * @throws VmspaceException {@link Errno#ENOENT} no such vmspace; {@link Errno#EOPNOTSUPP} the
+   *     backend keeps no exit statistics
+   */
+  default ExitStatistics exitStatistics(VmspaceId id) {
+    throw new VmspaceException(Errno.EOPNOTSUPP, "vmspace_exit_statistics", id,
+        "this backend keeps no exit statistics");
+  }
+
+  /**
+   * The exits of every vmspace of this context since it was opened, destroyed ones included,
+   * shared by every handle {@link #inherit()} made: the sum of the per-vmspace counts (see
+   * {@link #exitStatistics(VmspaceId)}) of all the vmspaces there ever were.
+   *
+   * <p>The default, for backends that keep no such counts, throws {@link Errno#EOPNOTSUPP}.
+   *
+   * @throws VmspaceException {@link Errno#EOPNOTSUPP} the backend keeps no exit statistics
+   */
+  default ExitStatistics exitStatistics() {
+    throw new VmspaceException(Errno.EOPNOTSUPP, "vmspace_exit_statistics", null,
+        "this backend keeps no exit statistics");
+  }
 }

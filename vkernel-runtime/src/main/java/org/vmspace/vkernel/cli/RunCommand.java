@@ -86,6 +86,16 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--clear-env", description = "Start from an empty environment instead of the caller's.")
   boolean clearEnv;
 
+  @Option(names = "--stats",
+      description = "At exit, print to stderr the exits out of guest mode by kind, the time in guest, service"
+          + " and kernel, and the system calls by name (see docs/vkernel.md).")
+  boolean stats;
+
+  @Option(names = "--jfr", paramLabel = "FILE",
+      description = "Record every exit, revocation batch and system call as JFR events into FILE"
+          + " (read it with the JDK's jfr print).")
+  Path jfr;
+
   @CommandLine.Mixin Accel accel = new Accel();
 
   /** How the emulated machine's vkernel gets the environment without showing it in ps. */
@@ -145,6 +155,9 @@ final class RunCommand implements Callable<Integer> {
       err.println("vkernel: --root " + root + ": not a directory");
       return 125;
     }
+    if (jfr != null && !writable(err, "--jfr", jfr)) {
+      return 125;
+    }
     if (accel.forcesEmulation()) {
       return runEmulated(err, "--accel=emulated asks for it", environment);
     }
@@ -173,7 +186,8 @@ final class RunCommand implements Callable<Integer> {
     } else {
       config.root(Path.of("/"), false).tmp(tmp);
     }
-    try (Kernel kernel = new Kernel(vms, config.build(), Syscalls::new)) {
+    try (RunReports reports = RunReports.start(err, stats, jfr);
+        Kernel kernel = new Kernel(vms, config.build(), Syscalls::new)) {
       String guestCwd = cwd != null ? cwd : root != null ? "/" : visibleCwd(kernel.vfs());
       List<String> envp = new ArrayList<>();
       environment.forEach((k, v) -> envp.add(k + "=" + v));
@@ -196,6 +210,7 @@ final class RunCommand implements Callable<Integer> {
       } finally {
         forwarded.uninstall();
       }
+      reports.report(kernel, vms);
       if (exit.timedOut()) {
         err.println("vkernel: " + program + ": timed out after " + timeout + "; killed");
         return 124;
@@ -245,6 +260,9 @@ final class RunCommand implements Callable<Integer> {
     if (net != null) {
       inner.add("--net=" + net);
     }
+    if (stats) {
+      inner.add("--stats");
+    }
     Path exchange = machine.shareWritable(Files.createTempDirectory("vkernel-emulated-"));
     try {
       return runEmulated(err, why, environment, machine, inner, exchange);
@@ -267,6 +285,9 @@ final class RunCommand implements Callable<Integer> {
       }
       inner.add("--trace=" + exchange.resolve("trace"));
     }
+    if (jfr != null) {
+      inner.add("--jfr=" + exchange.resolve("recording.jfr"));
+    }
     Path environ = exchange.resolve("environ");
     try (OutputStream out = Files.newOutputStream(environ)) {
       for (Map.Entry<String, String> e : environment.entrySet()) {
@@ -284,6 +305,20 @@ final class RunCommand implements Callable<Integer> {
       if (trace != null && !"-".equals(trace)) {
         copyTrace(err, exchange.resolve("trace"), Path.of(trace));
       }
+      if (jfr != null) {
+        copyTrace(err, exchange.resolve("recording.jfr"), jfr);
+      }
+    }
+  }
+
+  /** Whether FILE can be written (created and truncated now, as the run would); one line if not. */
+  private static boolean writable(PrintWriter err, String option, Path file) {
+    try {
+      Files.newOutputStream(file).close();
+      return true;
+    } catch (IOException e) {
+      err.println("vkernel: " + option + " " + file + ": " + e.getMessage());
+      return false;
     }
   }
 

@@ -82,46 +82,17 @@ public final class MsgQueues {
     synchronized (this) {
       q = ids.lookup(id);
     }
-    boolean queued = false;
-    try {
-      while (true) {
-        synchronized (this) {
-          q.check(who, 0222);
-          if (q.removed) {
-            throw new SyscallError(LinuxErrno.EIDRM);
-          }
-          if (text.length + q.cbytes <= q.qbytes && 1 + q.messages.size() <= q.qbytes) {
-            q.messages.addLast(new Message(type, text.clone()));
-            q.cbytes += text.length;
-            q.lspid = who.pid();
-            q.stime = IpcNamespace.now();
-            q.wakeAll();
-            return;
-          }
-          if ((flags & IPC_NOWAIT) != 0) {
-            throw new SyscallError(LinuxErrno.EAGAIN);
-          }
-          if (!queued) {
-            q.sleepers.add(sleeper);
-            queued = true;
-          }
-        }
-        if (sleeper.sleep(0) == Sleeper.Result.SIGNAL) {
-          synchronized (this) {
-            if (q.removed) {
-              throw new SyscallError(LinuxErrno.EIDRM);
-            }
-          }
-          throw new SyscallError(IpcNamespace.ERESTARTNOHAND);
-        }
+    await(q, who, 0222, sleeper, flags, LinuxErrno.EAGAIN, () -> {
+      if (text.length + q.cbytes > q.qbytes || 1 + q.messages.size() > q.qbytes) {
+        return null;
       }
-    } finally {
-      if (queued) {
-        synchronized (this) {
-          q.sleepers.remove(sleeper);
-        }
-      }
-    }
+      q.messages.addLast(new Message(type, text.clone()));
+      q.cbytes += text.length;
+      q.lspid = who.pid();
+      q.stime = IpcNamespace.now();
+      q.wakeAll();
+      return Boolean.TRUE;
+    });
   }
 
   /**
@@ -147,35 +118,50 @@ public final class MsgQueues {
     synchronized (this) {
       q = ids.lookup(id);
     }
+    return await(q, who, 0444, sleeper, flags, LinuxErrno.ENOMSG, () -> {
+      Message m = copy ? (type >= 0 && type < q.messages.size() ? q.messages.get((int) type) : null)
+          : find(q, type, flags);
+      if (m == null) {
+        return null;
+      }
+      if (m.text().length > maxSize && (flags & MSG_NOERROR) == 0) {
+        throw new SyscallError(LinuxErrno.E2BIG);
+      }
+      if (!copy) {
+        q.messages.remove(m);
+        q.cbytes -= m.text().length;
+        q.lrpid = who.pid();
+        q.rtime = IpcNamespace.now();
+        q.wakeAll();
+      }
+      byte[] text = m.text();
+      return new Message(m.type(), text.length > maxSize ? java.util.Arrays.copyOf(text, (int) maxSize) : text);
+    });
+  }
+
+  /**
+   * The wait both msgsnd and msgrcv make: {@code attempt} runs under the namespace's lock
+   * after the caller's permission ({@code mode}: EACCES) and then the queue's removal are
+   * checked, in Linux's order, and returns its result or null to wait. A queue
+   * removed meanwhile is EIDRM (also when the wait ends with a signal, as Linux reports it);
+   * with IPC_NOWAIT the wait is {@code nowaitErrno}; a signal is ERESTARTNOHAND.
+   */
+  private <T> T await(Queue q, Cred who, int mode, Sleeper sleeper, int flags, int nowaitErrno,
+      java.util.function.Supplier<T> attempt) {
     boolean queued = false;
     try {
       while (true) {
         synchronized (this) {
-          q.check(who, 0444);
+          q.check(who, mode);
           if (q.removed) {
             throw new SyscallError(LinuxErrno.EIDRM);
           }
-          Message m = copy ? (type >= 0 && type < q.messages.size() ? q.messages.get((int) type) : null)
-              : find(q, type, flags);
-          if (m != null) {
-            if (m.text().length > maxSize && (flags & MSG_NOERROR) == 0) {
-              throw new SyscallError(LinuxErrno.E2BIG);
-            }
-            if (!copy) {
-              q.messages.remove(m);
-              q.cbytes -= m.text().length;
-              q.lrpid = who.pid();
-              q.rtime = IpcNamespace.now();
-              q.wakeAll();
-            }
-            byte[] text = m.text();
-            if (text.length > maxSize) {
-              text = java.util.Arrays.copyOf(text, (int) maxSize);
-            }
-            return new Message(m.type(), text);
+          T done = attempt.get();
+          if (done != null) {
+            return done;
           }
           if ((flags & IPC_NOWAIT) != 0) {
-            throw new SyscallError(LinuxErrno.ENOMSG);
+            throw new SyscallError(nowaitErrno);
           }
           if (!queued) {
             q.sleepers.add(sleeper);

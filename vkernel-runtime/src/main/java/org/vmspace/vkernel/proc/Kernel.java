@@ -17,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import org.vmspace.vkernel.stats.KernelStats;
 import java.util.concurrent.locks.ReentrantLock;
 import org.vmspace.api.Backing;
 import org.vmspace.api.MemoryObject;
@@ -82,6 +83,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final SyscallTable syscalls;
   final Trace trace;
   final Futexes futexes = new Futexes();
+  /** System calls per number and faults turned into signals, of every task (vkernel run --stats). */
+  final KernelStats stats = new KernelStats();
   /** The System V IPC namespace: queues, semaphore sets and segments of all the guest processes. */
   final IpcNamespace ipc = new IpcNamespace(size -> vms().createMemoryObject(size), this::attaches);
   final long bootNanos = System.nanoTime();
@@ -127,6 +130,15 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   public VmspaceService vms() {
     return vms;
+  }
+
+  /**
+   * The system-call counts of every task this kernel ran (always kept: a clock read before and
+   * after each call and two array stores); the exits of their vmspaces are the service's
+   * {@code exitStatistics()}.
+   */
+  public KernelStats.Snapshot statistics() {
+    return stats.snapshot();
   }
 
   public Vfs vfs() {

@@ -16,4 +16,9 @@ public interface SyscallTable {
    * Runs on {@code t}'s own Java thread; never throws for a guest's bad arguments.
    */
   void dispatch(Task t);
+
+  /** The name of system call {@code nr} (for statistics and events); {@code syscall_NNN} here. */
+  default String name(long nr) {
+    return "syscall_" + nr;
+  }
 }

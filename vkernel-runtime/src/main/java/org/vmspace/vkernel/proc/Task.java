@@ -17,6 +17,8 @@ import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.SignalFrame;
 import org.vmspace.vkernel.signal.Signals;
+import org.vmspace.vkernel.stats.SyscallCounters;
+import org.vmspace.vkernel.stats.SyscallEvent;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -100,6 +102,8 @@ public final class Task implements Runnable {
   private int restart;
   private long restartNr;
 
+  /** This thread's system-call counts (its own thread writes them; the kernel sums them). */
+  private final SyscallCounters counters;
   private final int wakeFd;
   private final Object wakeLock = new Object();
   private boolean wakeClosed;
@@ -120,6 +124,7 @@ public final class Task implements Runnable {
       throw new SyscallError(LinuxErrno.EAGAIN, "eventfd: " + LinuxErrno.name(-fd));
     }
     this.wakeFd = fd;
+    this.counters = kernel.stats.newTask();
   }
 
   /**
@@ -234,6 +239,7 @@ public final class Task implements Runnable {
         }
         arena.close();
         CURRENT.remove();
+        kernel.stats.taskEnded(counters);
       }
     }
   }
@@ -260,12 +266,38 @@ public final class Task implements Runnable {
         continue;
       }
       switch (r) {
-        case SYSCALL -> kernel.syscalls.dispatch(this);
+        case SYSCALL -> syscall();
         case PAGEFAULT, TRAP -> fault();
         case INTERRUPTED, TIMEOUT -> {
           // A signal was posted, or the process is exiting: the next round handles it.
         }
       }
+    }
+  }
+
+  /**
+   * Handles the system call in the frame, counting it with its handling time; a JFR event when
+   * those are on. Nothing is allocated here while they are off: this is the hot path.
+   */
+  private void syscall() {
+    long nr = frame.rax();
+    SyscallEvent event = SyscallEvent.TYPE.isEnabled() ? new SyscallEvent() : null;
+    if (event != null) {
+      AddressSpace mm = process.mm;
+      event.vmspace = mm == null ? 0 : mm.id().value();
+      event.begin();
+    }
+    long start = System.nanoTime();
+    kernel.syscalls.dispatch(this);
+    counters.syscall(nr, System.nanoTime() - start);
+    if (event != null) {
+      event.end();
+      event.pid = process.pid;
+      event.tid = tid;
+      event.number = nr;
+      event.name = kernel.syscalls.name(nr);
+      event.result = frame.rax();
+      event.commit();
     }
   }
 
@@ -338,6 +370,7 @@ public final class Task implements Runnable {
       kernel.trace.event(tid, String.format("fault: trap %d err 0x%x at rip 0x%x (addr 0x%x, rsp 0x%x)",
           trapno, frame.err(), frame.rip(), frame.addr(), frame.rsp()));
     }
+    counters.faultSignal(trapno == Trap.T_PAGEFLT);
     forceSignal(sig, SigInfo.fault(sig, code, addr));
   }
 

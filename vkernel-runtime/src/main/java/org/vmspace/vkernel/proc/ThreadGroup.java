@@ -85,6 +85,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     this.uid = uid;
     this.gid = gid;
     Arrays.fill(actions, SigAction.DEFAULT);
+    kernel.stats.newProcess();
   }
 
   @Override

@@ -58,9 +58,24 @@ public final class Syscalls implements SyscallTable {
   }
 
   /** The name of system call {@code nr}, or {@code syscall_NNN}. */
+  @Override
   public String name(long nr) {
-    Entry e = nr >= 0 && nr < SIZE ? table[(int) nr] : null;
-    return e != null ? e.name() : "syscall_" + nr;
+    return nameOf(nr);
+  }
+
+  /** Linux's names by number, from the table; null where it has no handler. */
+  private static final String[] NAMES = new String[SIZE];
+
+  static {
+    for (Entry e : Linux64.TABLE) {
+      NAMES[e.nr()] = e.name();
+    }
+  }
+
+  /** The name of Linux x86-64 system call {@code nr} in this table, or {@code syscall_NNN}. */
+  public static String nameOf(long nr) {
+    String name = nr >= 0 && nr < SIZE ? NAMES[(int) nr] : null;
+    return name != null ? name : "syscall_" + nr;
   }
 
   /** The system calls with handlers, in number order. */

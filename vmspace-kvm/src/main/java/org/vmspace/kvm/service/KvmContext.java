@@ -40,7 +40,9 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   final FrameRefs refs;
   final FpuStates fpu;
   final Runners runners = new Runners();
-  final IdRegistry<Vmspace> registry = new IdRegistry<>(Vmspace::destroy);
+  /** The exit counts of every vmspace of the context, destroyed ones included. */
+  final ExitLedger exits = new ExitLedger();
+  final IdRegistry<Vmspace> registry = new IdRegistry<>(this::discard);
   private final Arena arena = Arena.ofShared();
   private final MemorySegment cpuid;
   private final TableMemory tableMemory;
@@ -239,6 +241,15 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
     }
     if (d != null) {
       d.close();
+    }
+  }
+
+  /** Tears a vmspace down (the registry's last reference is gone, or it was never registered). */
+  void discard(Vmspace vs) {
+    try {
+      vs.destroy();
+    } finally {
+      exits.retire(vs);
     }
   }
 

@@ -8,6 +8,7 @@ import java.util.function.Function;
 import org.vmspace.api.BackendInfo;
 import org.vmspace.api.Backing;
 import org.vmspace.api.Errno;
+import org.vmspace.api.ExitStatistics;
 import org.vmspace.api.HostFile;
 import org.vmspace.api.MemoryObject;
 import org.vmspace.api.RunResult;
@@ -68,15 +69,16 @@ final class KvmVmspaceService implements VmspaceService {
     } catch (VmFailure f) {
       throw error(f.errno(), "vmspace_create", id, f.getMessage());
     }
+    ctx.exits.track(vs);
     boolean registered;
     try {
       registered = ctx.registry.register(id.value(), vs);
     } catch (IllegalStateException closedMeanwhile) {
-      vs.destroy();
+      ctx.discard(vs);
       throw closedMeanwhile;
     }
     if (!registered) {
-      vs.destroy();
+      ctx.discard(vs);
       throw error(Errno.EEXIST, "vmspace_create", id, "id is in use");
     }
   }
@@ -188,8 +190,9 @@ final class KvmVmspaceService implements VmspaceService {
         throw new VmFailure(Errno.EEXIST, "child id " + child + " is in use");
       }
       Vmspace copy = vs.fork(child.value());
+      ctx.exits.track(copy);
       if (!ctx.registry.register(child.value(), copy)) {
-        copy.destroy();
+        ctx.discard(copy);
         throw new VmFailure(Errno.EEXIST, "child id " + child + " is in use");
       }
       return null;
@@ -322,6 +325,17 @@ final class KvmVmspaceService implements VmspaceService {
   @Override
   public BackendInfo backendInfo() {
     return info;
+  }
+
+  @Override
+  public ExitStatistics exitStatistics(VmspaceId id) {
+    return withVmspace("vmspace_exit_statistics", id, vs -> vs.counters().snapshot());
+  }
+
+  @Override
+  public ExitStatistics exitStatistics() {
+    checkOpen();
+    return ctx.exits.total();
   }
 
   /** The registry, for tests in this package. */

@@ -20,6 +20,7 @@ import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.vcpu.RunnerState;
 import org.vmspace.kvm.vcpu.Vcpu;
+import org.vmspace.kvm.vm.ExitCounters;
 import org.vmspace.kvm.vm.VmFailure;
 import org.vmspace.kvm.vm.Vmspace;
 
@@ -83,6 +84,7 @@ final class RunLoop {
     }
     long deadline = 0;
     Thread self = runner.thread();
+    long start = System.nanoTime();
     try {
       ctx.fpu.switchTo(v, x);
       // From the snapshot: a MADV_SETMAP meanwhile must not put the caller's root in this VM.
@@ -118,6 +120,7 @@ final class RunLoop {
         v.drainKicks();
       }
       domain.vcpus.release(v);
+      vs.counters().run(System.nanoTime() - start);
     }
   }
 
@@ -232,10 +235,22 @@ final class RunLoop {
     long lastFaultVa = -1;
     int repeats = 0;
     boolean retriedFault = false;
+    ExitCounters counters = vs.counters();
     while (true) {
+      // Off by default: one read of the event type's enabled flag per exit, nothing allocated.
+      ExitEvent event = ExitEvent.TYPE.isEnabled() ? new ExitEvent() : null;
+      if (event != null) {
+        event.begin();
+      }
+      long entered = System.nanoTime();
       int rc = enterUser(v, domain);
+      long guest = System.nanoTime() - entered;
+      if (event != null) {
+        event.end();
+      }
       if (rc == -Errnos.EFAULT && !retriedFault && vs.revokeTruncatedFilePages()) {
         // A shared file mapping's file was truncated under it: the access faults normally now.
+        count(counters, event, vs, ExitCounters.OTHER, ExitCounters.RUN_EFAULT, guest);
         retriedFault = true;
         continue;
       }
@@ -248,13 +263,16 @@ final class RunLoop {
         v.drainKicks();
         RunResult stop = stopReason(runner, deadline);
         if (stop == null) {
+          count(counters, event, vs, ExitCounters.OTHER, Kvm.KVM_EXIT_INTR, guest);
           continue;
         }
         if (cpl(run) != 3) {
           // Stopped inside an exception stub: let it exit, then stop after handling the exit.
+          count(counters, event, vs, ExitCounters.OTHER, Kvm.KVM_EXIT_INTR, guest);
           pendingStop = stop;
           continue;
         }
+        count(counters, event, vs, ExitCounters.INTERRUPT, Kvm.KVM_EXIT_INTR, guest);
         captureUser(v, f, x);
         f.trapno(0).err(0).addr(0);
         return stop;
@@ -267,6 +285,7 @@ final class RunLoop {
           if (flavour.syscallExitsAtCpl0()) {
             v.atCpl0(true);
           }
+          count(counters, event, vs, ExitCounters.SYSCALL, reason, guest);
           captureSyscall(v, f, x);
           keepPendingInterrupt(runner, pendingStop);
           return RunResult.SYSCALL;
@@ -281,6 +300,9 @@ final class RunLoop {
             lastFaultVa = va;
             resolved = repeats < MAX_REPEATED_FAULTS && resolveFault(vs, f);
           }
+          count(counters, event, vs,
+              resolved ? ExitCounters.DEMAND_FAULT : kind == 14 ? ExitCounters.PAGE_FAULT : ExitCounters.TRAP,
+              reason, guest);
           if (resolved && pendingStop == null) {
             resume(v);
             v.atCpl0(false);
@@ -295,6 +317,7 @@ final class RunLoop {
           keepPendingInterrupt(runner, pendingStop);
           return RunResult.forTrap(f.trapno());
         }
+        count(counters, event, vs, ExitCounters.TRAP, reason, guest);
         keepPendingInterrupt(runner, pendingStop);
         captureUser(v, f, x);
         f.rip(untrustedIoRip(vs, run, out));
@@ -302,8 +325,23 @@ final class RunLoop {
         f.trapno(Trap.T_PROTFLT).err(0).addr(0);
         return RunResult.TRAP;
       }
+      // MMIO, a triple fault, an internal error: a trap for the caller; anything else fails.
+      boolean trap = reason == Kvm.KVM_EXIT_MMIO || reason == Kvm.KVM_EXIT_SHUTDOWN
+          || reason == Kvm.KVM_EXIT_INTERNAL_ERROR;
+      count(counters, event, vs, trap ? ExitCounters.TRAP : ExitCounters.OTHER, reason, guest);
       keepPendingInterrupt(runner, pendingStop);
       return unusualExit(v, vs, run, reason, f, x);
+    }
+  }
+
+  /** Counts one exit, and records it as a JFR event when those are on. */
+  private static void count(ExitCounters counters, ExitEvent event, Vmspace vs, int kind, int reason, long nanos) {
+    counters.exit(kind, reason, nanos);
+    if (event != null) {
+      event.vmspace = vs.id();
+      event.kind = ExitCounters.kindName(kind);
+      event.reason = reason == ExitCounters.RUN_EFAULT ? "EFAULT" : Kvm.exitName(reason);
+      event.commit();
     }
   }
 

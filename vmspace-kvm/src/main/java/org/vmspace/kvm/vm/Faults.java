@@ -51,7 +51,7 @@ final class Faults {
           }, r);
         }
       }
-      vm.space.revoke(r);
+      vm.revoke(r);
       return dropped[0];
     } finally {
       vm.lock.unlock();
@@ -122,7 +122,7 @@ final class Faults {
     long frame = Pte.address(t.leaf());
     Revocation r = new Revocation();
     r.store(t.entryGpa(), leafFor(frame, e.prot, mustCopyOnWrite(e, frame)));
-    vm.space.revoke(r);
+    vm.revoke(r);
     return Fault.RESOLVED;
   }
 
@@ -191,7 +191,7 @@ final class Faults {
     if (!vm.tables.install(va, leafFor(frame, prot, cow))) {
       Revocation r = new Revocation();
       vm.space.release(frame, r);
-      vm.space.revoke(r);
+      vm.revoke(r);
       return Fault.NO_MEMORY;
     }
     return Fault.RESOLVED;
@@ -231,7 +231,7 @@ final class Faults {
       ownAround(e, va, r);
     }
     // Present entries change: only a guest-side store is seen by every vCPU.
-    vm.space.revoke(r);
+    vm.revoke(r);
     return Fault.RESOLVED;
   }
 

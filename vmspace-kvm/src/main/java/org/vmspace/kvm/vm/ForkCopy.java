@@ -54,12 +54,12 @@ final class ForkCopy {
             failed[0] = true;
             Revocation undo = new Revocation();
             vm.space.release(frame, undo);
-            vm.space.revoke(undo);
+            vm.revoke(undo);
           }
         }
         return shared;
       }, parentDowngrades);
-      vm.space.revoke(parentDowngrades);
+      vm.revoke(parentDowngrades);
       if (failed[0]) {
         child.destroy();
         throw new VmFailure(Errno.ENOMEM, "no memory for the child's page tables");

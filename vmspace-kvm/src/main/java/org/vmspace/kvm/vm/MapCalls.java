@@ -188,7 +188,7 @@ final class MapCalls {
         && vm.map.entries().stream().noneMatch(e -> e.isVpagetable() && e.object == v.object())) {
       vm.virtualTables.leaveVpage();
     }
-    vm.space.revoke(r);
+    vm.revoke(r);
   }
 
   // ---------------------------------------------------------------- mprotect
@@ -246,7 +246,7 @@ final class MapCalls {
         // Keep the accessed and dirty bits the guest has set.
         return wanted | (leaf & (Pte.A | Pte.D));
       }, r);
-      vm.space.revoke(r);
+      vm.revoke(r);
     } finally {
       vm.lock.unlock();
     }
@@ -283,7 +283,7 @@ final class MapCalls {
         case Madvise.MADV_DONTNEED, Madvise.MADV_FREE -> {
           Revocation r = new Revocation();
           vm.tables.revokeRange(start, end, vm::dropLeaf, r);
-          vm.space.revoke(r);
+          vm.revoke(r);
         }
         case Madvise.MADV_WILLNEED -> vm.faults.populate(start, end);
         case Madvise.MADV_INVAL -> vm.virtualTables.invalidate(start, end);

@@ -89,6 +89,10 @@ final class VirtualPageTables {
     Revocation r = new Revocation();
     TableMemory tables = v.domain().tableMemory();
     new TableWalker(tables).walk(v.cr3(), start, end, new TableWalker.Restore(tables, r));
+    // Counted like the service's own revocations: a batch of guest-side stores.
+    if (r.storeCount() > 0) {
+      vm.counters.revocation();
+    }
     v.domain().revoke(r);
   }
   /** pread/pwrite on the caller's tables: their translations and permissions, no faults resolved. */

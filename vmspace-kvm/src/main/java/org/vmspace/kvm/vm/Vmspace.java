@@ -81,6 +81,8 @@ public final class Vmspace {
   final ForkCopy forkCopy = new ForkCopy(this);
   final MemoryCopy memoryCopy = new MemoryCopy(this);
   final VirtualPageTables virtualTables = new VirtualPageTables(this);
+  /** What {@code exitStatistics(id)} reports: the run loop's exits and this space's revocations. */
+  final ExitCounters counters = new ExitCounters();
 
   /**
    * The caller's page tables in force: the domain they are walked in, the CR3 value (root with
@@ -221,6 +223,33 @@ public final class Vmspace {
     return memoryCopy.readUserByte(va);
   }
 
+  /** The exit counters of this address space. */
+  public ExitCounters counters() {
+    return counters;
+  }
+
+  /**
+   * Applies a revocation made for this address space, counting it as a revocation batch when it
+   * has stores (one that only frees frames or drops references costs no maintenance run).
+   */
+  void revoke(Revocation r) {
+    if (r.storeCount() == 0) {
+      space.revoke(r);
+      return;
+    }
+    counters.revocation();
+    RevocationEvent event = RevocationEvent.TYPE.isEnabled() ? new RevocationEvent() : null;
+    if (event == null) {
+      space.revoke(r);
+      return;
+    }
+    event.begin();
+    space.revoke(r);
+    event.vmspace = id;
+    event.stores = r.storeCount();
+    event.commit();
+  }
+
   /** A leaf rewriter that unmaps and drops the leaf's frame reference. */
   long dropLeaf(long va, long leaf, Revocation r) {
     space.release(Pte.address(leaf), r);
@@ -251,7 +280,7 @@ public final class Vmspace {
           e.object.removeMapping(r);
         }
       }
-      space.revoke(r);
+      revoke(r);
     } finally {
       lock.unlock();
     }

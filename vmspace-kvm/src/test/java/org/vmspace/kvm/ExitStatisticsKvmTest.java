@@ -1,0 +1,133 @@
+package org.vmspace.kvm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.vmspace.kvm.testing.GuestFixture.at;
+
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.vmspace.api.Errno;
+import org.vmspace.api.ExitStatistics;
+import org.vmspace.api.Prot;
+import org.vmspace.api.RunResult;
+import org.vmspace.api.TrapFrame;
+import org.vmspace.api.VextFrame;
+import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceId;
+import org.vmspace.kvm.testing.GuestFixture;
+import org.vmspace.kvm.vm.Vmspace;
+
+/**
+ * The exit counts are exact for guests whose exits are known: N system calls are N syscall
+ * exits, touching M fresh pages costs M / fault-around demand faults, an unmap of touched pages
+ * is one revocation batch, and a destroyed vmspace's counts stay in the service's total.
+ */
+@Tag("kvm")
+class ExitStatisticsKvmTest {
+  private static final long DATA = 0x6000_0000L;
+  private static final int PAGES = 64;
+
+  private final GuestFixture g = new GuestFixture();
+
+  @AfterEach
+  void close() {
+    g.close();
+  }
+
+  private ExitStatistics stats(VmspaceId id) {
+    ExitStatistics s = g.vms.exitStatistics(id);
+    // Whatever the guest did: every exit has one kind and one KVM reason, and guest time is
+    // part of the time in ctl(RUN).
+    assertThat(s.kvmExits().values().stream().mapToLong(Long::longValue).sum()).isEqualTo(s.exits());
+    assertThat(s.guestNanos()).isLessThanOrEqualTo(s.runNanos());
+    return s;
+  }
+
+  @Test
+  void syscallsFreshPagesFaultsTrapsAndTimeoutsAreCountedExactly() {
+    VmspaceId id = g.space(1);
+    assertThat(stats(id)).as("a new vmspace").isEqualTo(ExitStatistics.EMPTY);
+    VextFrame x = new VextFrame();
+    TrapFrame f = at("syscall_loop").rax(0);
+    assertThat(g.run(id, f, x)).isEqualTo(RunResult.SYSCALL);
+    ExitStatistics first = stats(id);
+    // The first instruction fetch faults the text page in (fault-around maps the rest of the
+    // image with it); syscall_loop touches no other memory.
+    assertThat(first.demandFaults()).isEqualTo(1);
+    assertThat(first.syscalls()).isEqualTo(1);
+    assertThat(first.exits()).isEqualTo(2);
+    assertThat(first.kvmExits()).containsOnlyKeys("IO");
+    assertThat(first.guestNanos()).isPositive();
+
+    int n = 50;
+    for (int i = 0; i < n; i++) {
+      assertThat(g.run(id, f, x)).isEqualTo(RunResult.SYSCALL);
+    }
+    ExitStatistics loop = stats(id).minus(first);
+    assertThat(loop.syscalls()).isEqualTo(n);
+    assertThat(loop.exits()).as("nothing but the system calls").isEqualTo(n);
+
+    g.anon(id, DATA, PAGES * 4096L, Prot.PROT_READ | Prot.PROT_WRITE);
+    ExitStatistics before = stats(id);
+    assertThat(g.run(id, at("touch_pages").rbx(DATA).rcx(PAGES), x)).isEqualTo(RunResult.SYSCALL);
+    ExitStatistics touch = stats(id).minus(before);
+    assertThat(touch.demandFaults()).as("one fault per fault-around block")
+        .isEqualTo(PAGES / Vmspace.FAULT_AROUND_PAGES);
+    assertThat(touch.syscalls()).isEqualTo(1);
+    assertThat(touch.exits()).isEqualTo(1 + PAGES / Vmspace.FAULT_AROUND_PAGES);
+    assertThat(touch.revocations()).isZero();
+
+    before = stats(id);
+    g.vms.munmap(id, DATA, PAGES * 4096L);
+    assertThat(stats(id).minus(before).revocations()).as("munmap of touched pages").isEqualTo(1);
+    g.anon(id, DATA, PAGES * 4096L, Prot.PROT_READ | Prot.PROT_WRITE);
+    g.vms.munmap(id, DATA, PAGES * 4096L);
+    assertThat(stats(id).minus(before).revocations()).as("munmap of untouched pages stores nothing").isEqualTo(1);
+
+    before = stats(id);
+    assertThat(g.run(id, at("touch_pages").rbx(DATA).rcx(1), x)).isEqualTo(RunResult.PAGEFAULT);
+    assertThat(g.run(id, at("do_ud2"), x)).isEqualTo(RunResult.TRAP);
+    assertThat(g.vms.run(id, at("spin"), x, Duration.ofMillis(20))).isEqualTo(RunResult.TIMEOUT);
+    ExitStatistics returned = stats(id).minus(before);
+    assertThat(returned.pageFaults()).isEqualTo(1);
+    assertThat(returned.traps()).isEqualTo(1);
+    assertThat(returned.interrupts()).isEqualTo(1);
+    assertThat(returned.demandFaults()).isZero();
+    assertThat(returned.otherExits()).isZero();
+    assertThat(returned.kvmExits()).containsEntry("IO", 2L).containsEntry("INTR", 1L);
+  }
+
+  @Test
+  void forksStartFromZeroAndDestroyedVmspacesStayInTheServiceTotal() {
+    VmspaceId parent = g.space(1);
+    VmspaceId other = g.space(2);
+    VextFrame x = new VextFrame();
+    g.anon(parent, DATA, PAGES * 4096L, Prot.PROT_READ | Prot.PROT_WRITE);
+    assertThat(g.run(parent, at("touch_pages").rbx(DATA).rcx(PAGES), x)).isEqualTo(RunResult.SYSCALL);
+    assertThat(g.run(other, at("one_syscall"), new VextFrame())).isEqualTo(RunResult.SYSCALL);
+    ExitStatistics p = stats(parent);
+    ExitStatistics o = stats(other);
+    assertThat(g.vms.exitStatistics()).as("the service's total").isEqualTo(p.plus(o));
+
+    VmspaceId child = VmspaceId.of(3);
+    g.vms.fork(parent, child);
+    assertThat(stats(child)).as("a fork's child").isEqualTo(ExitStatistics.EMPTY);
+    assertThat(stats(parent).minus(p).revocations()).as("fork write-protects the parent's pages").isEqualTo(1);
+    assertThat(stats(parent).minus(p).exits()).isZero();
+
+    ExitStatistics total = g.vms.exitStatistics();
+    ExitStatistics o2 = stats(other);
+    g.vms.destroy(other);
+    assertThatThrownBy(() -> g.vms.exitStatistics(other))
+        .isInstanceOfSatisfying(VmspaceException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+    ExitStatistics after = g.vms.exitStatistics().minus(total);
+    assertThat(after.exits()).as("the destroyed vmspace's exits are still counted once").isZero();
+    assertThat(after.revocations()).as("its teardown revoked its present pages").isEqualTo(1);
+    assertThat(g.vms.exitStatistics().minus(stats(parent)).minus(stats(child)).exits()).isEqualTo(o2.exits());
+    try (var inherited = g.vms.inherit()) {
+      assertThat(inherited.exitStatistics()).isEqualTo(g.vms.exitStatistics());
+    }
+  }
+}
