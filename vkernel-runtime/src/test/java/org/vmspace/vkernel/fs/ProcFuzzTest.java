@@ -255,6 +255,25 @@ class ProcFuzzTest {
     assertThat(outcomes.getOrDefault("resolved", 0)).as(outcomes.toString()).isGreaterThan((int) (cases / 20));
   }
 
+  /** Regression: Integer.parseInt took {@code +1} and {@code 01} for pid 1 (and so for fds, tids). */
+  @Test
+  void pidsFdsAndTidsAreSpelledAsLinuxReadsThem() {
+    for (String missing : new String[] {"/proc/+1", "/proc/01", "/proc/001/maps", "/proc/+37/status", "/proc/2/fd/+0",
+        "/proc/2/fd/00", "/proc/2/fd/05", "/proc/self/fd/+5", "/proc/2/task/+2", "/proc/2/task/02/stat",
+        "/proc/4294967297", "/proc/2/fd/4294967296", "/proc/ 1", "/proc/1 "}) {
+      try {
+        Vfs.Node n = vfs.resolve(missing, "/", true);
+        assertThat(n).as(missing).isInstanceOfSatisfying(Vfs.VirtualNode.class, v -> assertThat(v.entry()).as(missing).isNull());
+      } catch (SyscallError e) {
+        assertThat(e.errno()).as(missing).isEqualTo(LinuxErrno.ENOENT); // a missing directory on the way
+      }
+    }
+    for (String present : new String[] {"/proc/1", "/proc/37/maps", "/proc/2/fd/0", "/proc/2/fd/5", "/proc/2/task/1002/stat"}) {
+      Vfs.Node n = vfs.resolve(present, "/", false);
+      assertThat(n).as(present).isInstanceOfSatisfying(Vfs.VirtualNode.class, v -> assertThat(v.entry()).as(present).isNotNull());
+    }
+  }
+
   /** Opens a virtual entry read-only and reads or lists it to the end (a bounded number of calls). */
   private static void readAll(Vfs.VirtualNode v, MemorySegment buf) {
     if (v.entry().linkTarget() != null && !v.entry().isDirectory()) {

@@ -506,6 +506,50 @@ final class ExecFuzzer {
     return null;
   }
 
+  /**
+   * Execs one file outside a fuzzing run, with the same time limit: the loaded program after the
+   * consistency checks, or the {@link SyscallError}.
+   *
+   * @throws AssertionError for a hang, another exception or an inconsistent program
+   */
+  ExecHarness.Result execOne(String path) {
+    Future<ExecHarness.Result> f = runner.submit(() -> harness.exec(path, ARGV, ENVP));
+    ExecHarness.Result res;
+    try {
+      res = f.get(CASE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      throw new AssertionError("exec " + path + " hangs");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof SyscallError se) {
+        throw se;
+      }
+      throw new AssertionError("exec " + path + " threw " + e.getCause(), e.getCause());
+    }
+    String problem = check(res);
+    if (problem != null) {
+      throw new AssertionError("exec " + path + ": " + problem);
+    }
+    return res;
+  }
+
+  /** The arguments a program was started with (its /proc/PID/cmdline split at the NULs). */
+  static List<String> args(ExecHarness.Result res) {
+    List<String> out = new ArrayList<>();
+    int from = 0;
+    byte[] c = res.cmdline();
+    for (int i = 0; i < c.length; i++) {
+      if (c[i] == 0) {
+        out.add(new String(c, from, i - from, StandardCharsets.ISO_8859_1));
+        from = i + 1;
+      }
+    }
+    return out;
+  }
+
   void close() {
     runner.shutdownNow();
     harness.close();
