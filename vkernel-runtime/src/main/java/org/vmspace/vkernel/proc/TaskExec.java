@@ -82,6 +82,11 @@ public final class TaskExec {
             file = script.interpreter();
             continue;
           }
+          if (n < 64) {
+            // Not a script and shorter than an ELF header (an empty file, say): no format takes
+            // it, and it is refused before a page cache is opened for it.
+            throw new SyscallError(LinuxErrno.ENOEXEC, "too short for ELF");
+          }
           image = Found.of(k.files.get(fd, st), fd, h.guestPath());
         } finally {
           Host.close(fd);
