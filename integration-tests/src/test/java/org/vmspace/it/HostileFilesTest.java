@@ -75,6 +75,7 @@ class HostileFilesTest {
     // The script at a path as long as the interpreter's, so that it replaces it in place.
     String viaLink = "/tmp/hf-" + "x".repeat(interp.length() - "/tmp/hf-".length());
     Files.copy(script, Path.of(viaLink), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.setPosixFilePermissions(Path.of(viaLink), PosixFilePermissions.fromString("rwxr-xr-x"));
     System.arraycopy(bytes(viaLink), 0, elf, at, interp.length());
     cases.add(new Case(file("interp-is-a-script", elf), 126,
         "cannot execute: its ELF interpreter is not an x86-64 ELF image"));
