@@ -46,7 +46,8 @@ import org.vmspace.vkernel.testing.ModelVmspaceService;
  * the file's bytes followed by zeros up to the end of its page. Chains of well-formed scripts
  * (whose outcome is known in advance: the argv Linux builds, ELOOP after five scripts, ENOENT or
  * EACCES for the interpreter at the end) are checked exactly. Anything else — another exception,
- * a hang, a wrong errno — is a failure; its input is written under {@code target/fuzz-failures}.
+ * a hang, a wrong errno, a request to the vmspace for memory outside the user range (which the
+ * service would refuse) — is a failure; its input is written under {@code target/fuzz-failures}.
  */
 final class ExecFuzzer {
   static final long CASE_TIMEOUT_MS = 10_000;
@@ -65,12 +66,14 @@ final class ExecFuzzer {
     final Map<String, Long> errnos = new TreeMap<>();
     final List<String> failures = new ArrayList<>();
     long exactChecks;
+    /** Requests for memory past the user limit or wrapping, which the service refused. */
+    long refusedOutOfRange;
     long millis;
 
     @Override
     public String toString() {
-      return "cases=" + cases + " loaded=" + loaded + " exact=" + exactChecks + " errnos=" + errnos + " failures="
-          + failures.size() + " in " + millis + " ms";
+      return "cases=" + cases + " loaded=" + loaded + " exact=" + exactChecks + " errnos=" + errnos
+          + " refusedOutOfRange=" + refusedOutOfRange + " failures=" + failures.size() + " in " + millis + " ms";
     }
   }
 
@@ -153,6 +156,7 @@ final class ExecFuzzer {
       }
     }
     rep.millis = (System.nanoTime() - t0) / 1_000_000;
+    rep.refusedOutOfRange = vms.outOfRange();
     return rep;
   }
 
@@ -252,6 +256,14 @@ final class ExecFuzzer {
   private void runCase(Case c, String tag, Report rep) throws IOException {
     rep.cases++;
     int liveBefore = vms.live();
+    long outsideBefore = vms.outOfRange();
+    runOne(c, tag, rep, liveBefore);
+    if (vms.outOfRange() != outsideBefore) {
+      fail(rep, tag, c, "the vmspace was asked for memory past the user range (refused)");
+    }
+  }
+
+  private void runOne(Case c, String tag, Report rep, int liveBefore) throws IOException {
     Future<ExecHarness.Result> f = runner.submit(() -> harness.exec(c.path(), ARGV, ENVP));
     ExecHarness.Result res;
     try {
@@ -513,6 +525,17 @@ final class ExecFuzzer {
    * @throws AssertionError for a hang, another exception or an inconsistent program
    */
   ExecHarness.Result execOne(String path) {
+    long outsideBefore = vms.outOfRange();
+    try {
+      return execChecked(path);
+    } finally {
+      if (vms.outOfRange() != outsideBefore) {
+        throw new AssertionError("exec " + path + " asked the vmspace for memory past the user range");
+      }
+    }
+  }
+
+  private ExecHarness.Result execChecked(String path) {
     Future<ExecHarness.Result> f = runner.submit(() -> harness.exec(path, ARGV, ENVP));
     ExecHarness.Result res;
     try {
