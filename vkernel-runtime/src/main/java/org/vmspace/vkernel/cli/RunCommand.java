@@ -375,6 +375,7 @@ final class RunCommand implements Callable<Integer> {
       case LinuxErrno.ELOOP -> "Too many levels of symbolic links";
       case LinuxErrno.E2BIG -> "Argument list too long";
       case LinuxErrno.ENOMEM -> "Cannot allocate memory";
+      case LinuxErrno.EIO -> "Input/output error";
       default -> LinuxErrno.name(errno);
     };
     String detail = e.getMessage();

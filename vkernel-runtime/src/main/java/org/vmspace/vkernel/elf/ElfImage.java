@@ -31,6 +31,8 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
   public static final int PT_GNU_STACK = 0x6474e551;
   /** Where user addresses end: the vmspace's limit, so a header the loader accepts can be mapped. */
   static final long USER_LIMIT = VmspaceService.VM_MAX_USER_ADDRESS;
+  /** The most bytes of program headers Linux reads (ELF_MIN_ALIGN, a page). */
+  static final long MAX_PHDRS_SIZE = 4096;
   public static final int PF_X = 1;
   public static final int PF_W = 2;
   public static final int PF_R = 4;
@@ -45,7 +47,8 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
   /**
    * Parses the executable open on host descriptor {@code fd}.
    *
-   * @throws SyscallError ENOEXEC if it is not an ELF64 x86-64 executable
+   * @throws SyscallError ENOEXEC if it is not an ELF64 x86-64 executable this kernel loads, EIO if
+   *     its PT_INTERP path lies past the end of the file (a short read, as in Linux)
    */
   public static ElfImage parse(int fd, long fileSize) {
     try (Arena a = Arena.ofConfined()) {
@@ -71,7 +74,10 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
       long phoff = h.get(LONG, 32);
       int phentsize = Short.toUnsignedInt(h.get(SHORT, 54));
       int phnum = Short.toUnsignedInt(h.get(SHORT, 56));
-      if (phentsize != 56 || phnum == 0 || phnum > 256 || phoff <= 0 || phoff + 56L * phnum > fileSize) {
+      // As Linux's load_elf_phdrs: the table is 1 to 4096 bytes (one page: at most 73 entries).
+      // e_phoff is unsigned: compared so that no offset near 2^64 can wrap the end past the file's.
+      if (phentsize != 56 || phnum == 0 || 56L * phnum > MAX_PHDRS_SIZE || phoff == 0
+          || Long.compareUnsigned(phoff, fileSize) > 0 || 56L * phnum > fileSize - phoff) {
         throw new SyscallError(LinuxErrno.ENOEXEC, "bad program headers");
       }
       MemorySegment ph = a.allocate(56L * phnum);
@@ -120,8 +126,12 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
    * NUL-terminated and at most PATH_MAX long, and ENOEXEC otherwise.
    */
   private static String interpreter(int fd, Segment s, long fileSize, Arena a) {
-    if (s.filesz() < 2 || s.filesz() > 4096 || Long.compareUnsigned(s.offset(), fileSize - s.filesz()) > 0) {
+    if (Long.compareUnsigned(s.filesz(), 2) < 0 || Long.compareUnsigned(s.filesz(), 4096) > 0) {
       throw new SyscallError(LinuxErrno.ENOEXEC, "bad PT_INTERP");
+    }
+    // Linux's elf_read: a path that is not all in the file is a short read, EIO.
+    if (Long.compareUnsigned(s.offset(), fileSize - s.filesz()) > 0) {
+      throw new SyscallError(LinuxErrno.EIO, "PT_INTERP past the end of the file");
     }
     MemorySegment p = a.allocate(s.filesz());
     if (Host.pread(fd, p, s.filesz(), s.offset()) != s.filesz()) {

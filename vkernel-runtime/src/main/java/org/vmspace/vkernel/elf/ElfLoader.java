@@ -157,6 +157,14 @@ public final class ElfLoader {
 
   private static void loadSegment(AddressSpace as, Program program, ElfImage.Segment s, long base) {
     long vaddr = base + s.vaddr();
+    // ElfImage keeps each segment inside the user range relative to 0; moved by the load base
+    // (a PIE's, an interpreter's) it may end past it. Refused here, compared unsigned, so that
+    // the vmspace is never asked for memory outside itself; Linux's mmap gives ENOMEM there.
+    if (Long.compareUnsigned(vaddr, AddressSpace.USER_END) >= 0
+        || Long.compareUnsigned(s.memsz(), AddressSpace.USER_END - vaddr) > 0
+        || Long.compareUnsigned((vaddr + s.memsz() + PAGE - 1) & ~(PAGE - 1), AddressSpace.USER_END) > 0) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "segment past the end of the user address range");
+    }
     long start = vaddr & ~(PAGE - 1);
     long fileEnd = vaddr + s.filesz();
     long memEnd = vaddr + s.memsz();

@@ -141,10 +141,8 @@ public final class VirtualFs {
           break;
       }
     }
-    int pid;
-    try {
-      pid = Integer.parseInt(name);
-    } catch (NumberFormatException e) {
+    int pid = number(name);
+    if (pid < 0) {
       return null;
     }
     ProcView.ProcInfo p = procs.process(pid);
@@ -180,12 +178,9 @@ public final class VirtualFs {
       };
     }
     if (comps.size() == 4 && what.equals("fd")) {
-      try {
-        FileDescription d = p.fds().get(Integer.parseInt(comps.get(3)));
-        return d == null ? null : fdEntry(d);
-      } catch (NumberFormatException e) {
-        return null;
-      }
+      int fd = number(comps.get(3));
+      FileDescription d = fd < 0 ? null : p.fds().get(fd);
+      return d == null ? null : fdEntry(d);
     }
     return null;
   }
@@ -198,13 +193,8 @@ public final class VirtualFs {
     if (comps.size() == 3) {
       return dir(() -> p.tids().stream().map(String::valueOf).toList());
     }
-    int tid;
-    try {
-      tid = Integer.parseInt(comps.get(3));
-    } catch (NumberFormatException e) {
-      return null;
-    }
-    if (!p.tids().contains(tid)) {
+    int tid = number(comps.get(3));
+    if (tid < 0 || !p.tids().contains(tid)) {
       return null;
     }
     List<String> inner = new ArrayList<>(comps.subList(0, 2));
@@ -213,6 +203,28 @@ public final class VirtualFs {
       return dir(List.of("exe", "cwd", "root", "fd", "cmdline", "comm", "stat", "status", "maps"));
     }
     return inner.get(2).equals("task") ? null : lookupProc(inner);
+  }
+
+  /**
+   * A /proc name as a pid, tid or descriptor number, as Linux's name_to_int reads it: decimal
+   * digits only (no sign, no blank), no leading zero unless it is {@code 0} itself; -1 for any
+   * other name and for a number past {@code Integer.MAX_VALUE} (no pid, tid or descriptor is that
+   * large). {@code Integer.parseInt} would take {@code +1} and {@code 007} for 1 and 7, names under
+   * which Linux's /proc has nothing.
+   */
+  static int number(String name) {
+    if (name.isEmpty() || name.length() > 10 || (name.length() > 1 && name.charAt(0) == '0')) {
+      return -1;
+    }
+    long n = 0;
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      n = n * 10 + (c - '0');
+    }
+    return n > Integer.MAX_VALUE ? -1 : (int) n;
   }
 
   private static String mounts() {

@@ -20,7 +20,11 @@ import org.vmspace.vkernel.sys.SyscallError;
  * {@code task_exec.go}.
  */
 public final class TaskExec {
-  private static final int MAX_EXEC_DEPTH = 4;
+  /**
+   * How many files exec looks at before ELOOP, as Linux's exec_binprm ({@code depth > 5}): up to
+   * five {@code #!} scripts in a chain, then the binary.
+   */
+  private static final int MAX_EXEC_DEPTH = 5;
   private static final int MAX_ARGS = 1 << 17;
 
   private TaskExec() {}
@@ -44,9 +48,6 @@ public final class TaskExec {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment st = a.allocate(Host.STAT_SIZE, 8);
       for (int depth = 0; image == null; depth++) {
-        if (depth > MAX_EXEC_DEPTH) {
-          throw new SyscallError(LinuxErrno.ELOOP, "too many #! interpreters");
-        }
         Vfs.Node node = k.vfs.resolve(file, p.cwd, true);
         if (!(node instanceof Vfs.HostNode h)) {
           throw new SyscallError(LinuxErrno.EACCES, node.guestPath());
@@ -60,21 +61,31 @@ public final class TaskExec {
           if ((mode & 0170000) != Stat.S_IFREG || (mode & 0111) == 0) {
             throw new SyscallError(LinuxErrno.EACCES, h.guestPath());
           }
-          MemorySegment head = a.allocate(256);
-          long n = Host.pread(fd, head, 256, 0);
-          if (n >= 2 && head.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) == '#'
-              && head.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1) == '!') {
-            String[] interp = shebang(head.asSlice(2, n - 2).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+          // After the file is found and may be executed: Linux opens a script's interpreter in
+          // load_script (ENOENT, EACCES) and counts the depth only when it comes to examine it.
+          if (depth > MAX_EXEC_DEPTH) {
+            throw new SyscallError(LinuxErrno.ELOOP, "too many #! interpreters");
+          }
+          MemorySegment head = a.allocate(Shebang.BUF_SIZE);
+          long n = Host.pread(fd, head, Shebang.BUF_SIZE, 0);
+          Shebang script = n < 2 ? null
+              : Shebang.parse(head.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), (int) n);
+          if (script != null) {
             List<byte[]> newArgs = new ArrayList<>();
-            newArgs.add(PathBytes.bytes(interp[0]));
-            if (interp[1] != null) {
-              newArgs.add(PathBytes.bytes(interp[1]));
+            newArgs.add(PathBytes.bytes(script.interpreter()));
+            if (script.argument() != null) {
+              newArgs.add(PathBytes.bytes(script.argument()));
             }
             newArgs.add(PathBytes.bytes(file));
             newArgs.addAll(args.isEmpty() ? List.of() : args.subList(1, args.size()));
             args = newArgs;
-            file = interp[0];
+            file = script.interpreter();
             continue;
+          }
+          if (n < 64) {
+            // Not a script and shorter than an ELF header (an empty file, say): no format takes
+            // it, and it is refused before a page cache is opened for it.
+            throw new SyscallError(LinuxErrno.ENOEXEC, "too short for ELF");
           }
           image = Found.of(k.files.get(fd, st), fd, h.guestPath());
         } finally {
@@ -151,36 +162,6 @@ public final class TaskExec {
     ElfLoader.Program program() {
       return new ElfLoader.Program(elf, entry.file(), path, entry.id());
     }
-  }
-
-  /** The interpreter and optional argument of a {@code #!} line. */
-  private static String[] shebang(byte[] rest) {
-    int end = 0;
-    while (end < rest.length && rest[end] != '\n') {
-      end++;
-    }
-    if (end == rest.length && rest.length >= 254) {
-      throw new SyscallError(LinuxErrno.ENOEXEC, "#! line too long");
-    }
-    String line = PathBytes.of(rest, 0, end).strip();
-    if (line.isEmpty()) {
-      throw new SyscallError(LinuxErrno.ENOEXEC, "empty #! line");
-    }
-    int sp = indexOfBlank(line);
-    if (sp < 0) {
-      return new String[] {line, null};
-    }
-    String arg = line.substring(sp).strip();
-    return new String[] {line.substring(0, sp), arg.isEmpty() ? null : arg};
-  }
-
-  private static int indexOfBlank(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      if (s.charAt(i) == ' ' || s.charAt(i) == '\t') {
-        return i;
-      }
-    }
-    return -1;
   }
 
   private static void load(Task t, Found image, Found interp, String execfn,

@@ -1,0 +1,2 @@
+#!/fuzz/static.elf
+echo hi
