@@ -181,6 +181,7 @@ class ConcurrencyStressTest {
             if (res != null && f.rip() != startRip) {
               ranGuest.incrementAndGet();
             }
+            pause(rnd);
           }
         }));
       }
@@ -189,7 +190,9 @@ class ConcurrencyStressTest {
         String who = "destroyer" + d;
         boolean recreates = d == 0;
         others.add(start(who, () -> {
-          for (int i = 0; i < OPS; i++) {
+          // Until the runners are done (and at least OPS times): two runners back to back
+          // would otherwise hold a reference at nearly every instant on one emulated CPU.
+          for (int i = 0; i < OPS || !runnersDone.get(); i++) {
             synchronized (generations) {
               Boolean ok = call(who, "destroy", EnumSet.of(Errno.ENOENT, Errno.EBUSY), () -> {
                 try {
@@ -218,9 +221,7 @@ class ConcurrencyStressTest {
                 });
               }
             }
-            if (rnd.nextInt(4) == 0) {
-              Thread.yield();
-            }
+            pause(rnd);
           }
         }));
       }
@@ -261,6 +262,7 @@ class ConcurrencyStressTest {
             if (n != null && n != 0) {
               failures.add(who + ": pread after munmap returned " + n + " bytes: 0x" + Long.toHexString(word[0]));
             }
+            pause(rnd);
           }
         }));
       }
@@ -286,6 +288,11 @@ class ConcurrencyStressTest {
         runnersDone.set(true);
       }
       joinAll(others);
+      System.out.printf(
+          "destroy race: %d ops per thread, 7 threads, %d runs (%d entered the guest, %d interrupted),"
+              + " %d destroys, %d EBUSY, %d generations, %d read-backs%n",
+          OPS, runs.get(), ranGuest.get(), interrupted.get(), destroyed.get(), busy.get(),
+          generations.size(), readBack.get());
       assertThat(failures).isEmpty();
 
       // Nothing stale: no guest of a destroyed generation ran after its destroy returned.
@@ -302,13 +309,18 @@ class ConcurrencyStressTest {
       assertThat(busy.get() + destroyed.get()).isPositive();
       assertThat(ranGuest.get()).as("runs that entered the guest").isPositive();
       assertThat(readBack.get()).as("pwrite/pread round trips").isPositive();
-      System.out.printf(
-          "destroy race: %d ops per thread, 7 threads, %d runs (%d entered the guest, %d interrupted),"
-              + " %d destroys, %d EBUSY, %d generations, %d read-backs%n",
-          OPS, runs.get(), ranGuest.get(), interrupted.get(), destroyed.get(), busy.get(),
-          generations.size(), readBack.get());
-
       stillUsable(vms);
+    }
+  }
+
+  /** Half the time, gives the other threads a moment (0-2 ms) before the next call. */
+  private static void pause(Random rnd) {
+    if (rnd.nextBoolean()) {
+      try {
+        Thread.sleep(rnd.nextInt(3));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -66,6 +66,7 @@ class ResourceCycleTest {
     long threads = threads();
     long memfd = memfdBytes();
     long rss = rssKb();
+    String before = memoryStatus();
     long start = System.nanoTime();
     for (int i = 0; i < CONTEXT_CYCLES; i++) {
       oneService();
@@ -75,10 +76,12 @@ class ResourceCycleTest {
     assertThat(threads()).as("threads").isLessThanOrEqualTo(threads + 2);
     // Each context's memfd (its guest memory) is closed with it.
     assertThat(memfdBytes()).as("memfd bytes of closed contexts").isEqualTo(memfd);
-    assertThat(rssKb() - rss).as("RSS growth in KiB").isLessThan(64 * 1024);
     System.out.printf("context cycles: %d in %d ms; fds %d -> %d, threads %d -> %d, memfd %d -> %d bytes, RSS %d -> %d KiB%n",
         CONTEXT_CYCLES, (System.nanoTime() - start) / 1_000_000, fds, openFds(), threads, threads(), memfd,
         memfdBytes(), rss, rssKb());
+    System.out.println("  status before: " + before + "\n  status after: " + memoryStatus());
+    assertThat(rssKb() - rss).as("RSS growth in KiB").isLessThan(64 * 1024);
+
   }
 
   private static void oneService() {
@@ -109,6 +112,19 @@ class ResourceCycleTest {
       }
     }
     return total;
+  }
+
+  /** VmRSS and its parts (anonymous, file, shared memory such as memfds), for the report. */
+  static String memoryStatus() throws IOException {
+    StringBuilder b = new StringBuilder();
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:") || line.startsWith("RssAnon:") || line.startsWith("RssFile:")
+          || line.startsWith("RssShmem:")) {
+        b.append(line.replaceAll("\\s+", " ")).append("; ");
+      }
+    }
+    Runtime rt = Runtime.getRuntime();
+    return b.append("Java heap committed ").append(rt.totalMemory() >> 10).append(" kB").toString();
   }
 
   static long threads() throws IOException {
