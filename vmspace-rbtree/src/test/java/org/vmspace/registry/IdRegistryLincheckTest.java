@@ -210,8 +210,8 @@ public class IdRegistryLincheckTest {
   @Test
   void modelChecking() {
     new ModelCheckingOptions()
-        .iterations(intProperty("vmspace.lincheck.iterations", 3))
-        .invocationsPerIteration(intProperty("vmspace.lincheck.invocations", 100))
+        .iterations(intProperty("vmspace.lincheck.iterations", 2))
+        .invocationsPerIteration(intProperty("vmspace.lincheck.invocations", 50))
         .threads(3)
         .actorsPerThread(3)
         .actorsBefore(2)
@@ -223,8 +223,8 @@ public class IdRegistryLincheckTest {
   @Test
   void stress() {
     new StressOptions()
-        .iterations(intProperty("vmspace.lincheck.iterations", 3))
-        .invocationsPerIteration(intProperty("vmspace.lincheck.invocations", 100))
+        .iterations(intProperty("vmspace.lincheck.iterations", 2))
+        .invocationsPerIteration(intProperty("vmspace.lincheck.invocations", 50))
         .threads(3)
         .actorsPerThread(3)
         .actorsBefore(2)
@@ -244,7 +244,7 @@ public class IdRegistryLincheckTest {
   void aCreateRefusedByACloseIsNeverFollowedByTheClosedContextsEntries() {
     new ModelCheckingOptions()
         .iterations(0)
-        .invocationsPerIteration(300)
+        .invocationsPerIteration(50)
         .addCustomScenario(
             b -> {
               b.initial(t -> actor(t, "create", 0, 2));

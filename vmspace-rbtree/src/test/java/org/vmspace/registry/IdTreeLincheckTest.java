@@ -86,8 +86,8 @@ public class IdTreeLincheckTest {
   @Test
   void modelChecking() {
     new ModelCheckingOptions()
-        .iterations(Integer.getInteger("vmspace.lincheck.iterations", 3))
-        .invocationsPerIteration(Integer.getInteger("vmspace.lincheck.invocations", 100))
+        .iterations(Integer.getInteger("vmspace.lincheck.iterations", 2))
+        .invocationsPerIteration(Integer.getInteger("vmspace.lincheck.invocations", 50))
         .threads(3)
         .actorsPerThread(3)
         .actorsBefore(4)
@@ -99,8 +99,8 @@ public class IdTreeLincheckTest {
   @Test
   void stress() {
     new StressOptions()
-        .iterations(Integer.getInteger("vmspace.lincheck.iterations", 3))
-        .invocationsPerIteration(Integer.getInteger("vmspace.lincheck.invocations", 100))
+        .iterations(Integer.getInteger("vmspace.lincheck.iterations", 2))
+        .invocationsPerIteration(Integer.getInteger("vmspace.lincheck.invocations", 50))
         .threads(3)
         .actorsPerThread(4)
         .actorsBefore(4)
