@@ -192,17 +192,20 @@ public final class IdRegistry<T> {
    * @throws IllegalStateException if the context is already closed
    */
   public boolean releaseContext() {
-    int refs = contextRefs.getAndDecrement();
-    if (refs <= 0) {
-      contextRefs.incrementAndGet();
-      throw new IllegalStateException("context is already closed");
-    }
-    if (refs > 1) {
-      return false;
-    }
     List<Entry<T>> toRelease = new ArrayList<>();
+    // The count drops under the write lock, in the same critical section as the deletions: a
+    // close that finds the context closed, or a register refused because it is, can then never
+    // be followed by a lookup that still finds an entry of the context (found by
+    // IdRegistryLincheckTest: the count used to drop before the lock was taken).
     long stamp = lock.writeLock();
     try {
+      int refs = contextRefs.getAndUpdate(r -> r > 0 ? r - 1 : r);
+      if (refs <= 0) {
+        throw new IllegalStateException("context is already closed");
+      }
+      if (refs > 1) {
+        return false;
+      }
       tree.scan(
           n -> 0,
           e -> {
