@@ -159,6 +159,13 @@ public final class Vcpu implements AutoCloseable {
     KvmSregs.setSegment(
         s, b, KvmSregs.TR, image.tssVa(id), GuestLayout.TSS_LIMIT, GuestLayout.TSS_SELECTOR, 11, 0,
         false, false, false, false);
+    // No LDT. KVM's reset state leaves LDTR present at base 0 with limit 0xFFFF (SVM's
+    // init_vmcb, VMX's vcpu reset alike): the CPU would read descriptors for selectors with TI
+    // set from linear 0..0xFFFF of the running address space, which a vmspace may map, so a
+    // CPL3 guest could write a call gate to the kernel code segment there and far-call into
+    // CPL0 at an address of its choosing (issue 16, HostileGuestTest). An unusable LDTR makes
+    // every such selector #GP(selector), as on an OS that never loads an LDT.
+    KvmSregs.setUnusable(s, b, KvmSregs.LDT);
     KvmSregs.setTable(s, b, KvmSregs.GDT, image.gdtVa(id), GuestLayout.GDT_ENTRIES * 8 - 1);
     KvmSregs.setTable(
         s, b, KvmSregs.IDT, GuestLayout.kernelVa(GuestLayout.IDT), GuestLayout.IDT_VECTORS * 16 - 1);
