@@ -65,6 +65,14 @@ public final class Vcpu implements AutoCloseable {
   public volatile long exits;
   /** The domain TLB generation this vCPU last flushed up to (its own thread only). */
   public long flushedGeneration;
+  /**
+   * The RIP KVM reported at the last exit through a stub's own {@code out}, or -1: KVM completes
+   * that {@code out} on the next {@code KVM_RUN} by skipping it, but only if RIP is still at it
+   * (its {@code complete_fast_pio_out}), so a next frame whose RIP is that address would start
+   * two bytes further on. The run loop consumes the completion first in that case (its own
+   * thread only).
+   */
+  public long stubOutRip = -1;
   private long timer;
   private boolean timerArmed;
 
@@ -287,6 +295,7 @@ public final class Vcpu implements AutoCloseable {
 
   /** {@code KVM_RUN}: 0 after an exit, or {@code -errno}. */
   public int enter() {
+    stubOutRip = -1; // any KVM_RUN consumes a pending completion
     return kvm.run();
   }
 
