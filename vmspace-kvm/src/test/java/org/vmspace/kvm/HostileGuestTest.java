@@ -19,10 +19,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.Prot;
 import org.vmspace.api.RunResult;
@@ -61,6 +63,7 @@ import org.vmspace.kvm.testing.HostileBench.Expect;
  */
 @Tag("kvm")
 @Tag("shadow-paging")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileGuestTest {
   private static final boolean FULL = Boolean.getBoolean("vmspace.hostileGuest.full");
   private static final long SEED = Long.getLong("vmspace.hostileGuest.seed", 16);
@@ -71,13 +74,19 @@ class HostileGuestTest {
   private HostileBench b;
   private String vendor;
 
-  @BeforeEach
-  void setUp() {
+  /** One service and bench for the class: opening a service costs about a second emulated. */
+  @BeforeAll
+  void open() {
     b = new HostileBench(new GuestFixture());
     vendor = cpuVendor();
   }
 
-  @AfterEach
+  @BeforeEach
+  void freshFailures() {
+    b.clearFailures();
+  }
+
+  @AfterAll
   void close() {
     b.close();
   }
@@ -161,27 +170,37 @@ class HostileGuestTest {
     String s = "system call instructions";
     long at = b.slot(bytes(0x0F, 0x05));
     b.check(s, "syscall", frame(at), Expect.syscall(at + 2));
-    // SYSENTER and SYSEXIT in long mode: #UD on AMD (APM: invalid in long mode); on Intel
-    // SYSENTER is #GP(0) because IA32_SYSENTER_CS is 0 here, SYSEXIT #GP(0) at CPL3.
+    // SYSENTER in long mode: #UD on AMD (APM: invalid in long mode); on Intel #GP(0), since
+    // IA32_SYSENTER_CS is 0 here.
     at = b.slot(bytes(0x0F, 0x34));
     b.check(s, "sysenter (" + vendor + ")", frame(at), intel() ? Expect.gp(0, at) : Expect.ud(at));
+    // SYSEXIT at CPL3: #GP(0) on Intel. On AMD the CPU raises #UD (long mode), but KVM
+    // intercepts #UD and emulates SYSEXIT for cross-vendor migration (EmulateOnUD), and its
+    // emulator's privilege check makes it #GP(0): a KVM deviation, on every KVM host.
     at = b.slot(bytes(0x0F, 0x35));
-    b.check(s, "sysexit (" + vendor + ")", frame(at), intel() ? Expect.gp(0, at) : Expect.ud(at));
+    b.check(s, "sysexit (" + vendor + ") [kvm-emulates-sysexit-on-ud]", frame(at), Expect.gp(0, at));
     // int $0x80: the IDT has 32 gates (limit 511), so vector 0x80 is past it: #GP(0x80*8+2).
     at = b.slot(bytes(0xCD, 0x80));
-    b.check(s, "int $0x80", frame(at), Expect.gp(0x80 * 8 + 2, at));
+    b.check(s, "int $0x80" + (emulated ? " [tcg-int-gp-error-code]" : ""), frame(at), Expect.gp(intGpErr(0x80), at));
     b.healthy(s);
     b.assertNoFailures();
+  }
+
+  /**
+   * The {@code #GP} error code of {@code int $n} through a DPL-0 gate or past the IDT's limit:
+   * the IDT bit (2) and the vector in the selector-index field, {@code n*8+2} (SDM 6.13, "Error
+   * Code"). Host deviation tcg-int-gp-error-code: QEMU 7.2's 64-bit interrupt delivery pushes
+   * {@code n*16+2} (QEMU issue 1382, fixed in QEMU 8.0).
+   */
+  private static long intGpErr(int n) {
+    return emulated ? n * 16L + 2 : n * 8L + 2;
   }
 
   @Test
   void everyIntNAndTheOneByteInterrupts() {
     String c = "int n";
     // Every n in one pwrite: "int $n; ud2" at 4-byte steps of a 1 KiB block.
-    long block = b.slot(new byte[0]);
-    for (int i = 1; i < 16; i++) {
-      b.slot(new byte[0]); // reserve 16 slots (1 KiB) in a row
-    }
+    long block = b.region(256 * 4);
     byte[] all = new byte[256 * 4];
     for (int n = 0; n < 256; n++) {
       all[4 * n] = (byte) 0xCD;
@@ -197,10 +216,15 @@ class HostileGuestTest {
         e = Expect.trap(Trap.T_BPTFLT, at + 2); // DPL-3 gate: #BP, a trap
       } else if (n == 4) {
         e = Expect.trap(Trap.T_OFLOW, at + 2); // DPL-3 gate: #OF, a trap
+      } else if (n == 0 && emulated) {
+        // Host deviation emulated-int0-gp-rip: in the emulated SVM machine the #GP of int $0
+        // (and only of vector 0) comes back with RIP after the instruction, as a trap would.
+        // Observed with QEMU 7.2 TCG under KVM; the hardware reports every fault at the
+        // instruction (SDM 6.5).
+        e = new Expect(RunResult.TRAP, Trap.T_PROTFLT, intGpErr(0), 0, at + 2, STACK_TOP, 0x202 | RF);
       } else {
-        // A DPL-0 gate (n < 32) or a vector past the IDT's limit (n >= 32): #GP with the
-        // IDT bit (2) and the vector in the selector-index field (SDM 6.13, "Error Code").
-        e = Expect.gp(n * 8L + 2, at);
+        // A DPL-0 gate (n < 32) or a vector past the IDT's limit (n >= 32).
+        e = Expect.gp(intGpErr(n), at);
       }
       b.check(c, "int $" + n, frame(at), e);
     }
@@ -238,7 +262,7 @@ class HostileGuestTest {
       }
     } else {
       Random r = new Random(SEED);
-      while (ports.size() < 19 + 128) {
+      while (ports.size() < 19 + 64) {
         ports.add(r.nextInt(0x10000));
       }
     }
@@ -254,10 +278,7 @@ class HostileGuestTest {
     int[][] imm = {{0xE4}, {0xE6}, {0xE5}, {0xE7}};
     String[] immNames = {"in $p,%al", "out %al,$p", "in $p,%eax", "out %eax,$p"};
     for (int form = 0; form < imm.length; form++) {
-      long block = b.slot(new byte[0]);
-      for (int i = 1; i < 16; i++) {
-        b.slot(new byte[0]);
-      }
+      long block = b.region(256 * 4);
       byte[] all = new byte[256 * 4];
       for (int p = 0; p < 256; p++) {
         all[4 * p] = (byte) imm[form][0];
@@ -437,15 +458,18 @@ class HostileGuestTest {
     }
     b.healthy(c);
     String j = "jumps into stubs";
-    // Every offset of the exception-stub and trampoline pages (a sample by default: each
-    // stub's first three bytes, the page's last, and seeded others).
+    // Every offset of the exception-stub and trampoline pages (a sample by default: the first
+    // three bytes of each 16-byte stub slot, the page's last byte, and 16 seeded others).
     Random r = new Random(SEED);
     for (long pageOff : new long[] {GuestLayout.EXCEPTION_STUBS, GuestLayout.TRAMPOLINE}) {
       TreeSet<Integer> offsets = new TreeSet<>();
       for (int off = 0; off < 4096; off++) {
-        if (FULL || off % 16 < 3 || off == 4095 || r.nextInt(64) == 0) {
+        if (FULL || (off % 16 < 3 && (pageOff == GuestLayout.EXCEPTION_STUBS || off < 64)) || off == 4095) {
           offsets.add(off);
         }
+      }
+      while (offsets.size() < (FULL ? 4096 : 16 + (pageOff == GuestLayout.EXCEPTION_STUBS ? 97 : 13))) {
+        offsets.add(r.nextInt(4096));
       }
       for (int off : offsets) {
         long va = GuestLayout.kernelVa(pageOff) + off;
@@ -454,12 +478,24 @@ class HostileGuestTest {
       }
     }
     b.healthy(j);
-    // And straight from the frame (no user instruction runs at all).
+    // And straight from the frame (no user instruction runs at all). Each run follows the
+    // #PF exit of the one before, which left KVM's completion of the #PF stub's out pending:
+    // a frame at that very address must still start there (it used to start two bytes on,
+    // KVM having skipped the out as the completion; RunLoop now completes it first).
     for (int v = 0; v < GuestLayout.IDT_VECTORS; v++) {
       long va = GuestLayout.exceptionStubVa(v);
       b.check(j, "frame rip at stub " + v, frame(va),
           Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, va, va));
     }
+    long stub14 = GuestLayout.exceptionStubVa(14);
+    b.check(j, "frame rip at the #PF stub after a #PF exit", frame(stub14),
+        Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, stub14, stub14));
+    // The same after a syscall exit, at the syscall stub (LSTAR) itself.
+    long sys = b.slot(bytes(0x0F, 0x05));
+    long lstar = GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
+    b.check(j, "syscall", frame(sys), Expect.syscall(sys + 2));
+    b.check(j, "frame rip at the syscall stub after a syscall exit", frame(lstar),
+        Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, lstar, lstar));
     b.healthy(j);
     if (!Arrays.equals(before, staticSystemBytes())) {
       b.fail(c, "the IDT, stubs, kernel tables, GDT or TSS changed");
@@ -470,6 +506,12 @@ class HostileGuestTest {
         Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, DATA, DATA));
     b.check(c, "frame rip at the data page", frame(DATA),
         Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, DATA, DATA));
+    // An instruction that starts in the last two bytes of the code area and goes on into the
+    // unmapped page after it: a fetch fault at that page, reported at the instruction's start.
+    long end = CODE + HostileBench.CODE_SIZE;
+    b.write(end - 2, 0xBF, 0x2A);
+    b.check(c, "instruction straddling into an unmapped page", frame(end - 2),
+        Expect.fault(Trap.T_PAGEFLT, u | Trap.PF_INSTR, end, end - 2));
     b.healthy(c);
     b.assertNoFailures();
   }
@@ -488,12 +530,18 @@ class HostileGuestTest {
     }
     Random r = new Random(SEED);
     int combos = 1 << bits.length;
-    // Emulated, a seeded quarter (and always none and all): about 1,500 runs instead of 6,000.
-    int every = emulated && !FULL ? 4 : 1;
+    // All 4,096 natively (about 6,000 runs). Emulated, where a run costs about 4 ms: none, all,
+    // every single bit, every pair of bits and 128 seeded others (about 300 runs).
+    TreeSet<Integer> chosen = new TreeSet<>();
     for (int m = 0; m < combos; m++) {
-      if (every > 1 && m != 0 && m != combos - 1 && r.nextInt(every) != 0) {
-        continue;
+      if (!emulated || FULL || Integer.bitCount(m) <= 2 || m == combos - 1) {
+        chosen.add(m);
       }
+    }
+    while (chosen.size() < Math.min(combos, 1 + 12 + 66 + 1 + 128)) {
+      chosen.add(r.nextInt(combos));
+    }
+    for (int m : chosen) {
       long asked = 0;
       for (int k = 0; k < bits.length; k++) {
         if ((m & (1 << k)) != 0) {
@@ -667,44 +715,36 @@ class HostileGuestTest {
   @Test
   void hypercallInstructionsFromUserModeNeitherReachTheHostNorRewriteCode() {
     String c = "hypercalls";
-    boolean patches = ServiceInternals.patchesHypercalls(b.g.vms);
     int[] vmcall = {0x0F, 0x01, 0xC1};
     int[] vmmcall = {0x0F, 0x01, 0xD9};
     int[] own = intel() ? vmcall : vmmcall;
     int[] foreign = intel() ? vmmcall : vmcall;
     // The vendor's own hypercall instruction always exits to KVM, which refuses hypercalls from
     // CPL > 0 with RAX = -KVM_EPERM and goes on (kvm_emulate_hypercall): a KVM deviation from
-    // bare metal (where it is #UD without SVM/VMX), on every KVM host.
+    // bare metal (where it is #UD without SVM/VMX enabled), on every KVM host.
     long at = b.slot(bytes(own[0], own[1], own[2], 0x0F, 0x05));
     TrapFrame f = frame(at);
     if (b.check(c, "own hypercall [kvm-refuses-cpl3-hypercalls]", f, Expect.syscall(at + 5)) && f.rax() != -1) {
       b.fail(c, "the hypercall returned rax 0x" + Long.toHexString(f.rax()));
     }
-    // The other vendor's instruction: #UD, and the code is not rewritten.
+    // The other vendor's instruction raises #UD, which KVM intercepts to patch hypercalls; its
+    // emulator marks them privileged, so at CPL3 it is #GP(0) and the code is never rewritten
+    // (KVM would write its own instruction over the guest's only at CPL0): a KVM deviation too.
     at = b.slot(bytes(foreign[0], foreign[1], foreign[2], 0x0F, 0x05));
+    b.check(c, "foreign hypercall [kvm-emulates-hypercall-on-ud]", frame(at), Expect.gp(0, at));
     byte[] code = new byte[3];
-    if (patches) {
-      // Host deviation kvm-patches-hypercalls (kernels before 6.0, which cannot disable
-      // KVM_X86_QUIRK_FIX_HYPERCALL_INSN): KVM writes its own instruction over the guest's.
-      f = frame(at);
-      b.check(c, "foreign hypercall [kvm-patches-hypercalls]", f, Expect.syscall(at + 5));
-    } else {
-      b.check(c, "foreign hypercall", frame(at), Expect.ud(at));
-      b.g.vms.pread(b.id, MemorySegment.ofArray(code), 3, 0, at);
-      if (!Arrays.equals(code, bytes(foreign))) {
-        b.fail(c, "KVM rewrote the guest's code to " + Arrays.toString(code));
-      }
+    b.g.vms.pread(b.id, MemorySegment.ofArray(code), 3, 0, at);
+    b.count(c);
+    if (!Arrays.equals(code, bytes(foreign))) {
+      b.fail(c, "KVM rewrote the guest's code to " + Arrays.toString(code));
     }
-    // On read-only text, the same: #UD (a patching KVM would make it a write fault on the text).
+    // On read-only text the same: no write fault from an attempted patch.
     long text = 0x3000_0000L;
     b.g.vms.mmap(b.id, text, 4096, Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC,
         MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0);
     b.write(text, bytes(foreign[0], foreign[1], foreign[2], 0x0F, 0x05));
     b.g.vms.mprotect(b.id, text, 4096, Prot.PROT_READ | Prot.PROT_EXEC);
-    b.check(c, "foreign hypercall on read-only text" + (patches ? " [kvm-patches-hypercalls]" : ""), frame(text),
-        patches
-            ? Expect.fault(Trap.T_PAGEFLT, Trap.PF_PRESENT | Trap.PF_WRITE | Trap.PF_USER, text, text)
-            : Expect.ud(text));
+    b.check(c, "foreign hypercall on read-only text [kvm-emulates-hypercall-on-ud]", frame(text), Expect.gp(0, text));
     b.healthy(c);
     b.assertNoFailures();
   }

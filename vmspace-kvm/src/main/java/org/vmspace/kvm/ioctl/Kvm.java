@@ -26,8 +26,6 @@ public final class Kvm {
   public static final long KVM_GET_XSAVE = 0x9000aea4L;
   public static final long KVM_SET_XSAVE = 0x5000aea5L;
   public static final long KVM_GET_XSAVE2 = 0x9000aecfL;
-  /** {@code _IOW(KVMIO, 0xa3, struct kvm_enable_cap)}: 104 bytes. */
-  public static final long KVM_ENABLE_CAP = 0x4068aea3L;
 
   // capabilities
   public static final int KVM_CAP_USER_MEMORY = 3;
@@ -38,12 +36,6 @@ public final class Kvm {
   public static final int KVM_CAP_SYNC_REGS = 74;
   public static final int KVM_CAP_IMMEDIATE_EXIT = 136;
   public static final int KVM_CAP_XSAVE2 = 208;
-  public static final int KVM_CAP_DISABLE_QUIRKS2 = 213;
-  /**
-   * The quirk by which KVM rewrites a guest's {@code vmcall} into {@code vmmcall} (or back, on
-   * Intel) in guest memory when the "other vendor's" hypercall instruction raises {@code #UD}.
-   */
-  public static final long KVM_X86_QUIRK_FIX_HYPERCALL_INSN = 1L << 5;
 
   // exit reasons
   public static final int KVM_EXIT_UNKNOWN = 0;

@@ -62,17 +62,6 @@ public final class KvmSystem implements AutoCloseable {
     return new KvmVm(this, vmFd);
   }
 
-  /**
-   * Whether KVM rewrites a guest's foreign hypercall instruction in guest memory in the VMs
-   * {@link #createVm()} makes: true only on kernels that cannot disable {@code
-   * KVM_X86_QUIRK_FIX_HYPERCALL_INSN} (before Linux 6.0). (Not disabled yet: this says what
-   * the kernel could do.)
-   */
-  public boolean patchesHypercalls() {
-    int quirks = Libc.ioctlRaw(Libc.newErrnoCapture(), fd, Kvm.KVM_CHECK_EXTENSION, Kvm.KVM_CAP_DISABLE_QUIRKS2);
-    return quirks <= 0 || (quirks & Kvm.KVM_X86_QUIRK_FIX_HYPERCALL_INSN) == 0;
-  }
-
   int fd() {
     return fd;
   }

@@ -30,20 +30,6 @@ public final class KvmVm implements AutoCloseable {
   }
 
   /**
-   * {@code KVM_ENABLE_CAP} on the VM with one argument.
-   *
-   * @return 0, or {@code -errno} (the caller decides whether a missing capability matters)
-   */
-  public int enableCap(int capability, long arg0) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment cap = arena.allocate(104, 8); // struct kvm_enable_cap: cap, flags, args[4], pad[64]
-      cap.set(ValueLayout.JAVA_INT, 0, capability);
-      cap.set(ValueLayout.JAVA_LONG, 8, arg0);
-      return Libc.ioctlRaw(Libc.newErrnoCapture(), fd, Kvm.KVM_ENABLE_CAP, cap);
-    }
-  }
-
-  /**
    * {@code KVM_SET_USER_MEMORY_REGION}: maps {@code size} bytes of host memory at {@code host}
    * into guest-physical memory at {@code guestPhys}; a size of 0 deletes the slot.
    */

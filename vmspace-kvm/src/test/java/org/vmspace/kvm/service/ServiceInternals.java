@@ -84,12 +84,4 @@ public final class ServiceInternals {
       entry.release();
     }
   }
-
-  /**
-   * Whether the context's KVM rewrites a guest's foreign hypercall instruction in guest memory
-   * (kernels that cannot disable {@code KVM_X86_QUIRK_FIX_HYPERCALL_INSN}).
-   */
-  public static boolean patchesHypercalls(VmspaceService service) {
-    return ((KvmVmspaceService) service).context().system.patchesHypercalls();
-  }
 }

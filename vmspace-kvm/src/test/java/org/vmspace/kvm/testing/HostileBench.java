@@ -129,6 +129,23 @@ public final class HostileBench implements AutoCloseable {
     return at;
   }
 
+  /** {@code len} contiguous bytes of the code area (whole slots), filled with {@code ud2}. */
+  public long region(int len) {
+    int slots = (len + SLOT - 1) / SLOT;
+    if (nextSlot + (long) slots * SLOT > HEALTH) {
+      nextSlot = CODE;
+    }
+    long at = nextSlot;
+    nextSlot += (long) slots * SLOT;
+    byte[] fill = new byte[slots * SLOT];
+    for (int i = 0; i < fill.length; i += 2) {
+      fill[i] = 0x0F;
+      fill[i + 1] = 0x0B;
+    }
+    write(at, fill);
+    return at;
+  }
+
   /** A frame at {@code rip} with the stack at the top, RBX at the data area, RAX marked. */
   public static TrapFrame frame(long rip) {
     return new TrapFrame().rip(rip).rsp(GuestFixture.STACK_TOP).rflags(0x202).rbx(DATA).rax(RAX_MARK);
@@ -254,6 +271,11 @@ public final class HostileBench implements AutoCloseable {
   /** Runs so far (cases and health checks). */
   public long runs() {
     return runs;
+  }
+
+  /** Forgets the mismatches recorded so far (the per-category counts stay). */
+  public void clearFailures() {
+    failures.clear();
   }
 
   /** Fails with every recorded mismatch, if any. */
