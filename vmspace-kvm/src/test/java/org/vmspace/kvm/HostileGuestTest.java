@@ -58,11 +58,10 @@ import org.vmspace.kvm.testing.HostileBench.Expect;
  * plus every special value by default; {@code -Dvmspace.hostileGuest.full=true} tries every
  * port (0..0xFFFF, in and out) and every offset, and every RFLAGS combination natively.
  *
- * <p>Tagged shadow-paging as well: the faults on the system pages, the self-modifying code and
- * the stack growth go through KVM's shadow walker there.
+ * <p>Not tagged shadow-paging: the class costs about 15 s emulated, twice that under load, and
+ * the shadow walker's part (stale translations after reuse) is ReuseAfterDestroyTest's.
  */
 @Tag("kvm")
-@Tag("shadow-paging")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileGuestTest {
   private static final boolean FULL = Boolean.getBoolean("vmspace.hostileGuest.full");
@@ -218,10 +217,22 @@ class HostileGuestTest {
         e = Expect.trap(Trap.T_OFLOW, at + 2); // DPL-3 gate: #OF, a trap
       } else if (n == 0 && emulated) {
         // Host deviation emulated-int0-gp-rip: in the emulated SVM machine the #GP of int $0
-        // (and only of vector 0) comes back with RIP after the instruction, as a trap would.
-        // Observed with QEMU 7.2 TCG under KVM; the hardware reports every fault at the
-        // instruction (SDM 6.5).
-        e = new Expect(RunResult.TRAP, Trap.T_PROTFLT, intGpErr(0), 0, at + 2, STACK_TOP, 0x202 | RF);
+        // (and only of vector 0) came back once with RIP after the instruction, as a trap
+        // would (first run of 2026-12-06, right after a cpuid), and once at it (second run).
+        // The hardware reports every fault at the instruction (SDM 6.5); the cause in QEMU
+        // 7.2's or KVM's event reinjection is not established, so both RIPs are accepted here,
+        // for vector 0 and the emulated machine only.
+        TrapFrame f = frame(at);
+        Expect atInsn = Expect.gp(intGpErr(0), at);
+        Expect after = new Expect(RunResult.TRAP, Trap.T_PROTFLT, intGpErr(0), 0, at + 2, STACK_TOP, 0x202 | RF);
+        TrapFrame probe = f.copy();
+        RunResult rr = b.g.run(b.id, probe, b.x);
+        b.count(c);
+        if (rr != RunResult.TRAP || probe.trapno() != Trap.T_PROTFLT || probe.err() != intGpErr(0)
+            || (probe.rip() != atInsn.rip() && probe.rip() != after.rip()) || probe.rsp() != STACK_TOP) {
+          b.fail(c, "int $0 [emulated-int0-gp-rip]: " + rr + " " + probe);
+        }
+        continue;
       } else {
         // A DPL-0 gate (n < 32) or a vector past the IDT's limit (n >= 32).
         e = Expect.gp(intGpErr(n), at);
@@ -274,7 +285,8 @@ class HostileGuestTest {
     String c = "port I/O";
     long sentinel = 0x0BAD_F00D_0BAD_F00DL;
     b.g.poke(b.id, DATA, sentinel);
-    // Immediate forms, every port 0..0xFF: in $n,%al / out %al,$n / in $n,%eax / out %eax,$n.
+    // Immediate forms: in $n,%al and out %al,$n on every port 0..0xFF; in $n,%eax and
+    // out %eax,$n on ports 0..0x1F (the stubs' among them), 0x80 and 0xFF.
     int[][] imm = {{0xE4}, {0xE6}, {0xE5}, {0xE7}};
     String[] immNames = {"in $p,%al", "out %al,$p", "in $p,%eax", "out %eax,$p"};
     for (int form = 0; form < imm.length; form++) {
@@ -288,6 +300,9 @@ class HostileGuestTest {
       }
       b.write(block, all);
       for (int p = 0; p < 256; p++) {
+        if (form >= 2 && !FULL && p >= 0x20 && p != 0x80 && p != 0xFF) {
+          continue; // the %eax forms on the stubs' ports and a few others; the %al forms on all
+        }
         long at = block + 4L * p;
         TrapFrame f = frame(at);
         if (b.check(c, immNames[form].replace("p", Integer.toHexString(p)), f, Expect.gp(0, at))
@@ -464,7 +479,8 @@ class HostileGuestTest {
     for (long pageOff : new long[] {GuestLayout.EXCEPTION_STUBS, GuestLayout.TRAMPOLINE}) {
       TreeSet<Integer> offsets = new TreeSet<>();
       for (int off = 0; off < 4096; off++) {
-        if (FULL || (off % 16 < 3 && (pageOff == GuestLayout.EXCEPTION_STUBS || off < 64)) || off == 4095) {
+        int stubBytes = pageOff == GuestLayout.EXCEPTION_STUBS ? GuestLayout.IDT_VECTORS * GuestLayout.EXCEPTION_STUB_SIZE : 64;
+        if (FULL || (off % 16 < 3 && off < stubBytes) || off == 4095) {
           offsets.add(off);
         }
       }
@@ -577,6 +593,7 @@ class HostileGuestTest {
     // AC with CR0.AM: an unaligned load at CPL3 is #AC(0) (SDM 6.15, vector 17: T_ALIGNFLT).
     long unaligned = b.slot(bytes(0x48, 0x8B, 0x43, 0x01, 0x0F, 0x05)); // mov 1(%rbx),%rax; syscall
     b.g.poke(b.id, DATA, 0x1122_3344_5566_7788L);
+    b.g.poke(b.id, DATA + 8, 0);
     if (emulated) {
       // Host deviation tcg-no-alignment-check: QEMU's TCG does not implement #AC; the load
       // completes.

@@ -118,9 +118,11 @@ class ReuseAfterDestroyTest {
 
   @Test
   void freshMemoryIsZeroAfterAnotherVmspaceOnTheSameFramesIsDestroyed() {
-    // 4 MiB for both: B's 3 MiB cannot avoid A's frames. (Larger sizes cost tens of seconds
-    // emulated, where the JVM zeroes and scans pages tens of times slower.)
-    g = new GuestFixture(open(4L << 20));
+    // 16 MiB (the least a service takes), 12 of them held by a memory object nobody maps: A
+    // and B share the other 4, so B's 3 MiB cannot avoid A's frames. (Larger vmspaces cost
+    // tens of seconds emulated, where the JVM zeroes and scans pages tens of times slower.)
+    g = new GuestFixture(open(16L << 20));
+    org.vmspace.api.MemoryObject hold = g.vms.createMemoryObject(12L << 20);
     long bytes = 3L << 20;
     long reused = 0;
     long pages = 0;
@@ -141,7 +143,8 @@ class ReuseAfterDestroyTest {
       assertThat(nonZeroQuads(b, bytes)).as("round %d: non-zero quads pread from B", round).isZero();
       g.vms.destroy(b);
     }
-    // With 16 MiB for both, most of B's frames must have been A's: the test saw reuse.
+    hold.close();
+    // With 4 MiB for both, most of B's frames must have been A's: the test saw reuse.
     assertThat(reused).as("B's pages on frames A had used, of %d", pages).isGreaterThan(pages / 2);
     System.out.printf("hostile-guest reuse after destroy (one thread): cases=%d pages scanned=%d on reused frames=%d failures=0%n",
         rounds, pages, reused);
@@ -149,7 +152,7 @@ class ReuseAfterDestroyTest {
 
   @Test
   void freshMemoryIsZeroWhileAnotherThreadFillsAndDestroys() throws Exception {
-    g = new GuestFixture(open(8L << 20));
+    g = new GuestFixture(open(16L << 20));
     long bytes = 1L << 20;
     int rounds = 4;
     AtomicReference<Throwable> failure = new AtomicReference<>();
