@@ -22,7 +22,7 @@ import org.vmspace.kvm.guest.X86Code;
  *   <li>Each exception vector's stub is {@code out %al, $0x11} at CPL0, reached through the
  *       IDT with the hardware frame on the vCPU's kernel stack; the vector is told by the RIP.
  *   <li>A standard KVM reports the RIP of the {@code out} itself at the exit (and would skip it
- *       on the next entry unless RIP changes, which it always does here); the exits are trusted
+ *       on the next entry unless RIP changes, which the run loop sees to); the exits are trusted
  *       at that RIP or just after it, and only at CPL0.
  *   <li>Revocations: the guest-side stores stay (they are what keeps KVM's shadow MMU correct
  *       on hosts without nested paging), and with nested paging the other vCPUs' TLBs must be

@@ -93,6 +93,17 @@ public final class KvmSregs {
     s.set(ValueLayout.JAVA_BYTE, at + SEG_UNUSABLE, (byte) 0);
   }
 
+  /**
+   * Makes the segment at {@code base + seg} a null, unusable one: selector 0, base 0, limit 0,
+   * not present. For the LDTR this means no local descriptor table: every selector with TI set
+   * is then {@code #GP(selector)} instead of a descriptor read at linear {@code base + index}.
+   */
+  public static void setUnusable(MemorySegment s, long base, long seg) {
+    long at = base + seg;
+    s.asSlice(at, 24).fill((byte) 0);
+    s.set(ValueLayout.JAVA_BYTE, at + SEG_UNUSABLE, (byte) 1);
+  }
+
   /** The selector of the segment at {@code base + seg}. */
   public static int selector(MemorySegment s, long base, long seg) {
     return Short.toUnsignedInt(s.get(ValueLayout.JAVA_SHORT, base + seg + SEG_SELECTOR));

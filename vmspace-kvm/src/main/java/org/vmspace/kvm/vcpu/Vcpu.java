@@ -65,6 +65,14 @@ public final class Vcpu implements AutoCloseable {
   public volatile long exits;
   /** The domain TLB generation this vCPU last flushed up to (its own thread only). */
   public long flushedGeneration;
+  /**
+   * The RIP KVM reported at the last exit through a stub's own {@code out}, or -1: KVM completes
+   * that {@code out} on the next {@code KVM_RUN} by skipping it, but only if RIP is still at it
+   * (its {@code complete_fast_pio_out}), so a next frame whose RIP is that address would start
+   * two bytes further on. The run loop consumes the completion first in that case (its own
+   * thread only).
+   */
+  public long stubOutRip = -1;
   private long timer;
   private boolean timerArmed;
 
@@ -159,6 +167,13 @@ public final class Vcpu implements AutoCloseable {
     KvmSregs.setSegment(
         s, b, KvmSregs.TR, image.tssVa(id), GuestLayout.TSS_LIMIT, GuestLayout.TSS_SELECTOR, 11, 0,
         false, false, false, false);
+    // No LDT. KVM's reset state leaves LDTR present at base 0 with limit 0xFFFF (SVM's
+    // init_vmcb, VMX's vcpu reset alike): the CPU would read descriptors for selectors with TI
+    // set from linear 0..0xFFFF of the running address space, which a vmspace may map, so a
+    // CPL3 guest could write a call gate to the kernel code segment there and far-call into
+    // CPL0 at an address of its choosing (issue 16, HostileGuestTest). An unusable LDTR makes
+    // every such selector #GP(selector), as on an OS that never loads an LDT.
+    KvmSregs.setUnusable(s, b, KvmSregs.LDT);
     KvmSregs.setTable(s, b, KvmSregs.GDT, image.gdtVa(id), GuestLayout.GDT_ENTRIES * 8 - 1);
     KvmSregs.setTable(
         s, b, KvmSregs.IDT, GuestLayout.kernelVa(GuestLayout.IDT), GuestLayout.IDT_VECTORS * 16 - 1);
@@ -280,6 +295,7 @@ public final class Vcpu implements AutoCloseable {
 
   /** {@code KVM_RUN}: 0 after an exit, or {@code -errno}. */
   public int enter() {
+    stubOutRip = -1; // any KVM_RUN consumes a pending completion
     return kvm.run();
   }
 
