@@ -24,6 +24,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * event_fds eventfd (semaphore mode, limits, reads woken by a thread, epoll woken by a child,
  * EINTR and SA_RESTART), timerfd (relative, absolute, interval, gettime) and epoll's level,
  * edge-triggered and one-shot reporting on them and on a pipe, and epoll_pwait's signal mask;
+ * fd_passing SCM_RIGHTS between a parent and a child over stream, datagram and seqpacket pairs
+ * (a file, a pipe end, a socket; MSG_CTRUNC, MSG_CMSG_CLOEXEC, MSG_PEEK, the errors, lifetimes
+ * in flight), signalfd (blocked SIGUSR1 and SIGCHLD from a child, poll, select, epoll, the
+ * record's fields, EAGAIN, blocking and interrupted reads) and SO_RCVTIMEO/SO_SNDTIMEO;
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
@@ -36,7 +40,7 @@ class CProgramsTest {
   static void findPrograms() throws Exception {
     Guests.prepare();
     out = Path.of("target", "cbin").toAbsolutePath();
-    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds", "unix_sockets")) {
+    for (String name : List.of("hello", "malloc_stress", "touch_pages", "segv", "syscalls", "linux_details", "byte_names", "fifos_locks", "threads", "futex_stress", "sysv_ipc", "event_fds", "unix_sockets", "fd_passing")) {
       for (String libc : List.of("musl", "glibc")) {
         Path bin = out.resolve(name + "-" + libc);
         assertThat(bin).as("%s: compiled by the build (src/test/c/build.sh): run it through Maven", bin).isExecutable();
@@ -55,6 +59,7 @@ class CProgramsTest {
         Arguments.of("fifos_locks", libc, List.of(), 0),
         Arguments.of("event_fds", libc, List.of(), 0),
         Arguments.of("unix_sockets", libc, List.of(), 0),
+        Arguments.of("fd_passing", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of(), 0),
         Arguments.of("sysv_ipc", libc, List.of(), 0),
         Arguments.of("threads", libc, List.of("main-exits"), 0)));
