@@ -198,12 +198,16 @@ public final class SignalFd extends HostFileDescription {
     t.waitingFor(m);
     try {
       while (true) {
-        Task.Wait w = t.await(-1, (short) 0, 0, true);
+        // Taken again after saying what it waits for: a signal posted in between woke no one.
         int sig = t.takeSignal(m, info);
         if (sig != 0) {
           return sig;
         }
-        if (w == Task.Wait.SIGNAL) {
+        if (t.await(-1, (short) 0, 0, true) == Task.Wait.SIGNAL) {
+          sig = t.takeSignal(m, info);
+          if (sig != 0) {
+            return sig;
+          }
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }
