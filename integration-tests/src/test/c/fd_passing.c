@@ -131,7 +131,7 @@ static void stream_child(int s, int gofd) {
   /* 2: MSG_CMSG_CLOEXEC. */
   wait_go(gofd);
   r = recv_fds(s, buf, sizeof buf, CMSG_SPACE(sizeof(int) * 16), MSG_CMSG_CLOEXEC, fds, &n, &flags);
-  printf("child: MSG_CMSG_CLOEXEC: %ld bytes, %d fd, cloexec %d\n", r, n, cloexec(fds[0]));
+  printf("child: MSG_CMSG_CLOEXEC: %ld bytes, %d fd, cloexec %d, flags %#x\n", r, n, cloexec(fds[0]), flags);
   close(fds[0]);
   /* 3: room for one of two: the second (the only write end of a pipe) is closed. */
   wait_go(gofd);

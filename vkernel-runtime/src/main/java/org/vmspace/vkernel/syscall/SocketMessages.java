@@ -273,8 +273,11 @@ final class SocketMessages {
             from = s.guestNameOfHost(name.asSlice(2, Math.max(0, m.get(ValueLayout.JAVA_INT, 8) - 2))
                 .toArray(ValueLayout.JAVA_BYTE));
           }
-          // MSG_CTRUNC is the guest's own buffer's business (SocketControl), never the host's.
-          outFlags = m.get(ValueLayout.JAVA_INT, 48) & ~org.vmspace.vkernel.net.Ancillary.MSG_CTRUNC;
+          // MSG_CTRUNC is the guest's own buffer's business (SocketControl), never the host's;
+          // MSG_CMSG_CLOEXEC comes back in msg_flags only when the guest asked for it (Linux
+          // returns the flag it was given), not because the kernel asks the host for it.
+          outFlags = (m.get(ValueLayout.JAVA_INT, 48) & ~(org.vmspace.vkernel.net.Ancillary.MSG_CTRUNC | MSG_CMSG_CLOEXEC))
+              | (flags & MSG_CMSG_CLOEXEC);
           // MSG_TRUNC asks for a datagram's real length, which may exceed what was stored.
           long stored = Math.min(n, total - got);
           got += stored;
