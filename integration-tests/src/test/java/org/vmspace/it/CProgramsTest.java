@@ -28,6 +28,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * edge-triggered and one-shot reporting on them and on a pipe, and epoll_pwait's signal mask;
  * inet_sockets TCP and UDP over 127.0.0.1 and ::1 under the default --net=loopback (a forked
  * client and server, accept4, non-blocking connect, options, sendmmsg/recvmmsg, EINTR);
+ * fd_passing SCM_RIGHTS between a parent and a child over stream, datagram and seqpacket pairs
+ * (a file, a pipe end, a socket; MSG_CTRUNC, MSG_CMSG_CLOEXEC, MSG_PEEK, the errors, lifetimes
+ * in flight), signalfd (blocked SIGUSR1 and SIGCHLD from a child, poll, select, epoll, the
+ * record's fields, EAGAIN, blocking and interrupted reads) and SO_RCVTIMEO/SO_SNDTIMEO;
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
@@ -71,6 +75,7 @@ class CProgramsTest {
       new Case("event_fds", libc, List.of(), 0),
       new Case("unix_sockets", libc, List.of(), 0),
       new Case("inet_sockets", libc, List.of(), 0),
+      new Case("fd_passing", libc, List.of(), 0),
       new Case("threads", libc, List.of(), 0),
       new Case("sysv_ipc", libc, List.of(), 0),
       new Case("threads", libc, List.of("main-exits"), 0),

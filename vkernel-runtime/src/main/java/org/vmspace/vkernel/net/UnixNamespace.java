@@ -17,6 +17,12 @@ public final class UnixNamespace {
   private final Map<String, UnixSocket> byAbstract = new HashMap<>();
   private final Map<String, UnixSocket> byHostName = new HashMap<>();
   private int nextAuto;
+  private final InFlight inFlight = new InFlight();
+
+  /** The descriptions in flight in this kernel's sockets (SCM_RIGHTS). */
+  public InFlight inFlight() {
+    return inFlight;
+  }
 
   /** The socket bound to the socket file {@code key}, or null (nobody: ECONNREFUSED). */
   public synchronized UnixSocket byPath(HostInode key) {

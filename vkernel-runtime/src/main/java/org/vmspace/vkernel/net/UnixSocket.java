@@ -55,6 +55,9 @@ public final class UnixSocket extends HostFileDescription {
   private Creds listenCreds = Creds.NONE;
   private byte[] hostName;
   private volatile boolean passCred;
+  /** SO_RCVTIMEO and SO_SNDTIMEO in jiffies (see {@link SocketTimeout}); 0 for none. */
+  private volatile long rcvTimeo;
+  private volatile long sndTimeo;
 
   private UnixSocket(UnixNamespace ns, int fd, int type, int statusFlags) {
     super(fd, "socket:[" + inodeOf(fd) + "]", statusFlags, true, true);
@@ -130,13 +133,31 @@ public final class UnixSocket extends HostFileDescription {
     return peerCreds;
   }
 
-  /** SO_PASSCRED as set; credentials are not delivered as ancillary data. */
+  /** SO_PASSCRED as set; credentials are not delivered as ancillary data (SCM_CREDENTIALS). */
   public boolean passCred() {
     return passCred;
   }
 
   public void passCred(boolean on) {
     passCred = on;
+  }
+
+  /** SO_RCVTIMEO in jiffies of {@link SocketTimeout#HZ} (0: none). */
+  public long rcvTimeo() {
+    return rcvTimeo;
+  }
+
+  public void rcvTimeo(long jiffies) {
+    rcvTimeo = jiffies;
+  }
+
+  /** SO_SNDTIMEO in jiffies of {@link SocketTimeout#HZ} (0: none). */
+  public long sndTimeo() {
+    return sndTimeo;
+  }
+
+  public void sndTimeo(long jiffies) {
+    sndTimeo = jiffies;
   }
 
   /**
@@ -341,9 +362,27 @@ public final class UnixSocket extends HostFileDescription {
     return ns;
   }
 
+  /**
+   * read(2): the host's, which discards a message's control data; a token it carried is closed
+   * by the host then, so the descriptions it stood for are released now (see {@link InFlight}).
+   */
+  @Override
+  public long read(MemorySegment buf, long len) {
+    try {
+      return super.read(buf, len);
+    } finally {
+      ns.inFlight().sweep();
+    }
+  }
+
+  /**
+   * Closing the host socket drops the messages queued on it, tokens included: their
+   * descriptions are released (see {@link InFlight}).
+   */
   @Override
   protected void close() {
     ns.remove(this);
     super.close();
+    ns.inFlight().sweep();
   }
 }

@@ -388,6 +388,7 @@ public final class Task implements Runnable {
     if (a == null) {
       process.action(sig, SigAction.DEFAULT);
     }
+    process.signalsChanged();
   }
 
   // ---------------------------------------------------------------- signals
@@ -446,6 +447,7 @@ public final class Task implements Runnable {
       }
       pending |= Signals.bit(sig);
     }
+    process.signalsChanged();
     wake(true);
   }
 
@@ -453,17 +455,22 @@ public final class Task implements Runnable {
    * Takes a pending signal in {@code set} for rt_sigtimedwait; its number or 0.
    */
   public int takeSignal(long set, SigInfo[] info) {
+    int sig;
     synchronized (process) {
       long ready = pending & set;
       if (ready != 0) {
-        int sig = Long.numberOfTrailingZeros(ready) + 1;
+        sig = Long.numberOfTrailingZeros(ready) + 1;
         pending &= ~Signals.bit(sig);
         info[0] = pendingInfo[sig] != null ? pendingInfo[sig] : SigInfo.user(sig, 0, 0);
         pendingInfo[sig] = null;
-        return sig;
+      } else {
+        sig = process.takePending(set, info);
       }
-      return process.takePending(set, info);
     }
+    if (sig != 0) {
+      process.signalsChanged();
+    }
+    return sig;
   }
 
   /** Whether a blocking call should give up: a signal it can take is pending, or the process exits. */
@@ -530,6 +537,7 @@ public final class Task implements Runnable {
       if (sig == 0) {
         break;
       }
+      process.signalsChanged();
       SigAction a = process.action(sig);
       if (sig == Signals.SIGKILL) {
         process.requestExit(Signals.SIGKILL);

@@ -48,8 +48,11 @@ public final class TaskExit {
     if (last) {
       p.requestExit(t.exitStatus()); // no-op if the group was already ending
       finishExit(p);
-    } else if (k.trace != null) {
-      k.trace.event(t.tid, "+++ thread exited +++");
+    } else {
+      p.signalsChanged(); // the thread's own pending signals are gone with it
+      if (k.trace != null) {
+        k.trace.event(t.tid, "+++ thread exited +++");
+      }
     }
   }
 
@@ -116,6 +119,7 @@ public final class TaskExit {
     if (p.alarm != null) {
       p.alarm.cancel(false);
     }
+    p.unwatchSignalFds();
     FdTable fds = p.fds;
     if (fds != null) {
       fds.release();

@@ -29,6 +29,7 @@ public final class TaskSignals {
     if (!p.addPending(sig, info)) {
       return;
     }
+    p.signalsChanged();
     for (Task t : p.threadsSnapshot()) {
       if ((t.mask() & Signals.bit(sig)) == 0 || (t.waitingFor() & Signals.bit(sig)) != 0) {
         t.wake(true);

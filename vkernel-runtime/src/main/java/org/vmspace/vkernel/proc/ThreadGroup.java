@@ -74,6 +74,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   private final SigInfo[] pendingInfo = new SigInfo[Signals.NSIG + 1];
   private boolean exiting;
   private int exitStatus;
+  /** The signalfds this process watches (see {@link SignalFd}); changed without a lock. */
+  final java.util.Set<SignalFd> signalFds = new java.util.concurrent.CopyOnWriteArraySet<>();
   /** The ITIMER_REAL timer (alarm, setitimer), or null. */
   ScheduledFuture<?> alarm;
   long alarmDeadline;
@@ -203,6 +205,25 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     ts = threadsSnapshot();
     for (Task t : ts) {
       t.discardPending(sig);
+    }
+    signalsChanged();
+  }
+
+  /**
+   * The pending signals of this process or one of its threads changed: the signalfds it watches
+   * re-evaluate their readiness. Called without this process's monitor (see {@link SignalFd}).
+   */
+  void signalsChanged() {
+    for (SignalFd s : signalFds) {
+      s.refresh();
+    }
+  }
+
+  /** The process has exited: its signalfds no longer watch it. */
+  void unwatchSignalFds() {
+    for (SignalFd s : signalFds) {
+      signalFds.remove(s);
+      s.unwatch(this);
     }
   }
 

@@ -33,6 +33,7 @@ public final class LinuxErrno {
   public static final int EROFS = 30;
   public static final int EMLINK = 31;
   public static final int EPIPE = 32;
+  public static final int EDOM = 33;
   public static final int ERANGE = 34;
   public static final int EDEADLK = 35;
   public static final int ENAMETOOLONG = 36;
@@ -52,6 +53,7 @@ public final class LinuxErrno {
   public static final int EMSGSIZE = 90;
   public static final int EPROTOTYPE = 91;
   public static final int EADDRINUSE = 98;
+  public static final int ENOBUFS = 105;
   public static final int EISCONN = 106;
   public static final int ENOTCONN = 107;
   public static final int ECONNREFUSED = 111;
@@ -75,12 +77,12 @@ public final class LinuxErrno {
       {"17", "EEXIST"}, {"18", "EXDEV"}, {"19", "ENODEV"}, {"20", "ENOTDIR"}, {"21", "EISDIR"},
       {"22", "EINVAL"}, {"23", "ENFILE"}, {"24", "EMFILE"}, {"25", "ENOTTY"}, {"26", "ETXTBSY"},
       {"27", "EFBIG"}, {"28", "ENOSPC"}, {"29", "ESPIPE"}, {"30", "EROFS"}, {"31", "EMLINK"},
-      {"32", "EPIPE"}, {"34", "ERANGE"}, {"35", "EDEADLK"}, {"36", "ENAMETOOLONG"},
+      {"32", "EPIPE"}, {"33", "EDOM"}, {"34", "ERANGE"}, {"35", "EDEADLK"}, {"36", "ENAMETOOLONG"},
       {"38", "ENOSYS"}, {"39", "ENOTEMPTY"}, {"40", "ELOOP"}, {"42", "ENOMSG"}, {"43", "EIDRM"}, {"61", "ENODATA"},
       {"75", "EOVERFLOW"}, {"80", "ELIBBAD"}, {"88", "ENOTSOCK"}, {"95", "EOPNOTSUPP"}, {"97", "EAFNOSUPPORT"},
       {"110", "ETIMEDOUT"}, {"90", "EMSGSIZE"}, {"91", "EPROTOTYPE"}, {"92", "ENOPROTOOPT"},
       {"93", "EPROTONOSUPPORT"}, {"94", "ESOCKTNOSUPPORT"}, {"98", "EADDRINUSE"}, {"99", "EADDRNOTAVAIL"},
-      {"101", "ENETUNREACH"}, {"104", "ECONNRESET"}, {"106", "EISCONN"}, {"107", "ENOTCONN"},
+      {"101", "ENETUNREACH"}, {"104", "ECONNRESET"}, {"105", "ENOBUFS"}, {"106", "EISCONN"}, {"107", "ENOTCONN"},
       {"111", "ECONNREFUSED"}, {"114", "EALREADY"}, {"115", "EINPROGRESS"},
     };
     for (String[] p : pairs) {

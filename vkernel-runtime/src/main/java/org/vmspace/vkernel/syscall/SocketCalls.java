@@ -10,6 +10,7 @@ import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.net.SocketTimeout;
 import org.vmspace.vkernel.net.UnixNamespace;
 import org.vmspace.vkernel.net.UnixSocket;
 import org.vmspace.vkernel.proc.Kernel;
@@ -38,6 +39,10 @@ final class SocketCalls {
   private static final int SO_RCVBUF = 8;
   private static final int SO_PASSCRED = 16;
   private static final int SO_PEERCRED = 17;
+  private static final int SO_RCVTIMEO_OLD = 20;
+  private static final int SO_SNDTIMEO_OLD = 21;
+  private static final int SO_RCVTIMEO_NEW = 66;
+  private static final int SO_SNDTIMEO_NEW = 67;
   private static final int SO_ACCEPTCONN = 30;
   private static final int SO_PROTOCOL = 38;
   private static final int SO_DOMAIN = 39;
@@ -295,6 +300,8 @@ final class SocketCalls {
     if (s.type() == UnixSocket.SOCK_DGRAM) {
       throw new SyscallError(LinuxErrno.EOPNOTSUPP);
     }
+    // SO_RCVTIMEO bounds the wait (EAGAIN), and a signal then ends it with EINTR, as on Linux.
+    long deadline = s.rcvTimeo() == 0 ? 0 : System.nanoTime() + SocketTimeout.nanos(s.rcvTimeo());
     while (true) {
       UnixSocket n;
       try {
@@ -303,8 +310,12 @@ final class SocketCalls {
         if (e.errno() != LinuxErrno.EAGAIN || s.nonBlocking()) {
           throw e;
         }
-        if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
-          throw new SyscallError(LinuxErrno.ERESTARTSYS);
+        Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
+        if (w == Task.Wait.TIMEOUT) {
+          throw new SyscallError(LinuxErrno.EAGAIN);
+        }
+        if (w == Task.Wait.SIGNAL) {
+          throw new SyscallError(deadline == 0 ? LinuxErrno.ERESTARTSYS : LinuxErrno.EINTR);
         }
         continue;
       }
@@ -347,7 +358,8 @@ final class SocketCalls {
 
   /**
    * setsockopt(2) at SOL_SOCKET: SO_SNDBUF and SO_RCVBUF go to the host socket (Linux's
-   * doubling and bounds are the host's), SO_PASSCRED is recorded; other options ENOPROTOOPT.
+   * doubling and bounds are the host's), SO_PASSCRED, SO_RCVTIMEO and SO_SNDTIMEO are recorded
+   * (see {@link SocketTimeout}); other options ENOPROTOOPT.
    */
   static long setsockopt(Call c) {
     UnixSocket s = sock(c);
@@ -374,6 +386,17 @@ final class SocketCalls {
         }
       }
       case SO_PASSCRED -> s.passCred(v != 0);
+      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> {
+        if (len < 16) {
+          throw new SyscallError(LinuxErrno.EINVAL);
+        }
+        long jiffies = SocketTimeout.jiffies(c.mem().readLong(val), c.mem().readLong(val + 8));
+        if (opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW) {
+          s.rcvTimeo(jiffies);
+        } else {
+          s.sndTimeo(jiffies);
+        }
+      }
       default -> throw new SyscallError(ENOPROTOOPT);
     }
     return 0;
@@ -381,7 +404,7 @@ final class SocketCalls {
 
   /**
    * getsockopt(2) at SOL_SOCKET: SO_PEERCRED from the kernel's records (guest pids), SO_PASSCRED
-   * as set, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_DOMAIN and SO_PROTOCOL
+   * and the timeouts as set, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_DOMAIN and SO_PROTOCOL
    * from the host socket, which has the same values.
    */
   static long getsockopt(Call c) {
@@ -404,6 +427,11 @@ final class SocketCalls {
         out = ints(cr.pid(), cr.uid(), cr.gid());
       }
       case SO_PASSCRED -> out = ints(s.passCred() ? 1 : 0);
+      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> {
+        long[] tv = SocketTimeout.timeval(opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW ? s.rcvTimeo() : s.sndTimeo());
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out = b.putLong(tv[0]).putLong(tv[1]).array();
+      }
       case SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_DOMAIN, SO_PROTOCOL -> {
         try (Arena a = Arena.ofConfined()) {
           MemorySegment m = a.allocate(4, 4);

@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
+import org.vmspace.vkernel.net.InFlight;
+import org.vmspace.vkernel.net.SocketTimeout;
 import org.vmspace.vkernel.net.UnixSocket;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -18,9 +20,12 @@ import org.vmspace.vkernel.sys.SyscallError;
  * sendto, recvfrom, sendmsg and recvmsg on AF_UNIX sockets: the guest's iovecs are gathered into
  * (scattered from) one host buffer of at most {@link Call#CHUNK} bytes, the host socket does the
  * rest (MSG_PEEK, MSG_TRUNC, MSG_WAITALL semantics per message, EOF, ECONNRESET, EPIPE), and
- * names are translated between the guest's and the host's. Blocking is emulated as for pipes;
- * EPIPE sends SIGPIPE unless MSG_NOSIGNAL. Ancillary data is not carried yet: a message with a
- * control part is refused with EOPNOTSUPP, and received messages have none (msg_controllen 0).
+ * names are translated between the guest's and the host's. Blocking is emulated as for pipes,
+ * within SO_SNDTIMEO/SO_RCVTIMEO when set (EAGAIN when they pass with nothing done; a signal then
+ * ends the call with EINTR instead of restarting it, as Linux's sock_intr_errno); EPIPE sends
+ * SIGPIPE unless MSG_NOSIGNAL. Descriptors passed with SCM_RIGHTS ride on the host message as an
+ * {@link org.vmspace.vkernel.net.InFlight} token ({@link SocketControl}); SCM_CREDENTIALS is
+ * refused with EOPNOTSUPP and never delivered.
  */
 final class SocketMessages {
   private static final int MSG_PEEK = 0x2;
@@ -37,21 +42,25 @@ final class SocketMessages {
   record Iov(long base, long len) {}
 
   static long sendto(Call c) {
-    return send(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5) & 0xffffffffL);
+    return send(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5) & 0xffffffffL, null);
   }
 
   static long recvfrom(Call c) {
-    return recv(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5), 0);
+    return recv(c, sock(c), new Iov[] {new Iov(c.a(1), c.a(2))}, c.i(3), c.a(4), c.a(5), 0, 0, 0);
   }
 
   static long sendmsg(Call c) {
     UnixSocket s = sock(c);
     ByteBuffer h = header(c, c.a(1));
-    if (h.getLong(40) != 0) {
-      throw new SyscallError(LinuxErrno.EOPNOTSUPP, "ancillary data (SCM_RIGHTS) is not supported yet");
-    }
     Iov[] v = iovecs(c, h.getLong(16), h.getLong(24));
-    return send(c, s, v, c.i(2), h.getLong(0), h.getInt(8) & 0xffffffffL);
+    InFlight.Token rights = SocketControl.rightsToSend(c, s, h.getLong(32), h.getLong(40));
+    try {
+      return send(c, s, v, c.i(2), h.getLong(0), h.getInt(8) & 0xffffffffL, rights);
+    } finally {
+      if (rights != null) {
+        s.namespace().inFlight().finish(rights);
+      }
+    }
   }
 
   static long recvmsg(Call c) {
@@ -64,7 +73,7 @@ final class SocketMessages {
       // recvmsg's msg_namelen is an in-out field in the header itself.
       c.mem().writeInt(msg + 8, h.getInt(8));
     }
-    return recv(c, s, v, c.i(2), name, name == 0 ? 0 : msg + 8, msg);
+    return recv(c, s, v, c.i(2), name, name == 0 ? 0 : msg + 8, msg, h.getLong(32), h.getLong(40));
   }
 
   private static UnixSocket sock(Call c) {
@@ -107,7 +116,7 @@ final class SocketMessages {
    * Sends the iovecs: a stream all of it (a chunk per host send), a datagram or seqpacket
    * record in one host send (EMSGSIZE over a chunk).
    */
-  private static long send(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLen) {
+  private static long send(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLen, InFlight.Token rights) {
     byte[] dest = null;
     if (nameAddr != 0 && s.type() == UnixSocket.SOCK_DGRAM) {
       dest = SocketCalls.lookup(c, SocketCalls.readAddress(c, nameAddr, nameLen)).hostName();
@@ -125,6 +134,7 @@ final class SocketMessages {
       throw new SyscallError(LinuxErrno.EMSGSIZE);
     }
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
+    long deadline = deadline(s.sndTimeo());
     int hostFlags = (flags & MSG_EOR) | MSG_DONTWAIT | MSG_NOSIGNAL;
     MemorySegment buf = Call.buffer();
     long done = 0;
@@ -145,7 +155,13 @@ final class SocketMessages {
       }
       long sent = 0;
       while (sent < fill || fill == 0) {
-        long n = hostSend(s, buf.asSlice(sent, fill - sent), dest, hostFlags);
+        // The descriptors go with the first host message (Linux attaches them to the first skb);
+        // an empty stream write sends nothing, and they are dropped with it, as on Linux.
+        int token = rights != null && !rights.wasSent() ? rights.hostFd() : -1;
+        long n = hostSend(s, buf.asSlice(sent, fill - sent), dest, hostFlags, token);
+        if (n >= 0 && token >= 0 && (n > 0 || !stream)) {
+          rights.sent();
+        }
         if (n >= 0) {
           sent += n;
           if (fill == 0 || !stream) {
@@ -155,11 +171,12 @@ final class SocketMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          if (c.thread.await(s.pollFd(), Host.POLLOUT, 0, true) == Task.Wait.SIGNAL) {
+          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLOUT, deadline, true);
+          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
             if (done + sent > 0) {
               return done + sent;
             }
-            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
           }
           continue;
         }
@@ -176,7 +193,18 @@ final class SocketMessages {
     return done;
   }
 
-  private static long hostSend(UnixSocket s, MemorySegment data, byte[] dest, int flags) {
+  /** A nanoTime deadline for a timeout in jiffies, or 0 for none. */
+  private static long deadline(long jiffies) {
+    return jiffies == 0 ? 0 : System.nanoTime() + SocketTimeout.nanos(jiffies);
+  }
+
+  /** Linux's sock_intr_errno: a wait without a timeout is restarted, one with a timeout is EINTR. */
+  private static int interrupted(long deadline) {
+    return deadline == 0 ? LinuxErrno.ERESTARTSYS : LinuxErrno.EINTR;
+  }
+
+  /** One host sendmsg; {@code token} (if not -1) goes in an SCM_RIGHTS control message. */
+  private static long hostSend(UnixSocket s, MemorySegment data, byte[] dest, int flags, int token) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment msg = a.allocate(56, 8);
       MemorySegment iov = a.allocate(16, 8);
@@ -184,6 +212,15 @@ final class SocketMessages {
       iov.set(ValueLayout.JAVA_LONG, 8, data.byteSize());
       msg.set(ValueLayout.ADDRESS, 16, iov);
       msg.set(ValueLayout.JAVA_LONG, 24, 1);
+      if (token >= 0) {
+        MemorySegment control = a.allocate(24, 8);
+        control.set(ValueLayout.JAVA_LONG, 0, 20); // CMSG_LEN(sizeof(int))
+        control.set(ValueLayout.JAVA_INT, 8, 1); // SOL_SOCKET
+        control.set(ValueLayout.JAVA_INT, 12, 1); // SCM_RIGHTS
+        control.set(ValueLayout.JAVA_INT, 16, token);
+        msg.set(ValueLayout.ADDRESS, 32, control);
+        msg.set(ValueLayout.JAVA_LONG, 40, 24);
+      }
       if (dest != null) {
         MemorySegment addr = a.allocate(2 + dest.length, 8);
         addr.set(ValueLayout.JAVA_SHORT, 0, (short) SocketCalls.AF_UNIX);
@@ -196,22 +233,29 @@ final class SocketMessages {
   }
 
   /**
-   * Receives one host read into the iovecs (MSG_WAITALL on a stream repeats until full, EOF or
-   * a signal), writes the sender's guest name and, for recvmsg, msg_flags and msg_controllen.
+   * Receives one host read into the iovecs (MSG_WAITALL on a stream repeats until full, EOF, a
+   * signal, the timeout or a message with descriptors), writes the sender's guest name and, for
+   * recvmsg, the descriptors passed (see {@link SocketControl#deliver}), msg_controllen and
+   * msg_flags. recvfrom has no control buffer: passed descriptors are closed, as on Linux.
    */
-  private static long recv(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLenAddr, long msg) {
+  private static long recv(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLenAddr, long msg,
+      long control, long controlLen) {
     long total = Math.min(total(v), Call.CHUNK);
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     boolean stream = s.type() == UnixSocket.SOCK_STREAM;
-    int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC)) | MSG_DONTWAIT;
+    boolean peek = (flags & MSG_PEEK) != 0;
+    long deadline = deadline(s.rcvTimeo());
+    int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC)) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC;
     MemorySegment buf = Call.buffer();
     long got = 0;
     int outFlags = 0;
     byte[] from = null;
+    java.util.List<org.vmspace.vkernel.fs.FileDescription> files = new java.util.ArrayList<>();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment m = a.allocate(56, 8);
       MemorySegment iov = a.allocate(16, 8);
       MemorySegment name = a.allocate(110, 8);
+      MemorySegment hostControl = a.allocate(SocketControl.HOST_CONTROL, 8);
       while (true) {
         iov.set(ValueLayout.JAVA_LONG, 0, buf.address() + got);
         iov.set(ValueLayout.JAVA_LONG, 8, total - got);
@@ -220,24 +264,34 @@ final class SocketMessages {
         m.set(ValueLayout.JAVA_INT, 8, 110);
         m.set(ValueLayout.ADDRESS, 16, iov);
         m.set(ValueLayout.JAVA_LONG, 24, 1);
+        m.set(ValueLayout.ADDRESS, 32, hostControl);
+        m.set(ValueLayout.JAVA_LONG, 40, SocketControl.HOST_CONTROL);
         long n = HostSockets.recvmsg(s.hostFd(), m, hostFlags);
         if (n >= 0) {
+          files.addAll(SocketControl.claim(s, hostControl, m.get(ValueLayout.JAVA_LONG, 40), peek));
           if (!stream) {
             from = s.guestNameOfHost(name.asSlice(2, Math.max(0, m.get(ValueLayout.JAVA_INT, 8) - 2))
                 .toArray(ValueLayout.JAVA_BYTE));
           }
-          outFlags = m.get(ValueLayout.JAVA_INT, 48);
+          // MSG_CTRUNC is the guest's own buffer's business (SocketControl), never the host's;
+          // MSG_CMSG_CLOEXEC comes back in msg_flags only when the guest asked for it (Linux
+          // returns the flag it was given), not because the kernel asks the host for it.
+          outFlags = (m.get(ValueLayout.JAVA_INT, 48) & ~(org.vmspace.vkernel.net.Ancillary.MSG_CTRUNC | MSG_CMSG_CLOEXEC))
+              | (flags & MSG_CMSG_CLOEXEC);
           // MSG_TRUNC asks for a datagram's real length, which may exceed what was stored.
           long stored = Math.min(n, total - got);
           got += stored;
           long reported = n - stored;
-          if (stream && (flags & MSG_WAITALL) != 0 && n > 0 && got < total && (flags & MSG_PEEK) == 0) {
+          // A stream read stops after a message with descriptors, as Linux's does.
+          if (stream && (flags & MSG_WAITALL) != 0 && n > 0 && got < total && !peek && files.isEmpty()) {
             continue;
           }
           scatter(c, v, buf, got);
           if (msg != 0) {
-            c.mem().writeLong(msg + 40, 0);
-            c.mem().writeInt(msg + 48, outFlags);
+            long[] r = SocketControl.deliver(c, files, control, controlLen, (flags & MSG_CMSG_CLOEXEC) != 0, outFlags);
+            files = java.util.List.of();
+            c.mem().writeLong(msg + 40, r[0]);
+            c.mem().writeInt(msg + 48, (int) r[1]);
           }
           if (nameAddr != 0) {
             // A stream reports the sending socket's name too: the peer's (Linux's unix_copy_addr);
@@ -253,12 +307,13 @@ final class SocketMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
+          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
+          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
             if (got > 0) {
               scatter(c, v, buf, got);
               return got;
             }
-            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
           }
           continue;
         }
@@ -268,6 +323,9 @@ final class SocketMessages {
         }
         throw new SyscallError(errno);
       }
+    } finally {
+      // Descriptions claimed and not handed to the guest (recvfrom, or a fault on the way).
+      files.forEach(org.vmspace.vkernel.fs.FileDescription::release);
     }
   }
 
