@@ -9,8 +9,6 @@ import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
 import org.vmspace.vkernel.proc.Task;
-import org.vmspace.vkernel.signal.SigInfo;
-import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 import org.vmspace.vkernel.syscall.SocketMessages.Iov;
@@ -100,54 +98,9 @@ final class InetMessages {
     }
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     int hostFlags = (flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_CONFIRM | MSG_MORE)) | MSG_DONTWAIT | MSG_NOSIGNAL;
-    MemorySegment buf = Call.buffer();
-    long done = 0;
-    int iov = 0;
-    long inIov = 0;
-    do {
-      long want = Math.min(Call.CHUNK, total - done);
-      long fill = 0;
-      while (fill < want) {
-        long n = Math.min(v[iov].len() - inIov, want - fill);
-        c.mem().read(v[iov].base() + inIov, buf, fill, n);
-        fill += n;
-        inIov += n;
-        if (inIov == v[iov].len()) {
-          iov++;
-          inIov = 0;
-        }
-      }
-      long sent = 0;
-      while (sent < fill || fill == 0) {
-        long n = hostSend(s, buf.asSlice(sent, fill - sent), sa, hostFlags);
-        if (n >= 0) {
-          sent += n;
-          if (fill == 0 || !stream) {
-            break;
-          }
-          continue;
-        }
-        int errno = (int) -n;
-        if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          if (c.thread.await(s.pollFd(), Host.POLLOUT, 0, true) == Task.Wait.SIGNAL) {
-            if (done + sent > 0) {
-              return done + sent;
-            }
-            throw new SyscallError(LinuxErrno.ERESTARTSYS);
-          }
-          continue;
-        }
-        if (errno == LinuxErrno.EPIPE && (flags & MSG_NOSIGNAL) == 0) {
-          c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
-        }
-        if (done + sent > 0) {
-          return done + sent;
-        }
-        throw new SyscallError(errno);
-      }
-      done += sent;
-    } while (done < total);
-    return done;
+    byte[] dest = sa;
+    return SocketMessages.sendChunks(c, v, total, stream, dontWait, 0, flags, s.pollFd(),
+        data -> hostSend(s, data, dest, hostFlags));
   }
 
   private static long hostSend(InetSocket s, MemorySegment data, byte[] sa, int flags) {

@@ -117,10 +117,9 @@ final class SocketMessages {
    * record in one host send (EMSGSIZE over a chunk).
    */
   private static long send(Call c, UnixSocket s, Iov[] v, int flags, long nameAddr, long nameLen, InFlight.Token rights) {
-    byte[] dest = null;
-    if (nameAddr != 0 && s.type() == UnixSocket.SOCK_DGRAM) {
-      dest = SocketCalls.lookup(c, SocketCalls.readAddress(c, nameAddr, nameLen)).hostName();
-    } else if (nameAddr != 0 && s.type() == UnixSocket.SOCK_STREAM) {
+    byte[] dest = nameAddr != 0 && s.type() == UnixSocket.SOCK_DGRAM
+        ? SocketCalls.lookup(c, SocketCalls.readAddress(c, nameAddr, nameLen)).hostName() : null;
+    if (nameAddr != 0 && s.type() == UnixSocket.SOCK_STREAM) {
       // Linux: a stream socket ignores the address when connected, and is EOPNOTSUPP otherwise.
       try {
         s.peerName();
@@ -136,6 +135,36 @@ final class SocketMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     long deadline = deadline(s.sndTimeo());
     int hostFlags = (flags & MSG_EOR) | MSG_DONTWAIT | MSG_NOSIGNAL;
+    HostSend chunk = data -> {
+      // The descriptors go with the first host message (Linux attaches them to the first skb);
+      // an empty stream write sends nothing, and they are dropped with it, as on Linux.
+      int token = rights != null && !rights.wasSent() ? rights.hostFd() : -1;
+      long n = hostSend(s, data, dest, hostFlags, token);
+      if (n >= 0 && token >= 0 && (n > 0 || !stream)) {
+        rights.sent();
+      }
+      return n;
+    };
+    return sendChunks(c, v, total, stream, dontWait, deadline, flags, s.pollFd(), chunk);
+  }
+
+  /** One host send of {@code data}: the bytes the host took, or -errno. */
+  @FunctionalInterface
+  interface HostSend {
+    long send(MemorySegment data);
+  }
+
+  /**
+   * The send loop every socket family shares: the iovecs are gathered a chunk at a time into the
+   * call's buffer and each chunk goes to {@code hostSend}, whole (a stream, over as many host
+   * sends as it takes) or in one send (a datagram or record). Where the host has no room the
+   * thread waits on {@code pollFd} for POLLOUT unless {@code dontWait}: until {@code deadline}
+   * (a nanoTime, 0 for none: then EAGAIN), or a signal (ERESTARTSYS without a deadline, EINTR
+   * with one, as Linux's sock_intr_errno). EPIPE posts SIGPIPE unless MSG_NOSIGNAL. Once some
+   * bytes went, an error or an interrupted wait returns their count instead.
+   */
+  static long sendChunks(Call c, Iov[] v, long total, boolean stream, boolean dontWait, long deadline, int flags,
+      int pollFd, HostSend hostSend) {
     MemorySegment buf = Call.buffer();
     long done = 0;
     int iov = 0;
@@ -155,13 +184,7 @@ final class SocketMessages {
       }
       long sent = 0;
       while (sent < fill || fill == 0) {
-        // The descriptors go with the first host message (Linux attaches them to the first skb);
-        // an empty stream write sends nothing, and they are dropped with it, as on Linux.
-        int token = rights != null && !rights.wasSent() ? rights.hostFd() : -1;
-        long n = hostSend(s, buf.asSlice(sent, fill - sent), dest, hostFlags, token);
-        if (n >= 0 && token >= 0 && (n > 0 || !stream)) {
-          rights.sent();
-        }
+        long n = hostSend.send(buf.asSlice(sent, fill - sent));
         if (n >= 0) {
           sent += n;
           if (fill == 0 || !stream) {
@@ -171,7 +194,7 @@ final class SocketMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLOUT, deadline, true);
+          Task.Wait w = c.thread.await(pollFd, Host.POLLOUT, deadline, true);
           if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
             if (done + sent > 0) {
               return done + sent;
