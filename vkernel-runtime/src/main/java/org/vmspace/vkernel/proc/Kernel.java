@@ -82,6 +82,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final SyscallTable syscalls;
   final Trace trace;
   final Futexes futexes = new Futexes();
+  /** The memory all the guests' private writable mappings are committed against (--memory). */
+  final org.vmspace.vkernel.mem.MemoryBudget memory;
   /** The System V IPC namespace: queues, semaphore sets and segments of all the guest processes. */
   final IpcNamespace ipc = new IpcNamespace(size -> vms().createMemoryObject(size), this::attaches);
   final long bootNanos = System.nanoTime();
@@ -116,6 +118,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   public Kernel(VmspaceService vms, KernelConfig config, java.util.function.Function<Kernel, ? extends SyscallTable> syscalls) {
     this.vms = vms;
     this.config = config;
+    this.memory = new org.vmspace.vkernel.mem.MemoryBudget(config.memory());
     this.vfs = new Vfs(config.root(), config.rootWritable(), config.tmp(), this);
     this.trace = config.trace() == null ? null : new Trace(config.trace());
     this.syscalls = syscalls.apply(this);
@@ -221,7 +224,9 @@ public final class Kernel implements ProcView, AutoCloseable {
       p.sid = p.pid;
       foregroundPgrp = p.pid;
       p.cwd = PathBytes.fromText(cwd);
+      Limits.copy(Limits.defaults(config.files(), config.pids()), p.rlimits);
       FdTable fds = new FdTable();
+      fds.limit(p.softLimit(Limits.RLIMIT_NOFILE));
       for (int i = 0; i < stdio.length; i++) {
         if (stdio[i] != null) {
           fds.installAt(stdio[i], i, false);
@@ -358,6 +363,31 @@ public final class Kernel implements ProcView, AutoCloseable {
   }
 
   // ---------------------------------------------------------------- process table
+
+  /**
+   * Whether {@code parent} may make one more task, as Linux's copy_process decides: EAGAIN when
+   * the kernel already runs --pids tasks (the pids cgroup's rule, root included), or when the
+   * user's tasks (every guest task has the first process's user) reach the caller's
+   * RLIMIT_NPROC, unless the user is root (Linux lets INIT_USER and CAP_SYS_RESOURCE or
+   * CAP_SYS_ADMIN through; a guest running as root has them). Under the kernel lock.
+   *
+   * @throws SyscallError EAGAIN
+   */
+  void checkTaskLimits(ThreadGroup parent) {
+    int running = tasks.size();
+    if (running >= config.pids()) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "the vkernel's task limit (--pids) of " + config.pids() + " is reached");
+    }
+    long nproc = parent.softLimit(Limits.RLIMIT_NPROC);
+    if (parent.uid != 0 && nproc != Limits.INFINITY && Long.compareUnsigned(running, nproc) >= 0) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "RLIMIT_NPROC " + nproc + " is reached");
+    }
+  }
+
+  /** The commit budget of the guests' memory (--memory). */
+  public org.vmspace.vkernel.mem.MemoryBudget memory() {
+    return memory;
+  }
 
   int allocatePid() {
     for (int tries = 0; tries < PID_MAX; tries++) {

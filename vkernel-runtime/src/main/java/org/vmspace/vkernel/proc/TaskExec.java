@@ -187,7 +187,8 @@ public final class TaskExec {
       List<byte[]> args, List<byte[]> envp) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
-    AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId());
+    AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId(), k.memory);
+    fresh.limits(p.memoryLimits());
     ElfLoader.Loaded loaded;
     try {
       byte[] rnd = new byte[16];

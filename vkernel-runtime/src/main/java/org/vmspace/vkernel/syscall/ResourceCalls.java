@@ -45,15 +45,9 @@ final class ResourceCalls {
     if (newAddr != 0) {
       soft = c.mem().readLong(newAddr);
       hard = c.mem().readLong(newAddr + 8);
-      if (Long.compareUnsigned(soft, hard) > 0) {
-        throw new SyscallError(LinuxErrno.EINVAL);
-      }
-      if (Long.compareUnsigned(hard, old[1]) > 0 && c.process.uid() != 0) {
-        throw new SyscallError(LinuxErrno.EPERM);
-      }
-      if (resource == Limits.RLIMIT_NOFILE && Long.compareUnsigned(hard, org.vmspace.vkernel.fs.FdTable.LIMIT) > 0) {
-        throw new SyscallError(LinuxErrno.EPERM, "at most " + org.vmspace.vkernel.fs.FdTable.LIMIT + " descriptors");
-      }
+      // The caller's privilege (CAP_SYS_RESOURCE), not the target's, decides; a guest running
+      // as root has every capability.
+      Limits.checkChange(resource, old, soft, hard, c.process.uid() == 0);
     }
     if (oldAddr != 0) {
       c.mem().writeLong(oldAddr, old[0]);
