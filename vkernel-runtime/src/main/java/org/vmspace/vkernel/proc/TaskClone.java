@@ -128,6 +128,7 @@ public final class TaskClone {
       k.lock.unlock();
     }
     launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
+    CpuLimit.update(child);
     if ((flags & CLONE_VFORK) != 0) {
       awaitVforkRelease(t, child);
     }

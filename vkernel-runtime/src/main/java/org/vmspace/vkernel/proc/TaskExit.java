@@ -116,6 +116,7 @@ public final class TaskExit {
     if (p.alarm != null) {
       p.alarm.cancel(false);
     }
+    CpuLimit.stop(p);
     FdTable fds = p.fds;
     if (fds != null) {
       fds.release();

@@ -76,6 +76,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   private int exitStatus;
   /** The ITIMER_REAL timer (alarm, setitimer), or null. */
   ScheduledFuture<?> alarm;
+  /** The RLIMIT_CPU sampler (see {@link CpuLimit}), or null. */
+  ScheduledFuture<?> cpuTimer;
   long alarmDeadline;
   long alarmInterval;
 

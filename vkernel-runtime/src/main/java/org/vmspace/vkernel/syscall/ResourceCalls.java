@@ -5,6 +5,7 @@ import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import org.vmspace.vkernel.proc.CpuLimit;
 import org.vmspace.vkernel.proc.Limits;
 import org.vmspace.vkernel.proc.ThreadGroup;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -55,6 +56,9 @@ final class ResourceCalls {
     }
     if (newAddr != 0) {
       p.rlimit(resource, soft, hard);
+      if (resource == Limits.RLIMIT_CPU) {
+        CpuLimit.update(p);
+      }
     }
     return 0;
   }

@@ -98,4 +98,18 @@ class LimitsTest {
     assertThatThrownBy(() -> KernelConfig.builder().files(FdTable.NR_OPEN + 1).build())
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void cpuTimeBringsSigxcpuAtTheSoftLimitAndSigkillAtTheHardOne() {
+    long second = 1_000_000_000L;
+    long[] limit = {2, 5};
+    assertThat(CpuLimit.decide(2 * second - 1, limit)).isZero();
+    assertThat(CpuLimit.decide(2 * second, limit)).isEqualTo(org.vmspace.vkernel.signal.Signals.SIGXCPU);
+    assertThat(CpuLimit.decide(5 * second, limit)).isEqualTo(org.vmspace.vkernel.signal.Signals.SIGKILL);
+    // Soft equal to hard: SIGKILL, not SIGXCPU, as Linux checks the hard limit first.
+    assertThat(CpuLimit.decide(3 * second, new long[] {3, 3})).isEqualTo(org.vmspace.vkernel.signal.Signals.SIGKILL);
+    assertThat(CpuLimit.decide(Long.MAX_VALUE, new long[] {Limits.INFINITY, Limits.INFINITY})).isZero();
+    assertThat(CpuLimit.decide(Long.MAX_VALUE, new long[] {1, Limits.INFINITY}))
+        .isEqualTo(org.vmspace.vkernel.signal.Signals.SIGXCPU);
+  }
 }
