@@ -3,7 +3,8 @@
  * F_DUPFD at or past the limit), RLIMIT_AS and RLIMIT_DATA (malloc, mmap and brk fail with ENOMEM,
  * promptly), RLIMIT_NPROC (fork gets EAGAIN, except for root, whom Linux lets through),
  * RLIMIT_FSIZE (short write at the limit, then SIGXFSZ and EFBIG), RLIMIT_CPU (SIGXCPU at the
- * soft limit, SIGKILL at the hard one) and prlimit64 on itself by pid 0 and by its pid. Each
+ * soft limit, SIGKILL at the hard one), RLIMIT_STACK (the stack a program gets at exec, and
+ * the quarter of it its arguments may take) and prlimit64 on itself by pid 0 and by its pid. Each
  * limit is tried in a child of its own; only what does not depend on the memory layout or the
  * user is printed. */
 #define _GNU_SOURCE
@@ -202,6 +203,44 @@ static void cpu(void) {
       WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? "killed by SIGKILL" : "something else");
 }
 
+static char *self;
+
+static int recurse(int depth) {
+  volatile char frame[4096];
+  frame[0] = (char) depth;
+  /* 4 KiB a call: 64 Ki calls would take 256 MiB, the limit is long passed before. */
+  if (depth == 65536) {
+    return 0;
+  }
+  return recurse(depth + 1) + frame[0];
+}
+
+static void stack(void) {
+  set(RLIMIT_CORE, 0, 0);
+  set(RLIMIT_STACK, 256 << 10, 256 << 10);
+  /* The arguments may take a quarter of the stack limit, but never less than 128 KiB; one
+   * string at most 128 KiB. */
+  static char big[40 << 10];
+  memset(big, 'a', sizeof big - 1);
+  char *fits[] = {self, "exec", big, big, NULL};
+  char *args[] = {self, "exec", big, big, big, big, NULL};
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(self, fits);
+    _exit(127);
+  }
+  int status;
+  check(waitpid(pid, &status, 0) == pid, "waitpid");
+  printf("stack: exec with 80 KiB of arguments under 256 KiB: status %d\n", WEXITSTATUS(status));
+  execv(self, args);
+  printf("stack: exec with 160 KiB of arguments under 256 KiB %s\n", strerror(errno));
+  fflush(stdout);
+  char *again[] = {self, "recurse", NULL};
+  execv(self, again);
+  check(0, "execv");
+}
+
 static void prlimits(void) {
   struct rlimit l = {1234, 5678};
   struct rlimit old;
@@ -231,13 +270,21 @@ static void prlimits(void) {
   waitpid(pid, NULL, 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  self = argv[0];
+  if (argc > 1 && strcmp(argv[1], "recurse") == 0) {
+    return recurse(0);
+  }
+  if (argc > 1) {
+    return argc;
+  }
   in_child("nofile", nofile);
   in_child("as", address_space);
   in_child("data", data);
   in_child("nproc", nproc);
   in_child("fsize", fsize);
   in_child("prlimit", prlimits);
+  in_child("stack", stack);
   cpu();
   printf("done\n");
   return 0;

@@ -194,7 +194,7 @@ public final class TaskExec {
       byte[] rnd = new byte[16];
       k.randomBytes(rnd);
       loaded = ElfLoader.load(fresh, image.program(), interp == null ? null : interp.program(), args, envp,
-          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso);
+          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso, p.softLimit(Limits.RLIMIT_STACK));
       fresh.initBrk(loaded.brk());
     } catch (RuntimeException e) {
       fresh.release();

@@ -112,4 +112,19 @@ class LimitsTest {
     assertThat(CpuLimit.decide(Long.MAX_VALUE, new long[] {1, Limits.INFINITY}))
         .isEqualTo(org.vmspace.vkernel.signal.Signals.SIGXCPU);
   }
+
+  @Test
+  void rlimitStackSizesTheStackAndTheArgumentsAtExec() {
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(8L << 20)).isEqualTo(8L << 20);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(256L << 10)).isEqualTo(256L << 10);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize((256L << 10) + 1)).isEqualTo((256L << 10) + 4096);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(4096)).isEqualTo(org.vmspace.vkernel.elf.ElfLoader.MIN_STACK);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(Limits.INFINITY))
+        .isEqualTo(org.vmspace.vkernel.elf.ElfLoader.MAX_STACK);
+    // A quarter of the limit, at least ARG_MAX (128 KiB), at most 6 MiB: Linux's bprm_stack_limits.
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.argumentLimit(8L << 20)).isEqualTo(2L << 20);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.argumentLimit(256L << 10)).isEqualTo(128L << 10);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.argumentLimit(Limits.INFINITY)).isEqualTo(6L << 20);
+    assertThat(org.vmspace.vkernel.elf.ElfLoader.argumentLimit(64L << 20)).isEqualTo(6L << 20);
+  }
 }
