@@ -45,7 +45,18 @@ class CProgramsTest {
     }
   }
 
+  /**
+   * The programs compared with their native runs: all of them, or with {@code
+   * -Dvkernel.cprograms=NAME,NAME} only those (to check one program without the whole list's
+   * dozen emulated minutes).
+   */
   static Stream<Arguments> programs() {
+    String only = System.getProperty("vkernel.cprograms", "");
+    List<String> chosen = only.isBlank() ? List.of() : List.of(only.split(","));
+    return allPrograms().filter(a -> chosen.isEmpty() || chosen.contains((String) a.get()[0]));
+  }
+
+  private static Stream<Arguments> allPrograms() {
     return Stream.of("musl", "glibc").flatMap(libc -> Stream.of(
         Arguments.of("hello", libc, List.of("one", "two words"), 7),
         Arguments.of("malloc_stress", libc, List.of(), 0),
