@@ -374,14 +374,7 @@ public final class Kernel implements ProcView, AutoCloseable {
    * @throws SyscallError EAGAIN
    */
   void checkTaskLimits(ThreadGroup parent) {
-    int running = tasks.size();
-    if (running >= config.pids()) {
-      throw new SyscallError(LinuxErrno.EAGAIN, "the vkernel's task limit (--pids) of " + config.pids() + " is reached");
-    }
-    long nproc = parent.softLimit(Limits.RLIMIT_NPROC);
-    if (parent.uid != 0 && nproc != Limits.INFINITY && Long.compareUnsigned(running, nproc) >= 0) {
-      throw new SyscallError(LinuxErrno.EAGAIN, "RLIMIT_NPROC " + nproc + " is reached");
-    }
+    Limits.checkNewTask(tasks.size(), config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
   }
 
   /** The commit budget of the guests' memory (--memory). */

@@ -85,6 +85,23 @@ public final class Limits {
   }
 
   /**
+   * Whether one more task may start, as Linux's copy_process decides: not when {@code running}
+   * tasks already fill the kernel's cap (the pids cgroup's rule, root included), nor when they
+   * reach the user's soft RLIMIT_NPROC {@code nproc}, unless the user is root (Linux lets
+   * INIT_USER and CAP_SYS_RESOURCE or CAP_SYS_ADMIN through).
+   *
+   * @throws SyscallError EAGAIN
+   */
+  public static void checkNewTask(int running, int cap, long nproc, boolean root) {
+    if (running >= cap) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "the vkernel's task limit (--pids) of " + cap + " is reached");
+    }
+    if (!root && nproc != INFINITY && Long.compareUnsigned(running, nproc) >= 0) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "RLIMIT_NPROC " + nproc + " is reached");
+    }
+  }
+
+  /**
    * How much of a {@code len}-byte write at {@code pos} RLIMIT_FSIZE {@code limit} lets through
    * (Linux's generic_write_check_limits): all of it below the limit, the part up to the limit
    * when it crosses, 0 when it starts at or past the limit (then SIGXFSZ and EFBIG). Unsigned.

@@ -114,6 +114,17 @@ class LimitsTest {
   }
 
   @Test
+  void newTasksStopAtTheCapForEveryoneAndAtNprocExceptForRoot() {
+    assertThat(errno(() -> Limits.checkNewTask(19, 20, Limits.INFINITY, true))).isZero();
+    assertThat(errno(() -> Limits.checkNewTask(20, 20, Limits.INFINITY, true))).isEqualTo(LinuxErrno.EAGAIN);
+    assertThat(errno(() -> Limits.checkNewTask(20, 20, Limits.INFINITY, false))).isEqualTo(LinuxErrno.EAGAIN);
+    assertThat(errno(() -> Limits.checkNewTask(4, 100, 5, false))).isZero();
+    assertThat(errno(() -> Limits.checkNewTask(5, 100, 5, false))).isEqualTo(LinuxErrno.EAGAIN);
+    assertThat(errno(() -> Limits.checkNewTask(5, 100, 5, true))).isZero();
+    assertThat(errno(() -> Limits.checkNewTask(1, 100, 0, false))).isEqualTo(LinuxErrno.EAGAIN);
+  }
+
+  @Test
   void rlimitStackSizesTheStackAndTheArgumentsAtExec() {
     assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(8L << 20)).isEqualTo(8L << 20);
     assertThat(org.vmspace.vkernel.elf.ElfLoader.stackSize(256L << 10)).isEqualTo(256L << 10);
