@@ -460,27 +460,18 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
+  /**
+   * /proc/meminfo: the guests' memory is --memory, and what they have committed of it is in use
+   * (the CommitLimit and Committed_AS lines say the same, as under strict overcommit).
+   */
   @Override
   public String meminfo() {
-    long total = 4L << 30 >> 10;
-    long used = 0;
-    lock.lock();
-    try {
-      for (ThreadGroup p : processes.values()) {
-        AddressSpace m = p.mm;
-        if (m != null) {
-          for (AddressSpace.Region r : m.regions()) {
-            used += (r.end() - r.start()) >> 10;
-          }
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    long total = config.memory() >> 10;
+    long used = memory.committed() >> 10;
     long free = Math.max(0, total - used);
     return "MemTotal:       " + total + " kB\nMemFree:        " + free + " kB\nMemAvailable:   " + free
         + " kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\n"
-        + "SwapFree:              0 kB\n";
+        + "SwapFree:              0 kB\nCommitLimit:    " + total + " kB\nCommitted_AS:   " + used + " kB\n";
   }
 
   /** The CPUs the guests see, as an affinity mask: the first {@link KernelConfig#cpus()}. */

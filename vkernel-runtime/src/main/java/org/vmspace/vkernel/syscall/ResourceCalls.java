@@ -108,10 +108,11 @@ final class ResourceCalls {
 
   static long sysinfo(Call c) {
     ByteBuffer b = ByteBuffer.allocate(112).order(ByteOrder.LITTLE_ENDIAN);
-    long total = 4L << 30;
+    // The guests' memory is --memory; what they have committed of it is not free.
+    long total = c.kernel.config().memory();
     b.putLong(0, (System.nanoTime() - c.kernel.bootNanos()) / 1_000_000_000L);
     b.putLong(32, total);
-    b.putLong(40, total / 2);
+    b.putLong(40, Math.max(0, total - c.kernel.memory().committed()));
     b.putShort(80, (short) c.kernel.pids().size());
     b.putInt(104, 1); // mem_unit
     c.mem().writeBytes(c.a(0), b.array());
