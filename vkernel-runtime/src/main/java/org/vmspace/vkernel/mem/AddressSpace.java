@@ -702,12 +702,18 @@ public final class AddressSpace {
 
   /** 1 if {@code r} counts towards RLIMIT_DATA: private, writable, not the stack (Linux's is_data_mapping). */
   private static int isData(Region r) {
-    return isCommitted(r) == 1 && !r.name().equals("[stack]") ? 1 : 0;
+    return isCommitted(r);
   }
 
-  /** 1 if {@code r} is committed memory: private and writable (Linux's VM_ACCOUNT). */
+  /**
+   * 1 if {@code r} is committed memory: private and writable (Linux's VM_ACCOUNT), except the
+   * main stack. Linux charges a stack as it grows, a page at a time; here it is mapped whole at
+   * exec (RLIMIT_STACK's size), so charging it whole would make every process, and every fork,
+   * cost 8 MiB of a budget Linux would hardly touch. What a stack really uses is bounded by the
+   * service's memory limit instead.
+   */
   private static int isCommitted(Region r) {
-    return !r.shared() && (r.prot() & Prot.PROT_WRITE) != 0 ? 1 : 0;
+    return !r.shared() && (r.prot() & Prot.PROT_WRITE) != 0 && !r.name().equals("[stack]") ? 1 : 0;
   }
 
   /** What a new mapping of {@code size} bytes adds: mapped, data, committed bytes. */

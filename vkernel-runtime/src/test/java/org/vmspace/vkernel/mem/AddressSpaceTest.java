@@ -277,6 +277,13 @@ class AddressSpaceTest {
     as.mmap(data, 16 * PAGE, (int) rw, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
     as.munmap(shared, 8 * PAGE);
     assertThat(as.totalBytes()).isEqualTo(56 * PAGE);
+    // The main stack is neither data nor committed.
+    long stack = as.mmap(0, 8 * PAGE, Prot.PROT_READ, ANON_PRIVATE, null, 0, "");
+    as.mapFixed(stack, 8 * PAGE, (int) rw, org.vmspace.api.MapFlags.MAP_PRIVATE | org.vmspace.api.MapFlags.MAP_ANON, null, 0,
+        "[stack]");
+    assertThat(as.dataBytes()).isEqualTo(16 * PAGE);
+    assertThat(as.committedBytes()).isEqualTo(16 * PAGE);
+    as.munmap(stack, 8 * PAGE);
     // The heap: over RLIMIT_DATA brk stays where it was.
     long start = 0x60_0000L;
     as.initBrk(start);
