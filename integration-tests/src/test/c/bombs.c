@@ -48,10 +48,10 @@ int main(void) {
     perror("pipe");
     return 1;
   }
-  static pthread_t threads[100000];
+  static pthread_t threads[4096];
   int n = 0;
   int e;
-  while (n < 100000 && (e = pthread_create(&threads[n], NULL, wait_for_gate, NULL)) == 0) {
+  while (n < 4096 && (e = pthread_create(&threads[n], NULL, wait_for_gate, NULL)) == 0) {
     n++;
   }
   printf("thread bomb: %d threads, then %s\n", n, strerror(e));
