@@ -32,6 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (a file, a pipe end, a socket; MSG_CTRUNC, MSG_CMSG_CLOEXEC, MSG_PEEK, the errors, lifetimes
  * in flight), signalfd (blocked SIGUSR1 and SIGCHLD from a child, poll, select, epoll, the
  * record's fields, EAGAIN, blocking and interrupted reads) and SO_RCVTIMEO/SO_SNDTIMEO;
+ * limits setrlimit and prlimit64 enforced (RLIMIT_NOFILE, AS, DATA, NPROC, FSIZE, CPU);
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
  * two spinning threads, execve from a thread, the main thread exiting first).
@@ -64,6 +65,12 @@ class CProgramsTest {
    * {@code -Dvkernel.futexStress.rounds=100000} runs 6.4 million.
    */
   static final long FUTEX_ROUNDS = Long.getLong("vkernel.futexStress.rounds", 100);
+  /**
+   * The programs compared with their native runs: all of them, or with {@code
+   * -Dvkernel.cprograms=NAME,NAME} only those (to check one program without the whole table).
+   */
+  static final List<String> ONLY = System.getProperty("vkernel.cprograms", "").isBlank() ? List.of()
+      : List.of(System.getProperty("vkernel.cprograms").split(","));
   static final List<Case> CASES = Stream.of("musl", "glibc").flatMap(libc -> Stream.of(
       new Case("hello", libc, List.of("one", "two words"), 7),
       new Case("malloc_stress", libc, List.of(), 0),
@@ -76,10 +83,12 @@ class CProgramsTest {
       new Case("unix_sockets", libc, List.of(), 0),
       new Case("inet_sockets", libc, List.of(), 0),
       new Case("fd_passing", libc, List.of(), 0),
+      new Case("limits", libc, List.of(), 0),
       new Case("threads", libc, List.of(), 0),
       new Case("sysv_ipc", libc, List.of(), 0),
       new Case("threads", libc, List.of("main-exits"), 0),
-      new Case("futex_stress", libc, List.of("64", Long.toString(FUTEX_ROUNDS)), 0))).toList();
+      new Case("futex_stress", libc, List.of("64", Long.toString(FUTEX_ROUNDS)), 0)))
+      .filter(c -> ONLY.isEmpty() || ONLY.contains(c.name())).toList();
   /** How long one program may run in the batch before it is killed. */
   static final Duration EACH = Duration.ofMinutes(5);
   static Path out;

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code vkernel run}'s contract: PATH lookup, one clear line and 127/126 for programs it
  * cannot run, --timeout, --trace, --root and its confinement, the read-only default root with a
- * private /tmp, --cpus, --net=none.
+ * private /tmp, --cpus, --net=none, and the caps --pids and --memory stopping bombs.
  */
 @Tag("kvm")
 class CommandLineTest {
@@ -155,5 +155,29 @@ class CommandLineTest {
         "ls /proc/self/fd | wc -l")));
     assertThat(r.stdout()).isEqualTo(String.join("\n",
         "/usr/bin/busybox", "/bin/busybox sh -c", "", "parent-is-the-shell", "1", "cpuinfo", "MemTotal", "(cut)", "pipe:", "4", ""));
+  }
+
+  /**
+   * --pids and --memory hold: a fork bomb and a thread bomb get EAGAIN at the task cap (the first
+   * process is one of the 20 tasks), a memory bomb that touches every page gets NULL from malloc
+   * (ENOMEM from mmap) before the 48 MiB the guests may commit, and the vkernel exits cleanly
+   * with the program's status within 150 s (emulated; Guests.run fails the test past it). One run
+   * for all three.
+   */
+  @Test
+  void forkThreadAndMemoryBombsStopAtTheCaps() throws Exception {
+    Path bombs = Path.of("target", "cbin", "bombs-musl").toAbsolutePath();
+    Guests.Result r = Guests.runVkernel(List.of("--pids=20", "--memory=48M"), List.of(bombs.toString()), Guests.env(),
+        null, java.time.Duration.ofSeconds(150));
+    assertThat(r.status()).as("%s", r).isZero();
+    String[] lines = r.stdout().split("\n");
+    assertThat(lines).hasSize(3);
+    assertThat(lines[0]).isEqualTo("fork bomb: 19 children, then Resource temporarily unavailable");
+    assertThat(lines[1]).isEqualTo("thread bomb: 19 threads, then Resource temporarily unavailable");
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("memory bomb: (\\d+) MiB, then Out of memory")
+        .matcher(lines[2]);
+    assertThat(m.matches()).as(lines[2]).isTrue();
+    // The 8 MiB main stack and the program's own pages are committed too.
+    assertThat(Integer.parseInt(m.group(1))).isBetween(24, 47);
   }
 }

@@ -19,8 +19,10 @@ import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.vmspace.api.VmspaceException;
+import org.vmspace.api.VmspaceOptions;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
+import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostStdio;
 import org.vmspace.vkernel.fs.Stat;
@@ -79,6 +81,19 @@ final class RunCommand implements Callable<Integer> {
       description = "IP networking: host (the host's network, as a process has it), loopback (only 127.0.0.0/8"
           + " and ::1; the default) or none (every destination unreachable).")
   String net;
+  @Option(names = "--memory", paramLabel = "SIZE",
+      description = "The most memory all guest processes together may commit (e.g. 512M, 2G; default: half the"
+          + " host's): mmap, brk and fork get ENOMEM past it.")
+  String memory;
+
+  @Option(names = "--pids", paramLabel = "N",
+      description = "The most guest tasks (processes and threads) at once: fork, clone and pthread_create get"
+          + " EAGAIN at it (default: one per 2 MiB of host memory, 512-32768).")
+  Integer pids;
+
+  @Option(names = "--files", paramLabel = "N",
+      description = "The first process's RLIMIT_NOFILE hard limit (default 1024; 1-1048576).")
+  Integer files;
 
   @Option(names = "--env", paramLabel = "K=V", description = "Set an environment variable (repeatable).")
   List<String> env = new ArrayList<>();
@@ -140,6 +155,19 @@ final class RunCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+    Long memoryBytes;
+    try {
+      memoryBytes = memory == null ? null : MemoryOption.parseSize(memory);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    if (pids != null && pids < 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--pids wants a positive count, got " + pids);
+    }
+    if (files != null && (files < 1 || files > FdTable.NR_OPEN)) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--files wants 1-" + FdTable.NR_OPEN + ", got " + files);
+    }
     Map<String, String> environment = new LinkedHashMap<>(clearEnv ? Map.of() : System.getenv());
     if (environmentFile != null) {
       environment = readEnvironment(environmentFile);
@@ -161,9 +189,20 @@ final class RunCommand implements Callable<Integer> {
     if (accel.forcesEmulation()) {
       return runEmulated(err, "--accel=emulated asks for it", environment);
     }
+    KernelConfig.Builder config = KernelConfig.builder();
+    if (memoryBytes != null) {
+      config.memory(memoryBytes);
+    }
+    if (pids != null) {
+      config.pids(pids);
+    }
+    if (files != null) {
+      config.files(files);
+    }
+    long committable = config.build().memory();
     VmspaceService vms;
     try {
-      vms = Vmspaces.open();
+      vms = Vmspaces.open(VmspaceOptions.builder().memoryLimit(MemoryOption.backendMemory(committable)).build());
     } catch (VmspaceException | IllegalStateException e) {
       if (accel.mayEmulate()) {
         return runEmulated(err, EmulatedMachine.whyNotKvm(e.getMessage()), environment);
@@ -177,7 +216,7 @@ final class RunCommand implements Callable<Integer> {
       vms.close();
       return 125;
     }
-    KernelConfig.Builder config = KernelConfig.builder().trace(traceOut).net(netPolicy);
+    config.trace(traceOut).net(netPolicy);
     if (cpus != null) {
       config.cpus(cpus);
     }
@@ -262,6 +301,15 @@ final class RunCommand implements Callable<Integer> {
     }
     if (stats) {
       inner.add("--stats");
+    }
+    if (memory != null) {
+      inner.add("--memory=" + memory);
+    }
+    if (pids != null) {
+      inner.add("--pids=" + pids);
+    }
+    if (files != null) {
+      inner.add("--files=" + files);
     }
     Path exchange = machine.shareWritable(Files.createTempDirectory("vkernel-emulated-"));
     try {

@@ -29,8 +29,18 @@ public final class ElfLoader {
   public static final long PIE_BASE = 0x5555_5555_4000L;
   /** The top of the stack, below the vmspace limit. */
   public static final long STACK_TOP = 0x7FFF_FF00_0000L;
-  /** The stack's size (RLIMIT_STACK's usual value). */
+  /** The stack's size under RLIMIT_STACK's usual value. */
   public static final long STACK_SIZE = 8L << 20;
+  /**
+   * The least stack a program gets whatever RLIMIT_STACK says (Linux's ARG_MAX floor for the
+   * arguments, 32 pages, and room to run).
+   */
+  public static final long MIN_STACK = 128L << 10;
+  /**
+   * The most: the stack is mapped, and committed, whole at exec, so an unlimited RLIMIT_STACK
+   * gets this much rather than the gigabytes Linux would let it grow to.
+   */
+  public static final long MAX_STACK = 64L << 20;
   private static final long PAGE = 4096;
   private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -82,11 +92,15 @@ public final class ElfLoader {
    * address and AT_ENTRY the program's entry.
    *
    * @param interp the interpreter, or null for a static program
+   * @param stackLimit the soft RLIMIT_STACK (unsigned, -1 for none): the stack mapped below
+   *     {@link #STACK_TOP} is that size, between {@link #MIN_STACK} and {@link #MAX_STACK}, and
+   *     the arguments may take a quarter of it (at most 6 MiB, at least 128 KiB), as on Linux
    * @throws SyscallError ENOEXEC for what cannot be loaded, ENOMEM without memory, E2BIG for
-   *     arguments over 2 MiB
+   *     arguments over that quarter
    */
   public static Loaded load(AddressSpace as, Program program, Program interp,
-      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, Backing vdso) {
+      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, Backing vdso, long stackLimit) {
+    long stackSize = stackSize(stackLimit);
     ElfImage image = program.elf();
     long base = image.type() == ElfImage.ET_DYN ? PIE_BASE : 0;
     long brk = 0;
@@ -108,7 +122,7 @@ public final class ElfLoader {
       if (interp != null) {
         interpBase = loadInterpreter(as, interp);
       }
-      as.mapFixed(STACK_TOP - STACK_SIZE, STACK_SIZE, Prot.PROT_READ | Prot.PROT_WRITE,
+      as.mapFixed(STACK_TOP - stackSize, stackSize, Prot.PROT_READ | Prot.PROT_WRITE,
           MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_STACK, null, 0, "[stack]");
       if (vdso != null) {
         // Private: a guest that makes its copy writable changes only its own.
@@ -119,7 +133,7 @@ public final class ElfLoader {
     }
     long entry = interp != null ? interpBase + interp.elf().entry() : base + image.entry();
     long sp = buildStack(as.memory(), image, base, phdrAddr, interpBase, argv, envp, execfn, ids, random,
-        vdso != null ? Vdso.ADDRESS : 0);
+        vdso != null ? Vdso.ADDRESS : 0, argumentLimit(stackLimit));
     return new Loaded(entry, sp, (brk + PAGE - 1) & ~(PAGE - 1), base);
   }
 
@@ -194,12 +208,30 @@ public final class ElfLoader {
     }
   }
 
+  /** The stack mapped for RLIMIT_STACK {@code limit}: page-rounded, within MIN_STACK..MAX_STACK. */
+  public static long stackSize(long limit) {
+    if (Long.compareUnsigned(limit, MAX_STACK) >= 0) {
+      return MAX_STACK;
+    }
+    return Math.max(MIN_STACK, (limit + PAGE - 1) & -PAGE);
+  }
+
+  /**
+   * How many bytes of argument and environment strings execve takes under RLIMIT_STACK
+   * {@code limit}: a quarter of it, at most three quarters of the usual 8 MiB, at least 32 pages
+   * (Linux's bprm_stack_limits).
+   */
+  public static long argumentLimit(long limit) {
+    long quarter = Long.compareUnsigned(limit, 4 * (6L << 20)) >= 0 ? 6L << 20 : limit / 4;
+    return Math.max(32 * PAGE, Math.min(6L << 20, quarter));
+  }
+
   /**
    * The initial stack: strings at the top, then (16-byte aligned) argc, argv[], NULL, envp[],
    * NULL, auxv pairs ending in AT_NULL, with rsp at argc.
    */
   private static long buildStack(UserMemory mem, ElfImage image, long base, long phdr, long interpBase,
-      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, long vdso) {
+      List<byte[]> argv, List<byte[]> envp, byte[] execfn, Ids ids, byte[] random, long vdso, long argMax) {
     byte[] platform = "x86_64".getBytes(StandardCharsets.US_ASCII);
     int strings = execfn.length + 1 + platform.length + 1 + 16;
     for (byte[] a : argv) {
@@ -208,7 +240,7 @@ public final class ElfLoader {
     for (byte[] e : envp) {
       strings += e.length + 1;
     }
-    if (strings > (2 << 20)) {
+    if (strings > argMax) {
       throw new SyscallError(LinuxErrno.E2BIG);
     }
     long[][] aux = {

@@ -27,6 +27,12 @@ import org.vmspace.vkernel.sys.SyscallError;
  * <p>Linux semantics and errnos at this level: flags are Linux's ({@code MAP_ANONYMOUS} 0x20 and
  * so on) and are translated to the vmspace's DragonFly values here. Thread-safe: every operation
  * holds the object's monitor.
+ *
+ * <p>Limits: mmap, mremap, mprotect and brk refuse with ENOMEM (brk by returning the old break) a
+ * change that would take the mapped total past RLIMIT_AS, the private writable non-stack total
+ * past RLIMIT_DATA (Linux 4.7 and later), or the kernel's committed private writable memory past
+ * its {@link MemoryBudget}. The rlimits are read through {@link #limits} from the process using
+ * the space (the last one set for a space shared with CLONE_VM).
  */
 public final class AddressSpace {
   /** Where mappings without an address hint go (bottom-up from here, below the stack). */
@@ -97,27 +103,89 @@ public final class AddressSpace {
   private final UserMemory memory;
   private final TreeMap<Long, Region> regions = new TreeMap<>();
   private final AtomicInteger users = new AtomicInteger(1);
+  private final MemoryBudget budget;
   private long brkStart;
   private long brkEnd;
+  /** Bytes mapped (RLIMIT_AS), private writable outside the stack (RLIMIT_DATA), committed. */
+  private long totalVm;
+  private long dataVm;
+  private long committedVm;
+  private volatile Rlimits limits = NO_LIMITS;
 
-  private AddressSpace(VmspaceService vms, VmspaceId id) {
+  /**
+   * The soft RLIMIT_AS and RLIMIT_DATA an address space's operations are held to (unsigned, -1
+   * for none); read at each operation, so a setrlimit takes effect at the next.
+   */
+  public interface Rlimits {
+    /** RLIMIT_AS: the most bytes mapped. */
+    long addressSpace();
+
+    /** RLIMIT_DATA: the most private writable bytes outside the stack. */
+    long data();
+  }
+
+  private static final Rlimits NO_LIMITS = new Rlimits() {
+    @Override
+    public long addressSpace() {
+      return -1;
+    }
+
+    @Override
+    public long data() {
+      return -1;
+    }
+  };
+
+  private AddressSpace(VmspaceService vms, VmspaceId id, MemoryBudget budget) {
     this.vms = vms;
     this.id = id;
     this.memory = new UserMemory(vms, id);
+    this.budget = budget;
   }
 
   /**
-   * Creates an empty address space in a new vmspace {@code id}.
+   * Creates an empty address space in a new vmspace {@code id}, committing nothing against an
+   * unlimited budget of its own.
    *
    * @throws SyscallError ENOMEM if the vmspace cannot be created
    */
   public static AddressSpace create(VmspaceService vms, VmspaceId id) {
+    return create(vms, id, MemoryBudget.unlimited());
+  }
+
+  /**
+   * Creates an empty address space in a new vmspace {@code id} whose private writable memory is
+   * committed against {@code budget}.
+   *
+   * @throws SyscallError ENOMEM if the vmspace cannot be created
+   */
+  public static AddressSpace create(VmspaceService vms, VmspaceId id, MemoryBudget budget) {
     try {
       vms.create(id);
     } catch (VmspaceException e) {
       throw new SyscallError(LinuxErrno.ENOMEM, e.getMessage());
     }
-    return new AddressSpace(vms, id);
+    return new AddressSpace(vms, id, budget);
+  }
+
+  /** Holds later operations to these rlimits (those of the process using the space). */
+  public void limits(Rlimits l) {
+    this.limits = l == null ? NO_LIMITS : l;
+  }
+
+  /** Bytes mapped: what RLIMIT_AS limits (/proc/PID/status VmSize). */
+  public synchronized long totalBytes() {
+    return totalVm;
+  }
+
+  /** Private writable bytes outside the stack: what RLIMIT_DATA limits (VmData). */
+  public synchronized long dataBytes() {
+    return dataVm;
+  }
+
+  /** Private writable bytes, committed against the kernel's budget. */
+  public synchronized long committedBytes() {
+    return committedVm;
   }
 
   public VmspaceId id() {
@@ -140,6 +208,10 @@ public final class AddressSpace {
     if (users.decrementAndGet() == 0) {
       synchronized (this) {
         regions.clear();
+        budget.adjust(-committedVm);
+        totalVm = 0;
+        dataVm = 0;
+        committedVm = 0;
       }
       try {
         vms.destroy(id);
@@ -155,13 +227,20 @@ public final class AddressSpace {
    * @throws SyscallError ENOMEM
    */
   public synchronized AddressSpace fork(VmspaceId childId) {
+    // The child's private writable memory is its own to write: Linux commits it again at fork.
+    budget.reserve(committedVm);
     try {
       vms.fork(id, childId);
     } catch (VmspaceException e) {
+      budget.adjust(-committedVm);
       throw new SyscallError(LinuxErrno.ENOMEM, e.getMessage());
     }
-    AddressSpace child = new AddressSpace(vms, childId);
+    AddressSpace child = new AddressSpace(vms, childId, budget);
     child.regions.putAll(regions);
+    child.totalVm = totalVm;
+    child.dataVm = dataVm;
+    child.committedVm = committedVm;
+    child.limits = limits;
     child.brkStart = brkStart;
     child.brkEnd = brkEnd;
     return child;
@@ -179,9 +258,15 @@ public final class AddressSpace {
   /** As {@link #mapFixed(long, long, int, int, Backing, long, String)}, of the file {@code file}. */
   public synchronized void mapFixed(long start, long len, int prot, int dflyFlags, Backing backing, long offset, String name,
       FileId file) {
-    long at = call(() -> vms.mmap(id, start, len, prot, dflyFlags | MapFlags.MAP_FIXED, backing, offset));
-    record(new Region(at, at + roundUp(len), prot, (dflyFlags & MapFlags.MAP_SHARED) != 0, backing, offset, name, null,
-        backing == null ? FileId.NONE : file));
+    boolean shared = (dflyFlags & MapFlags.MAP_SHARED) != 0;
+    long size = roundUp(len);
+    long[] change = change(start, start + size, shared, prot, name);
+    checkLimits(change);
+    accounted(change[2], () -> {
+      long at = call(() -> vms.mmap(id, start, len, prot, dflyFlags | MapFlags.MAP_FIXED, backing, offset));
+      record(new Region(at, at + size, prot, shared, backing, offset, name, null, backing == null ? FileId.NONE : file));
+      return at;
+    });
   }
 
   /**
@@ -248,21 +333,29 @@ public final class AddressSpace {
     if ((flags & MAP_FIXED_NOREPLACE) != 0 && overlaps(addr, addr + size)) {
       throw new SyscallError(LinuxErrno.EEXIST);
     }
+    // A fixed mapping replaces what it covers: only the difference counts (Linux's
+    // count_vma_pages_range in mmap_region).
+    long[] change = (flags & MAP_FIXED) != 0 ? change(addr, addr + size, shared, prot, "") : change(shared, prot, size);
+    checkLimits(change);
     final int dfly = d;
     final long h = hint;
     final Backing b = backing;
     final long off = offset;
-    long at = call(() -> vms.mmap(id, h, size, prot, dfly, b, off));
-    if ((flags & MAP_32BIT) != 0 && !fixed && at + size > 0x8000_0000L) {
-      call(() -> {
-        vms.munmap(id, at, size);
-        return 0L;
-      });
-      throw new SyscallError(LinuxErrno.ENOMEM);
-    }
-    Object sharedAnonymous = shared && backing == null ? new Object() : null;
-    record(new Region(at, at + size, prot, shared, backing, offset, backing == null ? "" : name, sharedAnonymous,
-        backing == null ? FileId.NONE : file));
+    final String shown = backing == null ? "" : name;
+    final FileId fid = backing == null ? FileId.NONE : file;
+    long at = accounted(change[2], () -> {
+      long a = call(() -> vms.mmap(id, h, size, prot, dfly, b, off));
+      if ((flags & MAP_32BIT) != 0 && !fixed && a + size > 0x8000_0000L) {
+        call(() -> {
+          vms.munmap(id, a, size);
+          return 0L;
+        });
+        throw new SyscallError(LinuxErrno.ENOMEM);
+      }
+      Object sharedAnonymous = shared && b == null ? new Object() : null;
+      record(new Region(a, a + size, prot, shared, b, off, shown, sharedAnonymous, fid));
+      return a;
+    });
     if ((flags & MAP_POPULATE) != 0) {
       call(() -> {
         vms.mcontrol(id, at, size, Madvise.MADV_WILLNEED, 0);
@@ -281,6 +374,13 @@ public final class AddressSpace {
     if (end > USER_END || end < addr) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
+    accounted(0, () -> {
+      unmapRange(addr, end);
+      return 0L;
+    });
+  }
+
+  private void unmapRange(long addr, long end) {
     for (Region r : overlapping(addr, end)) {
       long from = Math.max(r.start(), addr);
       long to = Math.min(r.end(), end);
@@ -309,16 +409,31 @@ public final class AddressSpace {
       throw new SyscallError(LinuxErrno.ENOMEM);
     }
     final int p = prot;
-    call(() -> {
-      vms.mprotect(id, addr, end - addr, p);
+    // Making private memory writable commits it, and counts towards RLIMIT_DATA (Linux's
+    // mprotect_fixup charges VM_ACCOUNT and checks may_expand_vm's data limit).
+    long[] change = new long[3];
+    for (Region r : overlapping(addr, end)) {
+      long n = Math.min(r.end(), end) - Math.max(r.start(), addr);
+      Region after = r.withProt(p);
+      change[1] += n * (isData(after) - isData(r));
+      change[2] += n * (isCommitted(after) - isCommitted(r));
+    }
+    if (change[1] > 0 && exceeds(dataVm + change[1], limits.data())) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "RLIMIT_DATA");
+    }
+    accounted(change[2], () -> {
+      call(() -> {
+        vms.mprotect(id, addr, end - addr, p);
+        return 0L;
+      });
+      List<Region> changed = new ArrayList<>();
+      for (Region r : overlapping(addr, end)) {
+        changed.add(r.slice(Math.max(r.start(), addr), Math.min(r.end(), end)).withProt(p));
+      }
+      cut(addr, end);
+      changed.forEach(this::put);
       return 0L;
     });
-    List<Region> changed = new ArrayList<>();
-    for (Region r : overlapping(addr, end)) {
-      changed.add(r.slice(Math.max(r.start(), addr), Math.min(r.end(), end)).withProt(prot));
-    }
-    cut(addr, end);
-    changed.forEach(this::put);
   }
 
   /** madvise(2): the advice the vmspace understands is passed on, the rest accepted. */
@@ -387,11 +502,15 @@ public final class AddressSpace {
     }
     long growStart = old + oldLen;
     long growLen = newLen - oldLen;
+    long[] change = change(false, r.prot(), growLen);
+    checkLimits(change);
     if (growStart + growLen <= USER_END && !overlaps(growStart, growStart + growLen)) {
-      long at = call(() -> vms.mmap(id, growStart, growLen, r.prot(),
-          MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
-      record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name(), null, FileId.NONE));
-      return old;
+      return accounted(change[2], () -> {
+        long at = call(() -> vms.mmap(id, growStart, growLen, r.prot(),
+            MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
+        record(new Region(at, at + growLen, r.prot(), false, null, 0, r.name(), null, FileId.NONE));
+        return old;
+      });
     }
     if ((flags & MREMAP_MAYMOVE) == 0) {
       throw new SyscallError(LinuxErrno.ENOMEM);
@@ -400,9 +519,13 @@ public final class AddressSpace {
       throw new SyscallError(LinuxErrno.ENOMEM, "mremap of unreadable memory");
     }
     final long size = newLen;
-    long to = call(() -> vms.mmap(id, MMAP_BASE, size, Prot.PROT_READ | Prot.PROT_WRITE,
-        MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0));
-    record(new Region(to, to + newLen, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name(), null, FileId.NONE));
+    // The new range exists beside the old one while the bytes are copied: commit all of it.
+    long to = accounted(size, () -> {
+      long a = call(() -> vms.mmap(id, MMAP_BASE, size, Prot.PROT_READ | Prot.PROT_WRITE,
+          MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0));
+      record(new Region(a, a + size, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, r.name(), null, FileId.NONE));
+      return a;
+    });
     try (Arena a = Arena.ofConfined()) {
       MemorySegment buf = a.allocate(COPY_CHUNK, 64);
       for (long done = 0; done < oldLen; done += COPY_CHUNK) {
@@ -437,11 +560,18 @@ public final class AddressSpace {
     long oldTop = roundUp(brkEnd);
     long newTop = roundUp(requested);
     if (newTop > oldTop) {
+      long grow = newTop - oldTop;
+      long[] change = change(false, Prot.PROT_READ | Prot.PROT_WRITE, grow);
       try {
-        long at = vms.mmap(id, oldTop, newTop - oldTop, Prot.PROT_READ | Prot.PROT_WRITE,
-            MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0);
-        record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null, FileId.NONE));
-      } catch (VmspaceException e) {
+        checkLimits(change);
+        accounted(change[2], () -> {
+          long at = call(() -> vms.mmap(id, oldTop, grow, Prot.PROT_READ | Prot.PROT_WRITE,
+              MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_TRYFIXED, null, 0));
+          record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null, FileId.NONE));
+          return at;
+        });
+      } catch (SyscallError e) {
+        // Over a limit, or the pages above the break are taken: brk reports the old break.
         return brkEnd;
       }
     } else if (newTop < oldTop) {
@@ -521,17 +651,17 @@ public final class AddressSpace {
   private void put(Region r) {
     Map.Entry<Long, Region> before = regions.lowerEntry(r.start());
     if (before != null && continues(before.getValue(), r)) {
-      regions.remove(before.getKey());
+      drop(before.getValue());
       r = new Region(before.getValue().start(), r.end(), r.prot(), r.shared(), r.backing(),
           before.getValue().offset(), r.name(), r.sharedAnonymous(), r.file());
     }
     Region after = regions.get(r.end());
     if (after != null && continues(r, after)) {
-      regions.remove(after.start());
+      drop(after);
       r = new Region(r.start(), after.end(), r.prot(), r.shared(), r.backing(), r.offset(), r.name(), r.sharedAnonymous(),
           r.file());
     }
-    regions.put(r.start(), r);
+    add(r);
   }
 
   /** Whether {@code b} starts where {@code a} ends and is the same kind of memory. */
@@ -544,13 +674,91 @@ public final class AddressSpace {
   /** Removes [start, end) from the record, splitting regions at its edges. */
   private void cut(long start, long end) {
     for (Region r : overlapping(start, end)) {
-      regions.remove(r.start());
+      drop(r);
       if (r.start() < start) {
         put(r.slice(r.start(), start));
       }
       if (r.end() > end) {
         put(r.slice(end, r.end()));
       }
+    }
+  }
+
+  private void add(Region r) {
+    regions.put(r.start(), r);
+    long n = r.end() - r.start();
+    totalVm += n;
+    dataVm += n * isData(r);
+    committedVm += n * isCommitted(r);
+  }
+
+  private void drop(Region r) {
+    regions.remove(r.start());
+    long n = r.end() - r.start();
+    totalVm -= n;
+    dataVm -= n * isData(r);
+    committedVm -= n * isCommitted(r);
+  }
+
+  /** 1 if {@code r} counts towards RLIMIT_DATA: private, writable, not the stack (Linux's is_data_mapping). */
+  private static int isData(Region r) {
+    return isCommitted(r);
+  }
+
+  /**
+   * 1 if {@code r} is committed memory: private and writable (Linux's VM_ACCOUNT), except the
+   * main stack. Linux charges a stack as it grows, a page at a time; here it is mapped whole at
+   * exec (RLIMIT_STACK's size), so charging it whole would make every process, and every fork,
+   * cost 8 MiB of a budget Linux would hardly touch. What a stack really uses is bounded by the
+   * service's memory limit instead.
+   */
+  private static int isCommitted(Region r) {
+    return !r.shared() && (r.prot() & Prot.PROT_WRITE) != 0 && !r.name().equals("[stack]") ? 1 : 0;
+  }
+
+  /** What a new mapping of {@code size} bytes adds: mapped, data, committed bytes. */
+  private static long[] change(boolean shared, int prot, long size) {
+    Region r = new Region(0, size, prot, shared, null, 0, "", null, FileId.NONE);
+    return new long[] {size, size * isData(r), size * isCommitted(r)};
+  }
+
+  /** What a mapping of [start, end) adds over what it replaces there. */
+  private long[] change(long start, long end, boolean shared, int prot, String name) {
+    Region fresh = new Region(start, end, prot, shared, null, 0, name, null, FileId.NONE);
+    long n = end - start;
+    long[] c = {n, n * isData(fresh), n * isCommitted(fresh)};
+    for (Region r : overlapping(start, end)) {
+      long m = Math.min(r.end(), end) - Math.max(r.start(), start);
+      c[0] -= m;
+      c[1] -= m * isData(r);
+      c[2] -= m * isCommitted(r);
+    }
+    return c;
+  }
+
+  /** ENOMEM if {@code change} (from {@link #change}) takes the space past RLIMIT_AS or RLIMIT_DATA. */
+  private void checkLimits(long[] change) {
+    Rlimits l = limits;
+    if (change[0] > 0 && exceeds(totalVm + change[0], l.addressSpace())) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "RLIMIT_AS");
+    }
+    if (change[1] > 0 && exceeds(dataVm + change[1], l.data())) {
+      throw new SyscallError(LinuxErrno.ENOMEM, "RLIMIT_DATA");
+    }
+  }
+
+  /**
+   * Runs {@code op} with {@code expected} bytes committed first (ENOMEM if the budget has no room
+   * for them), then settles the budget on what the record really gained or lost, also when
+   * {@code op} fails.
+   */
+  private long accounted(long expected, VmCall op) {
+    long before = committedVm;
+    budget.reserve(Math.max(0, expected));
+    try {
+      return op.call();
+    } finally {
+      budget.adjust((committedVm - before) - Math.max(0, expected));
     }
   }
 
@@ -566,6 +774,11 @@ public final class AddressSpace {
       Errno errno = e.errno();
       throw new SyscallError(errno.code(), e.getMessage());
     }
+  }
+
+  /** Whether {@code value} is over {@code limit} (unsigned; -1, RLIM_INFINITY, is no limit). */
+  private static boolean exceeds(long value, long limit) {
+    return limit != -1 && Long.compareUnsigned(value, limit) > 0;
   }
 
   private static long roundUp(long v) {

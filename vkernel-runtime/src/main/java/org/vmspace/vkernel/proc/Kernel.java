@@ -85,6 +85,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final Futexes futexes = new Futexes();
   /** System calls per number and faults turned into signals, of every task (vkernel run --stats). */
   final KernelStats stats = new KernelStats();
+  /** The memory all the guests' private writable mappings are committed against (--memory). */
+  final org.vmspace.vkernel.mem.MemoryBudget memory;
   /** The System V IPC namespace: queues, semaphore sets and segments of all the guest processes. */
   final IpcNamespace ipc = new IpcNamespace(size -> vms().createMemoryObject(size), this::attaches);
   final long bootNanos = System.nanoTime();
@@ -119,6 +121,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   public Kernel(VmspaceService vms, KernelConfig config, java.util.function.Function<Kernel, ? extends SyscallTable> syscalls) {
     this.vms = vms;
     this.config = config;
+    this.memory = new org.vmspace.vkernel.mem.MemoryBudget(config.memory());
     this.vfs = new Vfs(config.root(), config.rootWritable(), config.tmp(), this);
     this.trace = config.trace() == null ? null : new Trace(config.trace());
     this.syscalls = syscalls.apply(this);
@@ -233,7 +236,9 @@ public final class Kernel implements ProcView, AutoCloseable {
       p.sid = p.pid;
       foregroundPgrp = p.pid;
       p.cwd = PathBytes.fromText(cwd);
+      Limits.copy(Limits.defaults(config.files(), config.pids()), p.rlimits);
       FdTable fds = new FdTable();
+      fds.limit(p.softLimit(Limits.RLIMIT_NOFILE));
       for (int i = 0; i < stdio.length; i++) {
         if (stdio[i] != null) {
           fds.installAt(stdio[i], i, false);
@@ -371,6 +376,24 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   // ---------------------------------------------------------------- process table
 
+  /**
+   * Whether {@code parent} may make one more task, as Linux's copy_process decides: EAGAIN when
+   * the kernel already runs --pids tasks (the pids cgroup's rule, root included), or when the
+   * user's tasks (every guest task has the first process's user) reach the caller's
+   * RLIMIT_NPROC, unless the user is root (Linux lets INIT_USER and CAP_SYS_RESOURCE or
+   * CAP_SYS_ADMIN through; a guest running as root has them). Under the kernel lock.
+   *
+   * @throws SyscallError EAGAIN
+   */
+  void checkTaskLimits(ThreadGroup parent) {
+    Limits.checkNewTask(tasks.size(), config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
+  }
+
+  /** The commit budget of the guests' memory (--memory). */
+  public org.vmspace.vkernel.mem.MemoryBudget memory() {
+    return memory;
+  }
+
   int allocatePid() {
     for (int tries = 0; tries < PID_MAX; tries++) {
       int pid = nextPid;
@@ -449,27 +472,18 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
+  /**
+   * /proc/meminfo: the guests' memory is --memory, and what they have committed of it is in use
+   * (the CommitLimit and Committed_AS lines say the same, as under strict overcommit).
+   */
   @Override
   public String meminfo() {
-    long total = 4L << 30 >> 10;
-    long used = 0;
-    lock.lock();
-    try {
-      for (ThreadGroup p : processes.values()) {
-        AddressSpace m = p.mm;
-        if (m != null) {
-          for (AddressSpace.Region r : m.regions()) {
-            used += (r.end() - r.start()) >> 10;
-          }
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    long total = config.memory() >> 10;
+    long used = memory.committed() >> 10;
     long free = Math.max(0, total - used);
     return "MemTotal:       " + total + " kB\nMemFree:        " + free + " kB\nMemAvailable:   " + free
         + " kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\n"
-        + "SwapFree:              0 kB\n";
+        + "SwapFree:              0 kB\nCommitLimit:    " + total + " kB\nCommitted_AS:   " + used + " kB\n";
   }
 
   /** The CPUs the guests see, as an affinity mask: the first {@link KernelConfig#cpus()}. */

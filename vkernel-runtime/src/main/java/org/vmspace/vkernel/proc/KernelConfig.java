@@ -1,9 +1,11 @@
 package org.vmspace.vkernel.proc;
 
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.vmspace.vkernel.net.NetPolicy;
+import org.vmspace.vkernel.fs.FdTable;
 
 /**
  * How a {@link Kernel} presents the machine to its guests. Immutable; build with {@link
@@ -19,13 +21,25 @@ import org.vmspace.vkernel.net.NetPolicy;
  *     getcpu's numbers, /proc/cpuinfo and /sys/devices/system/cpu/{online,possible,present}
  *     agree on it
  * @param net what IP networking the guests may use (see {@link NetPolicy})
- * @throws IllegalArgumentException if cpus is out of range
+ * @param memory the most guest memory, in bytes, across all processes: the commit limit of
+ *     private writable mappings and program breaks (mmap, brk, mremap and fork get ENOMEM past
+ *     it), and the memory limit the vmspace service is opened with
+ * @param pids the most tasks (processes and threads) at once: fork, clone and pthread_create get
+ *     EAGAIN at it; also the first process's RLIMIT_NPROC
+ * @param files the first process's RLIMIT_NOFILE hard limit (its soft limit is 1024 when that is
+ *     lower), 1 to {@link FdTable#NR_OPEN}
+ * @throws IllegalArgumentException if cpus, memory, pids or files is out of range
  * @throws NullPointerException if root, hostname or net is null
  */
 public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname, int cpus,
-    NetPolicy net) {
+    NetPolicy net, long memory, int pids, int files) {
   /** The most CPUs a guest can be shown (one 64-bit affinity word). */
   public static final int MAX_CPUS = 64;
+  /** The least --memory: a dynamically linked program, its libraries and a few threads. */
+  public static final long MIN_MEMORY = 16L << 20;
+  /** The default --pids bounds: enough for a parallel build, and not the host's whole thread table. */
+  static final int MIN_DEFAULT_PIDS = 512;
+  static final int MAX_DEFAULT_PIDS = 32768;
 
   public KernelConfig {
     Objects.requireNonNull(root, "root");
@@ -34,6 +48,41 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     if (cpus < 1 || cpus > MAX_CPUS) {
       throw new IllegalArgumentException("cpus must be 1.." + MAX_CPUS + ": " + cpus);
     }
+    if (memory < MIN_MEMORY) {
+      throw new IllegalArgumentException("memory must be at least " + MIN_MEMORY + " bytes: " + memory);
+    }
+    if (pids < 1) {
+      throw new IllegalArgumentException("pids must be positive: " + pids);
+    }
+    if (files < 1 || files > FdTable.NR_OPEN) {
+      throw new IllegalArgumentException("files must be 1.." + FdTable.NR_OPEN + ": " + files);
+    }
+  }
+
+  /** The host's physical memory as this JVM sees it (a container's limit included). */
+  static long hostMemory() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getTotalMemorySize();
+    }
+    return 4L << 30;
+  }
+
+  /**
+   * The default --memory: half the host's memory, so a memory bomb leaves the other half to the
+   * host (the JVM running the vkernel among it), rounded down to 2 MiB, at least {@link
+   * #MIN_MEMORY}.
+   */
+  public static long defaultMemory(long hostBytes) {
+    return Math.max(MIN_MEMORY, (hostBytes / 2) & -(2L << 20));
+  }
+
+  /**
+   * The default --pids: one task per 2 MiB of host memory (each is a host thread with its stack
+   * and a vmspace's page tables), between 512 and 32768, so a fork bomb ends in EAGAIN long before
+   * the host's thread table or memory is used up.
+   */
+  public static int defaultPids(long hostBytes) {
+    return (int) Math.max(MIN_DEFAULT_PIDS, Math.min(MAX_DEFAULT_PIDS, hostBytes / (2L << 20)));
   }
 
   /** The host's CPU count as this JVM sees it, at most {@link #MAX_CPUS}: the default. */
@@ -47,7 +96,8 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
 
   /**
    * A builder; the defaults are the host's {@code /} read-only, no private /tmp, no trace, the
-   * host's CPU count, {@link NetPolicy#LOOPBACK} networking.
+   * host's CPU count, {@link NetPolicy#LOOPBACK} networking, and the memory and task caps of {@link KernelConfig#defaultMemory} and {@link
+   * KernelConfig#defaultPids}, 1024 descriptors.
    */
   public static final class Builder {
     private Path root = Path.of("/");
@@ -57,6 +107,9 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     private String hostname = "vkernel";
     private int cpus = hostCpus();
     private NetPolicy net = NetPolicy.LOOPBACK;
+    private long memory = defaultMemory(hostMemory());
+    private int pids = defaultPids(hostMemory());
+    private int files = FdTable.DEFAULT_LIMIT;
 
     public Builder root(Path dir, boolean writable) {
       this.root = dir;
@@ -91,8 +144,26 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
       return this;
     }
 
+    /** The most guest memory across all processes, in bytes (default: half the host's). */
+    public Builder memory(long bytes) {
+      this.memory = bytes;
+      return this;
+    }
+
+    /** The most tasks at once (default: one per 2 MiB of host memory, 512 to 32768). */
+    public Builder pids(int count) {
+      this.pids = count;
+      return this;
+    }
+
+    /** The first process's RLIMIT_NOFILE hard limit (default 1024). */
+    public Builder files(int count) {
+      this.files = count;
+      return this;
+    }
+
     public KernelConfig build() {
-      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus, net);
+      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus, net, memory, pids, files);
     }
   }
 }

@@ -49,7 +49,8 @@ public final class TaskClone {
    * @return the child's pid, or the new thread's id
    * @throws SyscallError EINVAL for flag combinations Linux refuses (CLONE_SIGHAND without
    *     CLONE_VM, CLONE_THREAD without CLONE_SIGHAND, unknown flags), ENOSYS for CLONE_SIGHAND
-   *     without CLONE_THREAD, EAGAIN, ENOMEM
+   *     without CLONE_THREAD, EAGAIN at RLIMIT_NPROC or the kernel's task cap (see {@link
+   *     Kernel#checkTaskLimits}), ENOMEM past the memory budget
    */
   public static int clone(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     Kernel k = t.kernel();
@@ -81,6 +82,7 @@ public final class TaskClone {
     try {
       int pid;
       try {
+        k.checkTaskLimits(parent);
         pid = k.allocatePid();
       } catch (SyscallError e) {
         k.lock.unlock();
@@ -93,6 +95,9 @@ public final class TaskClone {
       }
       child = new ThreadGroup(k, pid, parent.uid, parent.gid);
       child.mm = mm;
+      if ((flags & CLONE_VM) == 0) {
+        mm.limits(child.memoryLimits());
+      }
       child.parent = (flags & CLONE_PARENT) != 0 ? parent.parent : parent;
       child.pgid = parent.pgid;
       child.sid = parent.sid;
@@ -123,6 +128,7 @@ public final class TaskClone {
       k.lock.unlock();
     }
     launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
+    CpuLimit.update(child);
     if ((flags & CLONE_VFORK) != 0) {
       awaitVforkRelease(t, child);
     }
@@ -141,7 +147,7 @@ public final class TaskClone {
    * @throws SyscallError ENOSYS for a thread without CLONE_VM, CLONE_FS or CLONE_FILES (a thread
    *     with its own descriptor table or working directory, which the thread group here cannot
    *     represent; glibc, musl and Go always share them), ERESTARTSYS if the group is exiting,
-   *     EAGAIN
+   *     EAGAIN at RLIMIT_NPROC or the kernel's task cap
    */
   private static int cloneThread(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     long shared = CLONE_VM | CLONE_FS | CLONE_FILES;
@@ -156,6 +162,7 @@ public final class TaskClone {
       if (p.exiting()) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS); // a fatal signal is on its way, as Linux
       }
+      k.checkTaskLimits(p);
       ct = copyTask(k, p, k.allocatePid(), t, flags, newSp, tls, childTid);
     } finally {
       k.lock.unlock();

@@ -168,13 +168,14 @@ public final class TaskExec {
       List<byte[]> args, List<byte[]> envp) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
-    AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId());
+    AddressSpace fresh = AddressSpace.create(k.vms, k.newVmspaceId(), k.memory);
+    fresh.limits(p.memoryLimits());
     ElfLoader.Loaded loaded;
     try {
       byte[] rnd = new byte[16];
       k.randomBytes(rnd);
       loaded = ElfLoader.load(fresh, image.program(), interp == null ? null : interp.program(), args, envp,
-          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso);
+          PathBytes.bytes(execfn), new ElfLoader.Ids(p.uid, p.uid, p.gid, p.gid), rnd, k.vdso, p.softLimit(Limits.RLIMIT_STACK));
       fresh.initBrk(loaded.brk());
     } catch (RuntimeException e) {
       fresh.release();

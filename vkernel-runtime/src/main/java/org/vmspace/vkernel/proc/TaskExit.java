@@ -120,6 +120,7 @@ public final class TaskExit {
       p.alarm.cancel(false);
     }
     p.unwatchSignalFds();
+    CpuLimit.stop(p);
     FdTable fds = p.fds;
     if (fds != null) {
       fds.release();

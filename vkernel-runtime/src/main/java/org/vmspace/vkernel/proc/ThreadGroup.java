@@ -78,6 +78,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   final java.util.Set<SignalFd> signalFds = new java.util.concurrent.CopyOnWriteArraySet<>();
   /** The ITIMER_REAL timer (alarm, setitimer), or null. */
   ScheduledFuture<?> alarm;
+  /** The RLIMIT_CPU sampler (see {@link CpuLimit}), or null. */
+  ScheduledFuture<?> cpuTimer;
   long alarmDeadline;
   long alarmInterval;
 
@@ -176,9 +178,36 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     }
   }
 
+  /** Sets a limit (checked by the caller: see {@link Limits#checkChange}); the descriptor table follows RLIMIT_NOFILE. */
   public void rlimit(int resource, long soft, long hard) {
     synchronized (rlimits) {
       rlimits[resource] = new long[] {soft, hard};
+    }
+    FdTable t = fds;
+    if (resource == Limits.RLIMIT_NOFILE && t != null) {
+      t.limit(soft);
+    }
+  }
+
+  /** The address space limits this process's rlimits set (read at each memory operation). */
+  org.vmspace.vkernel.mem.AddressSpace.Rlimits memoryLimits() {
+    return new org.vmspace.vkernel.mem.AddressSpace.Rlimits() {
+      @Override
+      public long addressSpace() {
+        return softLimit(Limits.RLIMIT_AS);
+      }
+
+      @Override
+      public long data() {
+        return softLimit(Limits.RLIMIT_DATA);
+      }
+    };
+  }
+
+  /** The soft limit of {@code resource}. */
+  public long softLimit(int resource) {
+    synchronized (rlimits) {
+      return rlimits[resource][0];
     }
   }
 

@@ -206,6 +206,7 @@ final class AttributeCalls {
       throw e.errno() == LinuxErrno.ENXIO ? new SyscallError(LinuxErrno.EINVAL, n.guestPath()) : e;
     }
     try {
+      FileSizeLimit.checkLength(c, len);
       return check(Host.ftruncate(fd, len));
     } finally {
       Host.close(fd);
@@ -218,6 +219,7 @@ final class AttributeCalls {
     if (len < 0 || !(d instanceof HostFileDescription h) || !h.isRegular() || !d.writable()) {
       throw new SyscallError(len < 0 || !d.writable() ? LinuxErrno.EINVAL : LinuxErrno.EINVAL);
     }
+    FileSizeLimit.checkLength(c, len);
     return check(Host.ftruncate(h.hostFd(), len));
   }
 }

@@ -52,7 +52,7 @@ final class DescriptorCalls {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     FdTable t = c.fds();
-    for (long fd = first; fd <= Math.min(last, FdTable.LIMIT - 1); fd++) {
+    for (long fd = first; fd <= Math.min(last, t.size() - 1L); fd++) {
       if (t.isOpen((int) fd)) {
         if ((flags & 0x4) != 0) { // CLOSE_RANGE_CLOEXEC
           t.closeOnExec((int) fd, true);
@@ -91,7 +91,8 @@ final class DescriptorCalls {
     FileDescription d = t.get(fd);
     return switch (cmd) {
       case F_DUPFD, F_DUPFD_CLOEXEC -> {
-        if (arg < 0 || arg >= FdTable.LIMIT) {
+        // Linux compares the unsigned argument with RLIMIT_NOFILE: EINVAL, not EMFILE.
+        if (Long.compareUnsigned(arg, t.limit()) >= 0) {
           throw new SyscallError(LinuxErrno.EINVAL);
         }
         yield t.install(d.retain(), (int) arg, cmd == F_DUPFD_CLOEXEC);

@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -93,7 +92,7 @@ final class PollCalls {
 
   /** poll/ppoll over the guest's pollfd array at {@code addr}. */
   static long poll(Call c, long addr, long nfds, long deadline, boolean forever, long sigmaskAddr) {
-    if (nfds < 0 || nfds > FdTable.LIMIT) {
+    if (nfds < 0 || nfds > c.fds().limit()) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     int n = (int) nfds;
@@ -169,7 +168,7 @@ final class PollCalls {
   /** select/pselect6 as a poll over the descriptors in the three sets. */
   private static long selectSets(Call c, boolean forever, long deadline, long sigmaskAddr) {
     int nfds = c.i(0);
-    if (nfds < 0 || nfds > FdTable.LIMIT) {
+    if (nfds < 0 || nfds > c.fds().limit()) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     int words = (nfds + 63) / 64;

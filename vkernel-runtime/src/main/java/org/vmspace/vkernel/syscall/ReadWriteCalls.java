@@ -188,7 +188,7 @@ final class ReadWriteCalls {
     if (len < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    len = Math.min(len, MAX_RW);
+    len = FileSizeLimit.clamp(c, d, offset, Math.min(len, MAX_RW));
     MemorySegment buf = Call.buffer();
     long total = 0;
     while (total < len) {
@@ -278,7 +278,7 @@ final class ReadWriteCalls {
     for (Iov iov : v) {
       total += iov.len();
     }
-    total = Math.min(total, MAX_RW);
+    total = FileSizeLimit.clamp(c, d, offset, Math.min(total, MAX_RW));
     // Gathered a chunk at a time: one host write per chunk keeps small writes atomic (a pipe's
     // PIPE_BUF), and the kernel never holds more than a chunk of a guest's iovecs.
     try (Arena a = Arena.ofConfined()) {

@@ -5,6 +5,7 @@ import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import org.vmspace.vkernel.proc.CpuLimit;
 import org.vmspace.vkernel.proc.Limits;
 import org.vmspace.vkernel.proc.ThreadGroup;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -45,15 +46,9 @@ final class ResourceCalls {
     if (newAddr != 0) {
       soft = c.mem().readLong(newAddr);
       hard = c.mem().readLong(newAddr + 8);
-      if (Long.compareUnsigned(soft, hard) > 0) {
-        throw new SyscallError(LinuxErrno.EINVAL);
-      }
-      if (Long.compareUnsigned(hard, old[1]) > 0 && c.process.uid() != 0) {
-        throw new SyscallError(LinuxErrno.EPERM);
-      }
-      if (resource == Limits.RLIMIT_NOFILE && Long.compareUnsigned(hard, org.vmspace.vkernel.fs.FdTable.LIMIT) > 0) {
-        throw new SyscallError(LinuxErrno.EPERM, "at most " + org.vmspace.vkernel.fs.FdTable.LIMIT + " descriptors");
-      }
+      // The caller's privilege (CAP_SYS_RESOURCE), not the target's, decides; a guest running
+      // as root has every capability.
+      Limits.checkChange(resource, old, soft, hard, c.process.uid() == 0);
     }
     if (oldAddr != 0) {
       c.mem().writeLong(oldAddr, old[0]);
@@ -61,6 +56,9 @@ final class ResourceCalls {
     }
     if (newAddr != 0) {
       p.rlimit(resource, soft, hard);
+      if (resource == Limits.RLIMIT_CPU) {
+        CpuLimit.update(p);
+      }
     }
     return 0;
   }
@@ -110,10 +108,11 @@ final class ResourceCalls {
 
   static long sysinfo(Call c) {
     ByteBuffer b = ByteBuffer.allocate(112).order(ByteOrder.LITTLE_ENDIAN);
-    long total = 4L << 30;
+    // The guests' memory is --memory; what they have committed of it is not free.
+    long total = c.kernel.config().memory();
     b.putLong(0, (System.nanoTime() - c.kernel.bootNanos()) / 1_000_000_000L);
     b.putLong(32, total);
-    b.putLong(40, total / 2);
+    b.putLong(40, Math.max(0, total - c.kernel.memory().committed()));
     b.putShort(80, (short) c.kernel.pids().size());
     b.putInt(104, 1); // mem_unit
     c.mem().writeBytes(c.a(0), b.array());

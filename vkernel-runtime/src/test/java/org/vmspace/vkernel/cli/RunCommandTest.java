@@ -95,4 +95,26 @@ class RunCommandTest {
     assertThat(status).isEqualTo(2);
     assertThat(err.toString()).contains("--net wants host, loopback or none, got 'bridge'");
   }
+
+  @Test
+  void theCapsAreParsedAndBadOnesAreOneLineAndStatus2() {
+    RunCommand r = parse("--memory=512M", "--pids", "64", "--files=4096", "prog");
+    assertThat(r.memory).isEqualTo("512M");
+    assertThat(r.pids).isEqualTo(64);
+    assertThat(r.files).isEqualTo(4096);
+    String[][] bad = {
+      {"--memory=lots", "--memory: cannot parse 'lots'"},
+      {"--memory=1M", "--memory must be at least 16M"},
+      {"--pids=0", "--pids wants a positive count, got 0"},
+      {"--files=0", "--files wants 1-1048576, got 0"},
+      {"--files=1048577", "--files wants 1-1048576, got 1048577"},
+    };
+    for (String[] b : bad) {
+      StringWriter err = new StringWriter();
+      int status = VkernelCommand.execute(new String[] {"run", b[0], "prog"}, new PrintWriter(new StringWriter()),
+          new PrintWriter(err));
+      assertThat(status).as(b[0]).isEqualTo(2);
+      assertThat(err.toString()).as(b[0]).contains(b[1]);
+    }
+  }
 }

@@ -103,12 +103,68 @@ class FdTableTest {
     assertThatThrownBy(() -> t.close(-1)).isInstanceOf(SyscallError.class);
     Counted c = new Counted();
     t.install(c, 0, false);
-    for (int i = 1; i < FdTable.LIMIT; i++) {
+    for (int i = 1; i < FdTable.DEFAULT_LIMIT; i++) {
       t.install(c.retain(), 0, false);
     }
     Counted extra = new Counted();
     assertThatThrownBy(() -> t.install(extra, 0, false)).isInstanceOfSatisfying(SyscallError.class,
         e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EMFILE));
     assertThat(extra.closes).hasValue(1);
+  }
+
+  @Test
+  void theLimitIsRlimitNofileEmfileForNewDescriptorsEbadfForDup2() {
+    FdTable t = new FdTable();
+    t.limit(42);
+    Counted c = new Counted();
+    int opened = 0;
+    try {
+      while (true) {
+        t.install(c.retain(), 0, false);
+        opened++;
+      }
+    } catch (SyscallError e) {
+      assertThat(e.errno()).isEqualTo(LinuxErrno.EMFILE);
+    }
+    assertThat(opened).isEqualTo(42);
+    // F_DUPFD's floor above the limit finds nothing either.
+    t.close(7);
+    assertThatThrownBy(() -> t.install(c.retain(), 8, false)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EMFILE));
+    assertThat(t.install(c.retain(), 0, false)).isEqualTo(7);
+    assertThatThrownBy(() -> t.installAt(c.retain(), 42, false)).isInstanceOfSatisfying(SyscallError.class,
+        e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EBADF));
+    t.installAt(c.retain(), 41, false);
+    // Lowering the limit keeps what is open above it, as Linux does.
+    t.limit(10);
+    assertThat(t.isOpen(41)).isTrue();
+    assertThat(t.get(41)).isSameAs(c);
+    FdTable copy = t.copy();
+    assertThat(copy.limit()).isEqualTo(10);
+    copy.closeAll();
+    t.closeAll();
+    assertThat(c.closes).hasValue(0);
+    c.release(); // the reference the test held
+    assertThat(c.closes).hasValue(1);
+  }
+
+  @Test
+  void aRaisedLimitGrowsTheTableUpToNrOpen() {
+    FdTable t = new FdTable();
+    t.limit(-1L); // RLIM_INFINITY
+    assertThat(t.limit()).isEqualTo(FdTable.NR_OPEN);
+    Counted c = new Counted();
+    t.installAt(c, 5000, true);
+    assertThat(t.install(c.retain(), 4999, false)).isEqualTo(4999);
+    assertThat(t.install(c.retain(), 4999, false)).isEqualTo(5001);
+    assertThat(t.size()).isGreaterThan(5001);
+    FdTable copy = t.copy();
+    assertThat(copy.closeOnExec(5000)).isTrue();
+    assertThat(copy.snapshot().keySet()).containsExactly(4999, 5000, 5001);
+    assertThatThrownBy(() -> t.installAt(c.retain(), FdTable.NR_OPEN, false)).isInstanceOfSatisfying(
+        SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EBADF));
+    copy.closeAll();
+    t.closeAll();
+    assertThat(c.closes).hasValue(1);
   }
 }

@@ -146,6 +146,16 @@ class AddressSpaceTest {
       }
     }
     assertThat(recorded).isEqualTo(prot);
+    // The running totals the limits are checked against are the record's.
+    long writable = 0;
+    for (AddressSpace.Region region : as.regions()) {
+      if (!region.shared() && (region.prot() & Prot.PROT_WRITE) != 0) {
+        writable += region.end() - region.start();
+      }
+    }
+    assertThat(as.totalBytes()).isEqualTo(recorded.size() * PAGE);
+    assertThat(as.dataBytes()).isEqualTo(writable);
+    assertThat(as.committedBytes()).isEqualTo(writable);
   }
 
   @Test
@@ -222,5 +232,95 @@ class AddressSpaceTest {
     } finally {
       child.release();
     }
+  }
+
+  private static final AddressSpace.Rlimits NONE = limits(-1, -1);
+
+  private static AddressSpace.Rlimits limits(long addressSpace, long data) {
+    return new AddressSpace.Rlimits() {
+      @Override
+      public long addressSpace() {
+        return addressSpace;
+      }
+
+      @Override
+      public long data() {
+        return data;
+      }
+    };
+  }
+
+  private static int errno(Runnable r) {
+    try {
+      r.run();
+      return 0;
+    } catch (SyscallError e) {
+      return e.errno();
+    }
+  }
+
+  @Test
+  void rlimitAsAndDataRefuseWithEnomemAndBrkKeepsItsBreak() {
+    long rw = Prot.PROT_READ | Prot.PROT_WRITE;
+    as.limits(limits(64 * PAGE, 16 * PAGE));
+    // Read-only memory counts towards RLIMIT_AS only.
+    long ro = as.mmap(0, 40 * PAGE, Prot.PROT_READ, ANON_PRIVATE, null, 0, "");
+    assertThat(errno(() -> as.mmap(0, 17 * PAGE, (int) rw, ANON_PRIVATE, null, 0, ""))).isEqualTo(LinuxErrno.ENOMEM);
+    long data = as.mmap(0, 16 * PAGE, (int) rw, ANON_PRIVATE, null, 0, "");
+    assertThat(as.dataBytes()).isEqualTo(16 * PAGE);
+    // Shared writable memory is not data; but the address space is full at 64 pages.
+    long shared = as.mmap(0, 8 * PAGE, (int) rw, AddressSpace.MAP_SHARED | AddressSpace.MAP_ANONYMOUS, null, 0, "");
+    assertThat(errno(() -> as.mmap(0, PAGE, Prot.PROT_NONE, ANON_PRIVATE, null, 0, ""))).isEqualTo(LinuxErrno.ENOMEM);
+    // Making read-only memory writable is new data.
+    assertThat(errno(() -> as.mprotect(ro, PAGE, (int) rw))).isEqualTo(LinuxErrno.ENOMEM);
+    // A fixed mapping over existing memory only counts the difference.
+    as.mmap(data, 16 * PAGE, (int) rw, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+    as.munmap(shared, 8 * PAGE);
+    assertThat(as.totalBytes()).isEqualTo(56 * PAGE);
+    // The main stack is neither data nor committed.
+    long stack = as.mmap(0, 8 * PAGE, Prot.PROT_READ, ANON_PRIVATE, null, 0, "");
+    as.mapFixed(stack, 8 * PAGE, (int) rw, org.vmspace.api.MapFlags.MAP_PRIVATE | org.vmspace.api.MapFlags.MAP_ANON, null, 0,
+        "[stack]");
+    assertThat(as.dataBytes()).isEqualTo(16 * PAGE);
+    assertThat(as.committedBytes()).isEqualTo(16 * PAGE);
+    as.munmap(stack, 8 * PAGE);
+    // The heap: over RLIMIT_DATA brk stays where it was.
+    long start = 0x60_0000L;
+    as.initBrk(start);
+    as.munmap(data, 8 * PAGE);
+    assertThat(as.brk(start + 8 * PAGE)).isEqualTo(start + 8 * PAGE);
+    assertThat(as.brk(start + 9 * PAGE)).isEqualTo(start + 8 * PAGE);
+    as.limits(NONE);
+    assertThat(as.brk(start + 9 * PAGE)).isEqualTo(start + 9 * PAGE);
+    assertThat(errno(() -> as.mremap(data + 8 * PAGE, 8 * PAGE, 16 * PAGE, AddressSpace.MREMAP_MAYMOVE, 0))).isZero();
+  }
+
+  @Test
+  void theBudgetIsSharedByForksAndGivenBackAtRelease() {
+    MemoryBudget budget = new MemoryBudget(32 * PAGE);
+    AddressSpace a = AddressSpace.create(vms, VmspaceId.of(9), budget);
+    try {
+      long rw = Prot.PROT_READ | Prot.PROT_WRITE;
+      long m = a.mmap(0, 12 * PAGE, (int) rw, ANON_PRIVATE, null, 0, "");
+      // Not committed: read-only, shared, or MAP_FIXED over what is already committed.
+      a.mmap(0, 100 * PAGE, Prot.PROT_READ, ANON_PRIVATE, null, 0, "");
+      a.mmap(0, 100 * PAGE, (int) rw, AddressSpace.MAP_SHARED | AddressSpace.MAP_ANONYMOUS, null, 0, "");
+      a.mmap(m, 12 * PAGE, (int) rw, ANON_PRIVATE | AddressSpace.MAP_FIXED, null, 0, "");
+      assertThat(budget.committed()).isEqualTo(12 * PAGE);
+      AddressSpace child = a.fork(VmspaceId.of(10));
+      assertThat(budget.committed()).isEqualTo(24 * PAGE);
+      // A fork that does not fit is ENOMEM and commits nothing.
+      assertThat(errno(() -> child.fork(VmspaceId.of(11)))).isEqualTo(LinuxErrno.ENOMEM);
+      assertThat(budget.committed()).isEqualTo(24 * PAGE);
+      assertThat(errno(() -> child.mmap(0, 9 * PAGE, (int) rw, ANON_PRIVATE, null, 0, ""))).isEqualTo(LinuxErrno.ENOMEM);
+      child.mmap(0, 8 * PAGE, (int) rw, ANON_PRIVATE, null, 0, "");
+      assertThat(errno(() -> a.mprotect(m, PAGE, Prot.PROT_READ))).isZero();
+      assertThat(budget.committed()).isEqualTo(31 * PAGE);
+      child.release();
+      assertThat(budget.committed()).isEqualTo(11 * PAGE);
+    } finally {
+      a.release();
+    }
+    assertThat(budget.committed()).isZero();
   }
 }
