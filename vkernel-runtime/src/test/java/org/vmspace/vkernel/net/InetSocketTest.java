@@ -14,6 +14,7 @@ import java.net.Socket;
 import java.util.Arrays;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
+import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -161,7 +162,14 @@ class InetSocketTest {
       try (Socket client = new Socket()) {
         client.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         client.setSoTimeout(5000);
-        Thread.sleep(50);
+        // Wait for the connection itself (the listener readable), not for a fixed time: only then
+        // does the EAGAIN below show a dropped connection rather than one not yet arrived.
+        try (Arena a = Arena.ofConfined()) {
+          MemorySegment pfd = a.allocate(8, 4);
+          pfd.set(ValueLayout.JAVA_INT, 0, server.pollFd());
+          pfd.set(ValueLayout.JAVA_SHORT, 4, Host.POLLIN);
+          assertThat(Host.poll(pfd, 1, 5000)).as("the connection reaches the listener").isEqualTo(1);
+        }
         assertThat(errno(() -> server.accept(false))).isEqualTo(LinuxErrno.EAGAIN);
         InputStream in = client.getInputStream();
         int r;
