@@ -20,9 +20,9 @@ import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
- * The socket calls: address-family dispatch (AF_UNIX is {@link UnixSocket}; AF_INET and
- * AF_INET6 are EAFNOSUPPORT until they are built), socket addresses read from and written to the
- * guest, names resolved in the guest's file system, and blocking emulated on the host
+ * The AF_UNIX socket calls ({@link UnixSocket}; {@link SocketFamilies} sends AF_INET and
+ * AF_INET6 to {@link InetCalls}, and here every other family is EAFNOSUPPORT), socket addresses
+ * read from and written to the guest, names resolved in the guest's file system, and blocking emulated on the host
  * descriptor as for pipes: a signal ends a wait with ERESTARTSYS (restarted after an SA_RESTART
  * handler, EINTR otherwise). The message calls are in {@link SocketMessages}.
  */
@@ -76,7 +76,7 @@ final class SocketCalls {
         UnixSocket s = UnixSocket.create(namespace(c), kind, (type & SOCK_NONBLOCK) != 0);
         yield c.fds().install(s, 0, (type & SOCK_CLOEXEC) != 0);
       }
-      default -> throw new SyscallError(LinuxErrno.EAFNOSUPPORT, "only AF_UNIX sockets are supported");
+      default -> throw new SyscallError(LinuxErrno.EAFNOSUPPORT, "address family " + domain + " is not supported (AF_UNIX, AF_INET, AF_INET6 are)");
     };
   }
 
@@ -93,7 +93,7 @@ final class SocketCalls {
     int domain = c.i(0);
     int type = c.i(1);
     if (domain != AF_UNIX) {
-      throw new SyscallError(LinuxErrno.EAFNOSUPPORT, "only AF_UNIX socket pairs are supported");
+      throw new SyscallError(LinuxErrno.EAFNOSUPPORT, "socket pairs are AF_UNIX only");
     }
     int kind = checkType(type);
     if (c.i(2) != 0) {
