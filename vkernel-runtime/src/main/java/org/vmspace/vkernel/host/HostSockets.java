@@ -4,7 +4,9 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
@@ -73,6 +75,33 @@ public final class HostSockets {
     } catch (Throwable t) {
       throw Host.rethrow(t);
     }
+  }
+
+  /** The size of a {@code struct msghdr}. */
+  public static final long MSGHDR_SIZE = 56;
+
+  /**
+   * Fills {@code m}, a {@code struct msghdr}, for one host sendmsg or recvmsg through a single
+   * iovec ({@code iov}, whose base and length the caller sets): the name and control buffers
+   * and their lengths (NULL and 0 for none), msg_flags 0.
+   */
+  public static void fillMsghdr(MemorySegment m, MemorySegment name, int nameLen, MemorySegment iov,
+      MemorySegment control, long controlLen) {
+    m.fill((byte) 0);
+    m.set(ValueLayout.ADDRESS, 0, name);
+    m.set(ValueLayout.JAVA_INT, 8, nameLen);
+    m.set(ValueLayout.ADDRESS, 16, iov);
+    m.set(ValueLayout.JAVA_LONG, 24, 1);
+    m.set(ValueLayout.ADDRESS, 32, control);
+    m.set(ValueLayout.JAVA_LONG, 40, controlLen);
+  }
+
+  /** A single iovec over {@code data}, allocated in {@code a}. */
+  public static MemorySegment iovec(Arena a, MemorySegment data) {
+    MemorySegment iov = a.allocate(16, 8);
+    iov.set(ValueLayout.JAVA_LONG, 0, data.address());
+    iov.set(ValueLayout.JAVA_LONG, 8, data.byteSize());
+    return iov;
   }
 
   public static long sendmsg(int fd, MemorySegment msghdr, int flags) {

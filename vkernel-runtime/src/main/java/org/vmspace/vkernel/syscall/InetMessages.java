@@ -105,16 +105,10 @@ final class InetMessages {
 
   private static long hostSend(InetSocket s, MemorySegment data, byte[] sa, int flags) {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment msg = a.allocate(56, 8);
-      MemorySegment iov = a.allocate(16, 8);
-      iov.set(ValueLayout.JAVA_LONG, 0, data.address());
-      iov.set(ValueLayout.JAVA_LONG, 8, data.byteSize());
-      msg.set(ValueLayout.ADDRESS, 16, iov);
-      msg.set(ValueLayout.JAVA_LONG, 24, 1);
-      if (sa != null) {
-        msg.set(ValueLayout.ADDRESS, 0, a.allocateFrom(ValueLayout.JAVA_BYTE, sa.length == 0 ? new byte[1] : sa));
-        msg.set(ValueLayout.JAVA_INT, 8, sa.length);
-      }
+      MemorySegment msg = a.allocate(HostSockets.MSGHDR_SIZE, 8);
+      MemorySegment name = sa == null ? MemorySegment.NULL
+          : a.allocateFrom(ValueLayout.JAVA_BYTE, sa.length == 0 ? new byte[1] : sa);
+      HostSockets.fillMsghdr(msg, name, sa == null ? 0 : sa.length, HostSockets.iovec(a, data), MemorySegment.NULL, 0);
       return HostSockets.sendmsg(s.hostFd(), msg, flags);
     }
   }
@@ -134,17 +128,13 @@ final class InetMessages {
     MemorySegment buf = Call.buffer();
     long got = 0;
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment m = a.allocate(56, 8);
+      MemorySegment m = a.allocate(HostSockets.MSGHDR_SIZE, 8);
       MemorySegment iov = a.allocate(16, 8);
       MemorySegment name = a.allocate(InetSockAddr.STORAGE, 8);
       while (true) {
         iov.set(ValueLayout.JAVA_LONG, 0, buf.address() + got);
         iov.set(ValueLayout.JAVA_LONG, 8, total - got);
-        m.fill((byte) 0);
-        m.set(ValueLayout.ADDRESS, 0, name);
-        m.set(ValueLayout.JAVA_INT, 8, InetSockAddr.STORAGE);
-        m.set(ValueLayout.ADDRESS, 16, iov);
-        m.set(ValueLayout.JAVA_LONG, 24, 1);
+        HostSockets.fillMsghdr(m, name, InetSockAddr.STORAGE, iov, MemorySegment.NULL, 0);
         long n = HostSockets.recvmsg(s.hostFd(), m, hostFlags);
         if (n >= 0) {
           byte[] from = name.asSlice(0, Math.min(InetSockAddr.STORAGE, m.get(ValueLayout.JAVA_INT, 8)))
@@ -196,7 +186,7 @@ final class InetMessages {
   /** Takes the datagram at the head of the queue away (one the policy dropped after a peek). */
   private static void discardDatagram(InetSocket s) {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment m = a.allocate(56, 8);
+      MemorySegment m = a.allocate(HostSockets.MSGHDR_SIZE, 8);
       HostSockets.recvmsg(s.hostFd(), m, MSG_DONTWAIT);
     }
   }

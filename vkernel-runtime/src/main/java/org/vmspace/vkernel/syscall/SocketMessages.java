@@ -229,28 +229,22 @@ final class SocketMessages {
   /** One host sendmsg; {@code token} (if not -1) goes in an SCM_RIGHTS control message. */
   private static long hostSend(UnixSocket s, MemorySegment data, byte[] dest, int flags, int token) {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment msg = a.allocate(56, 8);
-      MemorySegment iov = a.allocate(16, 8);
-      iov.set(ValueLayout.JAVA_LONG, 0, data.address());
-      iov.set(ValueLayout.JAVA_LONG, 8, data.byteSize());
-      msg.set(ValueLayout.ADDRESS, 16, iov);
-      msg.set(ValueLayout.JAVA_LONG, 24, 1);
+      MemorySegment msg = a.allocate(HostSockets.MSGHDR_SIZE, 8);
+      MemorySegment control = MemorySegment.NULL;
       if (token >= 0) {
-        MemorySegment control = a.allocate(24, 8);
+        control = a.allocate(24, 8);
         control.set(ValueLayout.JAVA_LONG, 0, 20); // CMSG_LEN(sizeof(int))
         control.set(ValueLayout.JAVA_INT, 8, 1); // SOL_SOCKET
         control.set(ValueLayout.JAVA_INT, 12, 1); // SCM_RIGHTS
         control.set(ValueLayout.JAVA_INT, 16, token);
-        msg.set(ValueLayout.ADDRESS, 32, control);
-        msg.set(ValueLayout.JAVA_LONG, 40, 24);
       }
+      MemorySegment addr = MemorySegment.NULL;
       if (dest != null) {
-        MemorySegment addr = a.allocate(2 + dest.length, 8);
+        addr = a.allocate(2 + dest.length, 8);
         addr.set(ValueLayout.JAVA_SHORT, 0, (short) SocketCalls.AF_UNIX);
         MemorySegment.copy(dest, 0, addr, ValueLayout.JAVA_BYTE, 2, dest.length);
-        msg.set(ValueLayout.ADDRESS, 0, addr);
-        msg.set(ValueLayout.JAVA_INT, 8, 2 + dest.length);
       }
+      HostSockets.fillMsghdr(msg, addr, (int) addr.byteSize(), HostSockets.iovec(a, data), control, control.byteSize());
       return HostSockets.sendmsg(s.hostFd(), msg, flags);
     }
   }
@@ -275,20 +269,14 @@ final class SocketMessages {
     byte[] from = null;
     java.util.List<org.vmspace.vkernel.fs.FileDescription> files = new java.util.ArrayList<>();
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment m = a.allocate(56, 8);
+      MemorySegment m = a.allocate(HostSockets.MSGHDR_SIZE, 8);
       MemorySegment iov = a.allocate(16, 8);
       MemorySegment name = a.allocate(110, 8);
       MemorySegment hostControl = a.allocate(SocketControl.HOST_CONTROL, 8);
       while (true) {
         iov.set(ValueLayout.JAVA_LONG, 0, buf.address() + got);
         iov.set(ValueLayout.JAVA_LONG, 8, total - got);
-        m.fill((byte) 0);
-        m.set(ValueLayout.ADDRESS, 0, name);
-        m.set(ValueLayout.JAVA_INT, 8, 110);
-        m.set(ValueLayout.ADDRESS, 16, iov);
-        m.set(ValueLayout.JAVA_LONG, 24, 1);
-        m.set(ValueLayout.ADDRESS, 32, hostControl);
-        m.set(ValueLayout.JAVA_LONG, 40, SocketControl.HOST_CONTROL);
+        HostSockets.fillMsghdr(m, name, 110, iov, hostControl, SocketControl.HOST_CONTROL);
         long n = HostSockets.recvmsg(s.hostFd(), m, hostFlags);
         if (n >= 0) {
           files.addAll(SocketControl.claim(s, hostControl, m.get(ValueLayout.JAVA_LONG, 40), peek));
