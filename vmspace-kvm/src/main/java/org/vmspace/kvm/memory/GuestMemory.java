@@ -26,6 +26,8 @@ public final class GuestMemory implements AutoCloseable {
   private final MemorySegment host;
   private final long size;
   private volatile boolean closed;
+  /** Shared by {@link #discard}, exclusive for {@link #close}: the memfd is never closed under one. */
+  private final java.util.concurrent.locks.ReadWriteLock fdLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
   private GuestMemory(int memfd, Arena arena, MemorySegment host, long size) {
     this.memfd = memfd;
@@ -92,10 +94,18 @@ public final class GuestMemory implements AutoCloseable {
   /**
    * Gives the pages of {@code [gpa, gpa + length)} back to the host: they read as zero
    * afterwards and use no memory until touched. The caller guarantees that no guest translation
-   * to them remains.
+   * to them remains. After {@link #close()} it does nothing: the pages are gone already, and the
+   * descriptor number may belong to another file by then.
    */
   public void discard(long gpa, long length) {
-    Libc.fallocate(memfd, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, gpa, length);
+    fdLock.readLock().lock();
+    try {
+      if (!closed) {
+        Libc.fallocate(memfd, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, gpa, length);
+      }
+    } finally {
+      fdLock.readLock().unlock();
+    }
   }
 
   /**
@@ -105,10 +115,15 @@ public final class GuestMemory implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (!closed) {
-      closed = true;
-      arena.close();
-      Libc.close(memfd);
+    fdLock.writeLock().lock();
+    try {
+      if (!closed) {
+        closed = true;
+        arena.close();
+        Libc.close(memfd);
+      }
+    } finally {
+      fdLock.writeLock().unlock();
     }
   }
 }

@@ -47,6 +47,8 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   private final MemorySegment cpuid;
   private final TableMemory tableMemory;
   private final java.util.Map<ServiceMemoryObject, Domain> vpageDomains = new java.util.IdentityHashMap<>();
+  /** Every call that reaches the descriptors or the memory holds it; close drains it. */
+  final CallGate gate = new CallGate();
   private volatile boolean closed;
   /** Memory slots for shared host-file mappings live above guest memory. */
   private final java.util.ArrayDeque<Integer> freeSlots = new java.util.ArrayDeque<>();
@@ -170,13 +172,18 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
 
   @Override
   public void revoke(Revocation revocation) {
-    if (!revocation.isEmpty()) {
-      main.revoke(revocation);
+    // From a host file's close too, outside any call: a closed context has nothing left to revoke.
+    if (!revocation.isEmpty() && gate.tryEnter()) {
+      try {
+        main.revoke(revocation);
+      } finally {
+        gate.leave();
+      }
     }
   }
 
   boolean isClosed() {
-    return closed;
+    return closed || gate.isClosing();
   }
 
   @Override
@@ -235,12 +242,20 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
 
   /** The memory object's pages are being released: its MAP_VPAGETABLE VM goes first. */
   void memoryObjectReleased(ServiceMemoryObject object) {
-    Domain d;
-    synchronized (vpageDomains) {
-      d = vpageDomains.remove(object);
+    // Also from the object's close outside any call; a closing context closes the domain itself.
+    if (!gate.tryEnter()) {
+      return;
     }
-    if (d != null) {
-      d.close();
+    try {
+      Domain d;
+      synchronized (vpageDomains) {
+        d = vpageDomains.remove(object);
+      }
+      if (d != null) {
+        d.close();
+      }
+    } finally {
+      gate.leave();
     }
   }
 
@@ -310,8 +325,13 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
 
       @Override
       public void remove() {
-        if (!closed) {
-          main.vm.setUserMemoryRegion(slot, 0, base, 0, 0);
+        // From a host file's close too: only an open context's VM still has the slot.
+        if (gate.tryEnter()) {
+          try {
+            main.vm.setUserMemoryRegion(slot, 0, base, 0, 0);
+          } finally {
+            gate.leave();
+          }
         }
         mapping.close();
         synchronized (freeSlots) {
@@ -322,9 +342,12 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   }
 
   /**
-   * Releases the VM and its memory: interrupts runs still in progress, waits for them briefly,
-   * then closes everything. Runs that do not stop in time see their memory disappear and fail;
-   * the JVM never touches unmapped memory (every mapping belongs to a shared arena).
+   * Releases the VM and its memory once no call uses them: refuses new calls, interrupts the runs
+   * in progress (again every 10 ms, so that a run that had not yet reached its vCPU stops too)
+   * and waits for every call to leave, then closes the descriptors and unmaps the memory. A call
+   * that does not leave within {@link #DRAIN_LIMIT_NANOS} (or a close from inside a call) leaves
+   * the context's descriptors and memory unreleased rather than pull them from under it: a leak,
+   * reported on the system logger, never a use of a closed or reused descriptor.
    */
   @Override
   public void close() {
@@ -332,10 +355,32 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       return;
     }
     closed = true;
+    if (!gate.closeAndDrain(this::interruptRuns, DRAIN_LIMIT_NANOS)) {
+      System.getLogger(KvmContext.class.getName()).log(System.Logger.Level.WARNING,
+          "vmspace context closed while calls were still in progress: its VM and memory are left allocated");
+      return;
+    }
     java.util.List<Domain> domains = new java.util.ArrayList<>();
     synchronized (vpageDomains) {
       domains.addAll(vpageDomains.values());
       vpageDomains.clear();
+    }
+    domains.add(main);
+    for (Domain d : domains) {
+      d.close();
+    }
+    memory.close();
+    system.close();
+    arena.close();
+  }
+
+  /** How long {@link #close()} waits for calls in progress (runs are interrupted, so: briefly). */
+  static final long DRAIN_LIMIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+
+  private void interruptRuns() {
+    java.util.List<Domain> domains = new java.util.ArrayList<>();
+    synchronized (vpageDomains) {
+      domains.addAll(vpageDomains.values());
     }
     domains.add(main);
     for (Domain d : domains) {
@@ -346,11 +391,5 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
         }
       }
     }
-    for (Domain d : domains) {
-      d.close();
-    }
-    memory.close();
-    system.close();
-    arena.close();
   }
 }

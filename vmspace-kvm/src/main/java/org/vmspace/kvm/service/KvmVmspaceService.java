@@ -63,6 +63,15 @@ final class KvmVmspaceService implements VmspaceService {
     if (type != 0 || data != 0) {
       throw error(Errno.EINVAL, "vmspace_create", id, "type and data must be 0");
     }
+    ctx.gate.enter();
+    try {
+      createEntered(id);
+    } finally {
+      ctx.gate.leave();
+    }
+  }
+
+  private void createEntered(VmspaceId id) {
     Vmspace vs;
     try {
       vs = Vmspace.create(id.value(), ctx);
@@ -86,7 +95,15 @@ final class KvmVmspaceService implements VmspaceService {
   @Override
   public void destroy(VmspaceId id) {
     checkOpen();
-    switch (ctx.registry.remove(value(id))) {
+    IdRegistry.Removal result;
+    // Removing the last reference tears the vmspace down (its pages go back to the memfd).
+    ctx.gate.enter();
+    try {
+      result = ctx.registry.remove(value(id));
+    } finally {
+      ctx.gate.leave();
+    }
+    switch (result) {
       case NOT_FOUND -> throw error(Errno.ENOENT, "vmspace_destroy", id, "no such vmspace");
       case BUSY -> throw error(Errno.EBUSY, "vmspace_destroy", id, "in use by a running thread or a concurrent call");
       case REMOVED -> { }
@@ -206,10 +223,13 @@ final class KvmVmspaceService implements VmspaceService {
       throw error(Errno.EINVAL, "vmspace_copy_vector_state", null,
           from == to && from != null ? "both frames are the same" : "a frame is null");
     }
+    ctx.gate.enter();
     try {
       ctx.fpu.copy(from, to);
     } catch (IllegalStateException e) {
       throw error(Errno.EBUSY, "vmspace_copy_vector_state", null, e.getMessage());
+    } finally {
+      ctx.gate.leave();
     }
   }
 
@@ -262,15 +282,20 @@ final class KvmVmspaceService implements VmspaceService {
     }
     // Rounded up without forming size + PAGE - 1, which wraps for sizes near 2^63.
     long pages = size / GuestMemory.PAGE + (size % GuestMemory.PAGE != 0 ? 1 : 0);
-    long base = ctx.frames().allocateContiguous(pages);
-    if (base < 0) {
-      throw error(Errno.ENOMEM, "vmspace_memory_object", null,
-          pages + " contiguous pages are not available under the memory limit");
+    ctx.gate.enter();
+    try {
+      long base = ctx.frames().allocateContiguous(pages);
+      if (base < 0) {
+        throw error(Errno.ENOMEM, "vmspace_memory_object", null,
+            pages + " contiguous pages are not available under the memory limit");
+      }
+      for (long i = 0; i < pages; i++) {
+        ctx.refs().init(base + i * GuestMemory.PAGE);
+      }
+      return new ServiceMemoryObject(ctx, ctx, base, pages, ctx::revoke, ctx::memoryObjectReleased);
+    } finally {
+      ctx.gate.leave();
     }
-    for (long i = 0; i < pages; i++) {
-      ctx.refs().init(base + i * GuestMemory.PAGE);
-    }
-    return new ServiceMemoryObject(ctx, ctx, base, pages, ctx::revoke, ctx::memoryObjectReleased);
   }
 
   @Override
@@ -356,21 +381,29 @@ final class KvmVmspaceService implements VmspaceService {
     }
   }
 
-  /** Looks the id up with an active reference, runs {@code body}, releases on every path. */
+  /**
+   * Looks the id up with an active reference, runs {@code body}, releases on every path; all of
+   * it inside the context's {@link CallGate}, since the last release may tear the vmspace down.
+   */
   private <T> T withVmspace(String call, VmspaceId id, Function<Vmspace, T> body) {
     checkOpen();
-    Entry<Vmspace> entry = ctx.registry.acquire(value(id));
-    if (entry == null) {
-      throw error(Errno.ENOENT, call, id, "no such vmspace");
-    }
+    ctx.gate.enter();
     try {
-      return body.apply(entry.value());
-    } catch (VmFailure f) {
-      throw error(f.errno(), call, id, f.getMessage());
-    } catch (LinuxException | IllegalStateException e) {
-      throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
+      Entry<Vmspace> entry = ctx.registry.acquire(value(id));
+      if (entry == null) {
+        throw error(Errno.ENOENT, call, id, "no such vmspace");
+      }
+      try {
+        return body.apply(entry.value());
+      } catch (VmFailure f) {
+        throw error(f.errno(), call, id, f.getMessage());
+      } catch (LinuxException | IllegalStateException e) {
+        throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
+      } finally {
+        entry.release();
+      }
     } finally {
-      entry.release();
+      ctx.gate.leave();
     }
   }
 
