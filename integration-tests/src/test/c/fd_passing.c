@@ -461,6 +461,10 @@ static void timeouts(void) {
   long r = recv(sp[0], buf, sizeof buf, 0);
   double dt = now() - t0;
   printf("recv: %s after the timeout: %s\n", err(r), dt >= 0.19 && dt < 10 ? "yes" : "no");
+  t0 = now();
+  r = read(sp[0], buf, sizeof buf);
+  dt = now() - t0;
+  printf("read: %s after the timeout: %s\n", err(r), dt >= 0.19 && dt < 10 ? "yes" : "no");
 
   int fl = fcntl(sp[0], F_GETFL);
   fcntl(sp[0], F_SETFL, fl | O_NONBLOCK);
@@ -477,6 +481,10 @@ static void timeouts(void) {
   r = send(sp[0], block, sizeof block, 0);
   dt = now() - t0;
   printf("send: %s after the timeout: %s\n", err(r), dt >= 0.19 && dt < 10 ? "yes" : "no");
+  t0 = now();
+  r = write(sp[0], block, sizeof block);
+  dt = now() - t0;
+  printf("write: %s after the timeout: %s\n", err(r), dt >= 0.19 && dt < 10 ? "yes" : "no");
   struct timeval zero = { 0, 0 };
   setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof zero);
   len = sizeof got;

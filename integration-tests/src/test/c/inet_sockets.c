@@ -4,7 +4,8 @@
  * MSG_PEEK and MSG_TRUNC, connected UDP, sendmmsg/recvmmsg, a non-blocking connect with poll
  * and SO_ERROR (to a listener and to a closed port), ECONNREFUSED, the usual socket options,
  * epoll readiness, a blocking accept ended by a signal (EINTR) and a blocking recv that a
- * SA_RESTART handler does not end, and the errors of bad addresses. Prints one line per check
+ * SA_RESTART handler does not end, the errors of bad addresses, and SO_RCVTIMEO/SO_SNDTIMEO
+ * bounding accept, recv, read, send, write and a UDP recvfrom. Prints one line per check
  * and never a port number or anything else that differs between runs: the vkernel's output
  * must equal the native one. */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *err(long r) {
@@ -44,6 +46,7 @@ static const char *err(long r) {
     case EDESTADDRREQ: return "EDESTADDRREQ";
     case ENETUNREACH: return "ENETUNREACH";
     case EACCES: return "EACCES";
+    case EDOM: return "EDOM";
     default: return strerror(errno);
   }
 }
@@ -460,6 +463,88 @@ static void signals(void) {
   close(srv);
 }
 
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Whether a call that failed took the 100 ms timeout (and not ten seconds more). */
+static const char *timed(double t0) {
+  double dt = now() - t0;
+  return dt >= 0.09 && dt < 10 ? "after the timeout" : "not after the timeout";
+}
+
+/* SO_RCVTIMEO and SO_SNDTIMEO on TCP and UDP: kept as Linux rounds them, and bounding accept,
+ * recv, read, send and write with EAGAIN. */
+static void timeouts(void) {
+  int port;
+  int srv = tcp_server(AF_INET, &port);
+  struct timeval tv = { 0, 100000 }, got;
+  socklen_t len = sizeof got;
+  printf("tcp SO_RCVTIMEO set: %s\n", err(setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)));
+  const char *e = err(getsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &got, &len));
+  printf("tcp SO_RCVTIMEO get: %s %ld.%06ld len %u\n", e, (long)got.tv_sec, (long)got.tv_usec, len);
+  struct timeval odd = { 0, 1 };
+  setsockopt(srv, SOL_SOCKET, SO_SNDTIMEO, &odd, sizeof odd);
+  len = sizeof got;
+  getsockopt(srv, SOL_SOCKET, SO_SNDTIMEO, &got, &len);
+  printf("tcp SO_SNDTIMEO of 1 us reads back: %ld.%06ld\n", (long)got.tv_sec, (long)got.tv_usec);
+  struct timeval bad = { 0, 1000000 };
+  printf("tcp SO_RCVTIMEO with tv_usec 1000000: %s\n", err(setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &bad, sizeof bad)));
+  double t0 = now();
+  long r = accept(srv, NULL, NULL);
+  printf("accept: %s %s\n", err(r), timed(t0));
+
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_storage ss;
+  socklen_t alen = addr_of(AF_INET, 0, port, &ss);
+  if (connect(c, (struct sockaddr *)&ss, alen) < 0) { printf("connect: %s\n", err(-1)); exit(1); }
+  int a = accept(srv, NULL, NULL);
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[64];
+  t0 = now();
+  r = recv(c, buf, sizeof buf, 0);
+  printf("recv: %s %s\n", err(r), timed(t0));
+  t0 = now();
+  r = read(c, buf, sizeof buf);
+  printf("read: %s %s\n", err(r), timed(t0));
+  write(a, "late", 4);
+  printf("recv after data came: %ld\n", (long)recv(c, buf, sizeof buf, 0));
+
+  /* Fill the connection (the peer reads nothing), then a blocking send times out. */
+  int fl = fcntl(c, F_GETFL);
+  fcntl(c, F_SETFL, fl | O_NONBLOCK);
+  static char block[65536];
+  long sent = 0;
+  while ((r = send(c, block, sizeof block, 0)) > 0) sent += r;
+  int full = r < 0 && errno == EAGAIN;
+  fcntl(c, F_SETFL, fl);
+  printf("filled: %s\n", sent > 0 && full ? "yes" : "no");
+  setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  /* Ended by the timeout: EAGAIN if nothing went, else a short count (the host may have made
+   * room meanwhile; a megabyte never fits). */
+  static char big[1 << 20];
+  t0 = now();
+  r = send(c, big, sizeof big, 0);
+  printf("send ended by the timeout: %s\n", (r < 0 && errno == EAGAIN && now() - t0 >= 0.09) || (r > 0 && r < (long)sizeof big) ? "yes" : err(r));
+  t0 = now();
+  r = write(c, big, sizeof big);
+  printf("write ended by the timeout: %s\n", (r < 0 && errno == EAGAIN && now() - t0 >= 0.09) || (r > 0 && r < (long)sizeof big) ? "yes" : err(r));
+  close(a);
+  close(c);
+  close(srv);
+
+  int u = socket(AF_INET6, SOCK_DGRAM, 0);
+  addr_of(AF_INET6, 0, 0, &ss);
+  bind(u, (struct sockaddr *)&ss, sizeof(struct sockaddr_in6));
+  setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  t0 = now();
+  r = recvfrom(u, buf, sizeof buf, 0, NULL, NULL);
+  printf("udp recvfrom: %s %s\n", err(r), timed(t0));
+  close(u);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   tcp_client_server(AF_INET);
@@ -470,5 +555,6 @@ int main(void) {
   addresses();
   epipe();
   signals();
+  timeouts();
   return 0;
 }

@@ -27,7 +27,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * <p>Nothing here blocks: calls that would wait fail with EAGAIN (EINPROGRESS for a connect) and
  * the system-call layer waits on {@link #pollFd()}.
  */
-public final class InetSocket extends HostFileDescription {
+public final class InetSocket extends HostFileDescription implements TimedSocket {
   public static final int SOCK_STREAM = 1;
   public static final int SOCK_DGRAM = 2;
   private static final int SOCK_RAW = 3;
@@ -47,12 +47,35 @@ public final class InetSocket extends HostFileDescription {
   private boolean connected;
   /** Has a local port (bound, autobound by the host, or accepted). */
   private boolean bound;
+  /** SO_RCVTIMEO and SO_SNDTIMEO in jiffies; 0 for none. */
+  private volatile long rcvTimeo;
+  private volatile long sndTimeo;
 
   private InetSocket(int fd, int family, int type, NetPolicy policy, int statusFlags) {
     super(fd, "socket:[" + UnixSocket.inodeOf(fd) + "]", statusFlags, true, true);
     this.family = family;
     this.type = type;
     this.policy = policy;
+  }
+
+  @Override
+  public long rcvTimeo() {
+    return rcvTimeo;
+  }
+
+  @Override
+  public void rcvTimeo(long jiffies) {
+    rcvTimeo = jiffies;
+  }
+
+  @Override
+  public long sndTimeo() {
+    return sndTimeo;
+  }
+
+  @Override
+  public void sndTimeo(long jiffies) {
+    sndTimeo = jiffies;
   }
 
   private static void check(long r) {

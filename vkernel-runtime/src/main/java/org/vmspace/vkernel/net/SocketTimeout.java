@@ -40,8 +40,15 @@ public final class SocketTimeout {
     return new long[] {jiffies / HZ, (jiffies % HZ) * 1_000_000 / HZ};
   }
 
-  /** The timeout in nanoseconds (0: none). */
+  /**
+   * The timeout in nanoseconds (0: none), at most {@link #LONGEST_NANOS}: a timeout of years
+   * (up to Linux's limit of about 10^16 s) waits as long as a deadline can be counted.
+   */
   public static long nanos(long jiffies) {
-    return jiffies * (1_000_000_000L / HZ);
+    return jiffies > LONGEST_NANOS / NANOS_PER_JIFFY ? LONGEST_NANOS : jiffies * NANOS_PER_JIFFY;
   }
+
+  private static final long NANOS_PER_JIFFY = 1_000_000_000L / HZ;
+  /** About 73 years: far enough that {@code System.nanoTime() + LONGEST_NANOS} cannot wrap. */
+  public static final long LONGEST_NANOS = Long.MAX_VALUE / 4;
 }

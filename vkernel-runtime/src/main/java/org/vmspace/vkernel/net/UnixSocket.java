@@ -25,7 +25,7 @@ import org.vmspace.vkernel.sys.SyscallError;
  * <p>Guest names are byte arrays as {@code getsockname} reports them after {@code sun_family}:
  * a path with its terminating NUL, or an abstract name with its leading NUL.
  */
-public final class UnixSocket extends HostFileDescription {
+public final class UnixSocket extends HostFileDescription implements TimedSocket {
   public static final int SOCK_STREAM = 1;
   public static final int SOCK_DGRAM = 2;
   public static final int SOCK_SEQPACKET = 5;
@@ -142,20 +142,22 @@ public final class UnixSocket extends HostFileDescription {
     passCred = on;
   }
 
-  /** SO_RCVTIMEO in jiffies of {@link SocketTimeout#HZ} (0: none). */
+  @Override
   public long rcvTimeo() {
     return rcvTimeo;
   }
 
+  @Override
   public void rcvTimeo(long jiffies) {
     rcvTimeo = jiffies;
   }
 
-  /** SO_SNDTIMEO in jiffies of {@link SocketTimeout#HZ} (0: none). */
+  @Override
   public long sndTimeo() {
     return sndTimeo;
   }
 
+  @Override
   public void sndTimeo(long jiffies) {
     sndTimeo = jiffies;
   }

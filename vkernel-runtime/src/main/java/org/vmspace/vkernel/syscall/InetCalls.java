@@ -18,7 +18,9 @@ import org.vmspace.vkernel.sys.SyscallError;
  * length below 0 or above sizeof(sockaddr_storage), as Linux's move_addr_to_kernel), the host's
  * kernel does the rest, and blocking is emulated on the host descriptor as for pipes: a signal
  * ends a wait with ERESTARTSYS (restarted after an SA_RESTART handler, EINTR otherwise; a
- * restarted connect waits on for the connection under way, as Linux's does).
+ * restarted connect waits on for the connection under way, as Linux's does). SO_RCVTIMEO bounds
+ * accept's wait (then EAGAIN) and SO_SNDTIMEO connect's (then EINPROGRESS, the connection going
+ * on), and with a timeout set a signal ends the wait with EINTR, as Linux's sock_intr_errno.
  */
 final class InetCalls {
   private static final int SOCK_NONBLOCK = 0x800;
@@ -82,6 +84,7 @@ final class InetCalls {
    */
   static long connect(Call c, InetSocket s) {
     byte[] sa = readAddress(c, c.a(1), c.i(2));
+    long deadline = SocketMessages.deadline(s.sndTimeo());
     while (true) {
       int r = s.connect(sa);
       if (r == 0) {
@@ -92,13 +95,18 @@ final class InetCalls {
       if (!underWay || s.nonBlocking()) {
         throw new SyscallError(errno);
       }
-      if (c.thread.await(s.pollFd(), Host.POLLOUT, 0, true) == Task.Wait.SIGNAL) {
-        throw new SyscallError(LinuxErrno.ERESTARTSYS);
+      Task.Wait w = c.thread.await(s.pollFd(), Host.POLLOUT, deadline, true);
+      if (w == Task.Wait.TIMEOUT) {
+        throw new SyscallError(LinuxErrno.EINPROGRESS);
+      }
+      if (w == Task.Wait.SIGNAL) {
+        throw new SyscallError(SocketMessages.interrupted(deadline));
       }
     }
   }
 
   static long accept(Call c, InetSocket s, long addr, long lenAddr, int flags) {
+    long deadline = SocketMessages.deadline(s.rcvTimeo());
     while (true) {
       InetSocket.Accepted n;
       try {
@@ -107,8 +115,12 @@ final class InetCalls {
         if (e.errno() != LinuxErrno.EAGAIN || s.nonBlocking()) {
           throw e;
         }
-        if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
-          throw new SyscallError(LinuxErrno.ERESTARTSYS);
+        Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
+        if (w == Task.Wait.TIMEOUT) {
+          throw new SyscallError(LinuxErrno.EAGAIN);
+        }
+        if (w == Task.Wait.SIGNAL) {
+          throw new SyscallError(SocketMessages.interrupted(deadline));
         }
         continue;
       }
@@ -146,9 +158,9 @@ final class InetCalls {
   /**
    * Whether an option is passed to the host socket: the ones that change only this socket's
    * own behaviour. Others are ENOPROTOOPT, as Linux answers an option it does not know; among
-   * them those whose effect the kernel would have to emulate (SO_RCVTIMEO and SO_SNDTIMEO: the
-   * host socket never blocks; options that deliver ancillary data; SO_BINDTODEVICE and IP_FREEBIND,
-   * which reach past the policy).
+   * them options that deliver ancillary data, and SO_BINDTODEVICE and IP_FREEBIND, which reach
+   * past the policy. SO_RCVTIMEO and SO_SNDTIMEO are not passed (the host socket never blocks):
+   * the kernel keeps them ({@link SocketCalls#setTimeout}) and the calls enforce them.
    */
   static boolean passedThrough(int level, int opt) {
     return switch (level) {
@@ -180,6 +192,10 @@ final class InetCalls {
     if (len < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
+    if (level == SOL_SOCKET && SocketCalls.isTimeout(opt)) {
+      SocketCalls.setTimeout(c, s, opt, c.a(3), len);
+      return 0;
+    }
     if (!passedThrough(level, opt)) {
       throw new SyscallError(LinuxErrno.ENOPROTOOPT);
     }
@@ -205,6 +221,13 @@ final class InetCalls {
     int len = c.mem().readInt(lenAddr);
     if (len < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (level == SOL_SOCKET && SocketCalls.isTimeout(opt)) {
+      byte[] tv = SocketCalls.getTimeout(s, opt);
+      int n = Math.min(len, tv.length);
+      c.mem().writeBytes(val, Arrays.copyOf(tv, n));
+      c.mem().writeInt(lenAddr, n);
+      return 0;
     }
     if (!passedThrough(level, opt)) {
       throw new SyscallError(LinuxErrno.ENOPROTOOPT);

@@ -99,7 +99,7 @@ final class InetMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     int hostFlags = (flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_CONFIRM | MSG_MORE)) | MSG_DONTWAIT | MSG_NOSIGNAL;
     byte[] dest = sa;
-    return SocketMessages.sendChunks(c, v, total, stream, dontWait, 0, flags, s.pollFd(),
+    return SocketMessages.sendChunks(c, v, total, stream, dontWait, SocketMessages.deadline(s.sndTimeo()), flags, s.pollFd(),
         data -> hostSend(s, data, dest, hostFlags));
   }
 
@@ -114,8 +114,8 @@ final class InetMessages {
   }
 
   /**
-   * Receives one host read into the iovecs (MSG_WAITALL on a stream repeats until full, EOF or
-   * a signal) and writes the sender's address and, for recvmsg, msg_flags and msg_controllen.
+   * Receives one host read into the iovecs (MSG_WAITALL on a stream repeats until full, EOF, a
+   * signal or SO_RCVTIMEO) and writes the sender's address and, for recvmsg, msg_flags and msg_controllen.
    */
   private static long recv(Call c, InetSocket s, Iov[] v, int flags, long nameAddr, long nameLenAddr, long msg) {
     if ((flags & MSG_ERRQUEUE) != 0) {
@@ -125,6 +125,7 @@ final class InetMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     boolean stream = s.type() == InetSocket.SOCK_STREAM;
     int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB)) | MSG_DONTWAIT;
+    long deadline = SocketMessages.deadline(s.rcvTimeo());
     MemorySegment buf = Call.buffer();
     long got = 0;
     try (Arena a = Arena.ofConfined()) {
@@ -165,12 +166,13 @@ final class InetMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
+          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
+          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
             if (got > 0) {
               SocketMessages.scatter(c, v, buf, got);
               return got;
             }
-            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
           }
           continue;
         }

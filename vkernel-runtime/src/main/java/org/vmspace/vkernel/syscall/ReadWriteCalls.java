@@ -11,6 +11,7 @@ import org.vmspace.vkernel.fs.EventFd;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
+import org.vmspace.vkernel.net.TimedSocket;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
@@ -116,13 +117,14 @@ final class ReadWriteCalls {
     MemorySegment buf = Call.buffer();
     long total = 0;
     boolean stream = d.pollFd() >= 0;
+    long deadline = d instanceof TimedSocket t ? SocketMessages.deadline(t.rcvTimeo()) : 0;
     while (total < len) {
       long want = Math.min(Call.CHUNK, len - total);
       long n;
       if (offset >= 0) {
         n = d.pread(buf, want, offset + total);
       } else if (stream) {
-        n = readStream(c, d, buf, want, total == 0);
+        n = readStream(c, d, buf, want, total == 0, deadline);
         if (n < 0) {
           break;
         }
@@ -148,14 +150,18 @@ final class ReadWriteCalls {
     return total;
   }
 
-  /** One read of a pipe or terminal; -1 if it would block and {@code mayBlock} is false. */
-  private static long readStream(Call c, FileDescription d, MemorySegment buf, long want, boolean mayBlock) {
+  /**
+   * One read of a pipe, terminal or socket; -1 if it would block and {@code mayBlock} is false.
+   * A socket's SO_RCVTIMEO ({@code deadline}, 0 for none) bounds the wait: then EAGAIN.
+   */
+  private static long readStream(Call c, FileDescription d, MemorySegment buf, long want, boolean mayBlock,
+      long deadline) {
     int pfd = d.pollFd();
     boolean hostNonBlocking = d instanceof HostFileDescription h && h.hostNonBlocking();
     while (true) {
       if (!hostNonBlocking && !d.nonBlocking()) {
         // A blocking host descriptor (inherited stdin): wait for data here, not in read(2).
-        waitFor(c, pfd, POLLIN);
+        waitFor(c, pfd, POLLIN, 0);
       }
       try {
         return d.read(buf, want);
@@ -166,15 +172,28 @@ final class ReadWriteCalls {
           }
           throw e;
         }
-        waitFor(c, pfd, POLLIN);
+        waitFor(c, pfd, POLLIN, deadline);
       }
     }
   }
 
-  private static void waitFor(Call c, int hostFd, short events) {
-    if (c.thread.await(hostFd, events, 0, true) == Task.Wait.SIGNAL) {
-      throw new SyscallError(LinuxErrno.ERESTARTSYS);
+  /**
+   * Waits for {@code events} until {@code deadline} (0: none; then EAGAIN) or a signal
+   * (ERESTARTSYS, or EINTR when a socket timeout was set, as Linux's sock_intr_errno).
+   */
+  private static void waitFor(Call c, int hostFd, short events, long deadline) {
+    Task.Wait w = c.thread.await(hostFd, events, deadline, true);
+    if (w == Task.Wait.SIGNAL) {
+      throw new SyscallError(SocketMessages.interrupted(deadline));
     }
+    if (w == Task.Wait.TIMEOUT) {
+      throw new SyscallError(LinuxErrno.EAGAIN);
+    }
+  }
+
+  /** A socket's SO_SNDTIMEO as a deadline for one write call; 0 for none or another file. */
+  private static long sendDeadline(FileDescription d) {
+    return d instanceof TimedSocket t ? SocketMessages.deadline(t.sndTimeo()) : 0;
   }
 
   /**
@@ -191,6 +210,7 @@ final class ReadWriteCalls {
     len = FileSizeLimit.clamp(c, d, offset, Math.min(len, MAX_RW));
     MemorySegment buf = Call.buffer();
     long total = 0;
+    long deadline = sendDeadline(d);
     while (total < len) {
       long want = Math.min(Call.CHUNK, len - total);
       try {
@@ -201,7 +221,7 @@ final class ReadWriteCalls {
         }
         throw e;
       }
-      long done = writeChunk(c, d, buf, want, offset < 0 ? -1 : offset + total, total);
+      long done = writeChunk(c, d, buf, want, offset < 0 ? -1 : offset + total, total, deadline);
       total += done;
       if (done < want) {
         break;
@@ -210,8 +230,12 @@ final class ReadWriteCalls {
     return total;
   }
 
-  /** Writes one buffer; returns how much went (less than {@code len} only if interrupted). */
-  private static long writeChunk(Call c, FileDescription d, MemorySegment buf, long len, long offset, long before) {
+  /**
+   * Writes one buffer; returns how much went (less than {@code len} only if interrupted, or when
+   * a socket's SO_SNDTIMEO, {@code deadline}, passed after part of the call was written).
+   */
+  private static long writeChunk(Call c, FileDescription d, MemorySegment buf, long len, long offset, long before,
+      long deadline) {
     if (offset >= 0) {
       return d.pwrite(buf, len, offset);
     }
@@ -229,11 +253,12 @@ final class ReadWriteCalls {
           c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
         }
         if (e.errno() == LinuxErrno.EAGAIN && !d.nonBlocking() && d.pollFd() >= 0) {
-          if (c.thread.await(d.pollFd(), POLLOUT, 0, true) == Task.Wait.SIGNAL) {
+          Task.Wait w = c.thread.await(d.pollFd(), POLLOUT, deadline, true);
+          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
             if (before + done > 0) {
               return done;
             }
-            throw new SyscallError(LinuxErrno.ERESTARTSYS);
+            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
           }
           continue;
         }
@@ -286,6 +311,7 @@ final class ReadWriteCalls {
       int iov = 0;
       long inIov = 0;
       long done = 0;
+      long deadline = sendDeadline(d);
       while (done < total) {
         long fill = 0;
         long want = Math.min(Call.CHUNK, total - done);
@@ -299,7 +325,7 @@ final class ReadWriteCalls {
             inIov = 0;
           }
         }
-        long n = writeChunk(c, d, buf, fill, offset < 0 ? -1 : offset + done, done);
+        long n = writeChunk(c, d, buf, fill, offset < 0 ? -1 : offset + done, done, deadline);
         done += n;
         if (n < fill) {
           break; // a short write: what is left was not written

@@ -11,6 +11,7 @@ import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.net.SocketTimeout;
+import org.vmspace.vkernel.net.TimedSocket;
 import org.vmspace.vkernel.net.UnixNamespace;
 import org.vmspace.vkernel.net.UnixSocket;
 import org.vmspace.vkernel.proc.Kernel;
@@ -301,7 +302,7 @@ final class SocketCalls {
       throw new SyscallError(LinuxErrno.EOPNOTSUPP);
     }
     // SO_RCVTIMEO bounds the wait (EAGAIN), and a signal then ends it with EINTR, as on Linux.
-    long deadline = s.rcvTimeo() == 0 ? 0 : System.nanoTime() + SocketTimeout.nanos(s.rcvTimeo());
+    long deadline = SocketMessages.deadline(s.rcvTimeo());
     while (true) {
       UnixSocket n;
       try {
@@ -315,7 +316,7 @@ final class SocketCalls {
           throw new SyscallError(LinuxErrno.EAGAIN);
         }
         if (w == Task.Wait.SIGNAL) {
-          throw new SyscallError(deadline == 0 ? LinuxErrno.ERESTARTSYS : LinuxErrno.EINTR);
+          throw new SyscallError(SocketMessages.interrupted(deadline));
         }
         continue;
       }
@@ -386,20 +387,37 @@ final class SocketCalls {
         }
       }
       case SO_PASSCRED -> s.passCred(v != 0);
-      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> {
-        if (len < 16) {
-          throw new SyscallError(LinuxErrno.EINVAL);
-        }
-        long jiffies = SocketTimeout.jiffies(c.mem().readLong(val), c.mem().readLong(val + 8));
-        if (opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW) {
-          s.rcvTimeo(jiffies);
-        } else {
-          s.sndTimeo(jiffies);
-        }
-      }
+      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> setTimeout(c, s, opt, val, len);
       default -> throw new SyscallError(ENOPROTOOPT);
     }
     return 0;
+  }
+
+  /** Whether {@code opt} at SOL_SOCKET is SO_RCVTIMEO or SO_SNDTIMEO (old or new value layout). */
+  static boolean isTimeout(int opt) {
+    return opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW || opt == SO_SNDTIMEO_OLD || opt == SO_SNDTIMEO_NEW;
+  }
+
+  /**
+   * setsockopt of a timeout ({@link #isTimeout}): a {@code struct timeval} (both layouts are 16
+   * bytes on x86-64; EINVAL if shorter), EDOM for tv_usec out of range, kept in jiffies.
+   */
+  static void setTimeout(Call c, TimedSocket s, int opt, long val, int len) {
+    if (len < 16) {
+      throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    long jiffies = SocketTimeout.jiffies(c.mem().readLong(val), c.mem().readLong(val + 8));
+    if (opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW) {
+      s.rcvTimeo(jiffies);
+    } else {
+      s.sndTimeo(jiffies);
+    }
+  }
+
+  /** getsockopt of a timeout ({@link #isTimeout}): the {@code struct timeval} as Linux rounds it. */
+  static byte[] getTimeout(TimedSocket s, int opt) {
+    long[] tv = SocketTimeout.timeval(opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW ? s.rcvTimeo() : s.sndTimeo());
+    return java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(tv[0]).putLong(tv[1]).array();
   }
 
   /**
@@ -427,11 +445,7 @@ final class SocketCalls {
         out = ints(cr.pid(), cr.uid(), cr.gid());
       }
       case SO_PASSCRED -> out = ints(s.passCred() ? 1 : 0);
-      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> {
-        long[] tv = SocketTimeout.timeval(opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW ? s.rcvTimeo() : s.sndTimeo());
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        out = b.putLong(tv[0]).putLong(tv[1]).array();
-      }
+      case SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW -> out = getTimeout(s, opt);
       case SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_DOMAIN, SO_PROTOCOL -> {
         try (Arena a = Arena.ofConfined()) {
           MemorySegment m = a.allocate(4, 4);

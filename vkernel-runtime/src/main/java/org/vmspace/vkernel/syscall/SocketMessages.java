@@ -217,12 +217,12 @@ final class SocketMessages {
   }
 
   /** A nanoTime deadline for a timeout in jiffies, or 0 for none. */
-  private static long deadline(long jiffies) {
+  static long deadline(long jiffies) {
     return jiffies == 0 ? 0 : System.nanoTime() + SocketTimeout.nanos(jiffies);
   }
 
   /** Linux's sock_intr_errno: a wait without a timeout is restarted, one with a timeout is EINTR. */
-  private static int interrupted(long deadline) {
+  static int interrupted(long deadline) {
     return deadline == 0 ? LinuxErrno.ERESTARTSYS : LinuxErrno.EINTR;
   }
 
