@@ -232,7 +232,20 @@ class ConcurrencyStressTest {
         others.add(start(who, () -> {
           Set<Errno> gone = EnumSet.of(Errno.ENOENT);
           long[] word = new long[1];
-          for (int i = 0; i < OPS; i++) {
+          // Past OPS calls, on until one pwrite/pread round trip came through (two destroyers
+          // may leave the id destroyed most of the time, more so on a loaded host), re-creating
+          // the vmspace when it is gone: the check below must not depend on the host's speed.
+          for (int i = 0; i < OPS || (readBack.get() == 0 && i < 20 * OPS); i++) {
+            if (i >= OPS) {
+              synchronized (generations) {
+                if (current == null) {
+                  call(who, "create", EnumSet.noneOf(Errno.class), () -> {
+                    createGeneration(vms);
+                    return null;
+                  });
+                }
+              }
+            }
             long token = rnd.nextLong() | 1;
             Long at = call(who, "mmap", gone, () -> vms.mmap(ID, addr, PAGE, RW, FIXED_ANON, null, 0));
             if (at != null && at != addr) {
