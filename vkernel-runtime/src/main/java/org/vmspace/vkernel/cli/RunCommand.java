@@ -240,7 +240,7 @@ final class RunCommand implements Callable<Integer> {
       argv.add(program);
       argv.addAll(args);
       FileDescription[] stdio = {HostStdio.open(0), HostStdio.open(1), HostStdio.open(2)};
-      ForwardedSignals forwarded = ForwardedSignals.install(kernel::signalForeground);
+      ForwardedSignals forwarded = ForwardedSignals.install(new Escalation(kernel, err));
       Kernel.Exit exit;
       try {
         exit = kernel.run(path, argv, envp, guestCwd, stdio, limit);

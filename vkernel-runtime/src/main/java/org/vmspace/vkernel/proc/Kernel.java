@@ -313,8 +313,8 @@ public final class Kernel implements ProcView, AutoCloseable {
     return out;
   }
 
-  /** Kills every process (SIGKILL). */
-  void killAll() {
+  /** Kills every process (SIGKILL), whatever it blocks or ignores; {@link #run} then returns. */
+  public void killAll() {
     List<ThreadGroup> all;
     lock.lock();
     try {
