@@ -3,6 +3,9 @@
 # TCP, and netcat-openbsd over a UNIX socket. Every line it prints is the same natively and under
 # the vkernel (NetworkProgramsTest compares them): nothing depends on the port, pid or time.
 set -u
+# The vkernel's default root is read-only but for a private /tmp: work there.
+work=$(mktemp -d) || exit 1
+cd "$work" || exit 1
 step() { echo "-- $1: status $2"; }
 
 # A loopback port nobody listens on (bash's /dev/tcp connect fails on a free one).
@@ -55,4 +58,4 @@ echo "request over the UNIX socket" | nc.openbsd -N -U nc.sock; step "nc.openbsd
 wait "$listener"; step "nc.openbsd -lU" $?
 cat unix-got.txt
 ls -l nc.sock | cut -c1
-rm -f nc.sock server.log nc-got.txt unix-got.txt; rm -r site; step cleanup $?
+cd / && rm -r "$work"; step cleanup $?

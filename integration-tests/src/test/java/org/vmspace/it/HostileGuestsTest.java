@@ -2,16 +2,9 @@ package org.vmspace.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -23,7 +16,7 @@ import org.junit.jupiter.api.Timeout;
  * two processes storming each other with signals, a process that blocks every signal and spins,
  * a process with {@code vkernel.stuck.threads} threads, default 200, and a first process that
  * blocks every signal) are still ended by the vkernel: by a second Ctrl-C (the first goes to the
- * guest, which blocks it) and by {@code --timeout}. The times from the second SIGINT, and past the
+ * guest, which blocks it) and, without the threads, by {@code --timeout}. The times from the second SIGINT, and past the
  * timeout, to the vkernel's exit are printed (under emulation they are tens of times the native
  * ones; only a hang fails the test).
  */
@@ -47,71 +40,41 @@ class HostileGuestsTest {
     // Ctrl-C: the first SIGINT goes to the foreground group (the first process and the spinner
     // block it; the others die of it), the second kills everything.
     long start = System.nanoTime();
-    Run ctrlC = Run.start(List.of("--pids=" + (THREADS + 64)));
-    String ready = ctrlC.awaitReady();
-    long setupNanos = System.nanoTime() - start;
-    assertThat(ready).as("stdout; stderr: %s", ctrlC.stderr()).isEqualTo("ready: " + THREADS + " threads");
-    ctrlC.signal("INT");
-    assertThat(ctrlC.process.waitFor(3, TimeUnit.SECONDS)).as("the first SIGINT is the guest's, which blocks it").isFalse();
-    long t0 = System.nanoTime();
-    ctrlC.signal("INT");
-    assertThat(ctrlC.process.waitFor(HANG.toSeconds(), TimeUnit.SECONDS)).as("ended by the second SIGINT").isTrue();
-    long ctrlCNanos = System.nanoTime() - t0;
-    assertThat(ctrlC.stderr()).contains("vkernel: SIGINT again: killing every guest process");
-    assertThat(ctrlC.process.exitValue()).as("the first process was killed: %s", ctrlC.stderr()).isEqualTo(128 + 9);
+    long setupNanos;
+    long ctrlCNanos;
+    try (LiveRun ctrlC = LiveRun.start(List.of("--pids=" + (THREADS + 64)), command(THREADS), false)) {
+      String ready = ctrlC.nextLine(HANG.multipliedBy(3));
+      setupNanos = System.nanoTime() - start;
+      assertThat(ready).as("stdout; stderr: %s", ctrlC.stderr()).isEqualTo("ready: " + THREADS + " threads");
+      ctrlC.signal("INT");
+      assertThat(ctrlC.waitFor(Duration.ofSeconds(3))).as("the first SIGINT is the guest's, which blocks it").isFalse();
+      long t0 = System.nanoTime();
+      ctrlC.signal("INT");
+      assertThat(ctrlC.waitFor(HANG)).as("ended by the second SIGINT").isTrue();
+      ctrlCNanos = System.nanoTime() - t0;
+      assertThat(ctrlC.stderr()).contains("vkernel: SIGINT again: killing every guest process");
+      assertThat(ctrlC.process.exitValue()).as("the first process was killed: %s", ctrlC.stderr()).isEqualTo(128 + 9);
+    }
 
-    // --timeout: long enough for the same set-up (measured above) to finish first.
-    long timeoutSeconds = TimeUnit.NANOSECONDS.toSeconds(setupNanos) * 3 / 2 + 10;
+    // --timeout, on the same guests without the threads (the Ctrl-C run had them): long enough
+    // for the set-up measured above, more than this one's, to finish first.
+    long timeoutSeconds = TimeUnit.NANOSECONDS.toSeconds(setupNanos) + 5;
+    long overrunMillis;
     start = System.nanoTime();
-    Run timed = Run.start(List.of("--pids=" + (THREADS + 64), "--timeout=" + timeoutSeconds + "s"));
-    assertThat(timed.awaitReady()).as("stderr: %s", timed.stderr()).isEqualTo("ready: " + THREADS + " threads");
-    assertThat(timed.process.waitFor(timeoutSeconds + HANG.toSeconds(), TimeUnit.SECONDS)).as("ended by the timeout").isTrue();
-    long overrunMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) - timeoutSeconds * 1000;
-    assertThat(timed.process.exitValue()).as("stderr: %s", timed.stderr()).isEqualTo(124);
-    assertThat(timed.stderr()).contains("timed out after " + timeoutSeconds + "s");
+    try (LiveRun timed = LiveRun.start(List.of("--timeout=" + timeoutSeconds + "s"), command(0), false)) {
+      assertThat(timed.nextLine(HANG.multipliedBy(3))).as("stderr: %s", timed.stderr()).isEqualTo("ready: 0 threads");
+      assertThat(timed.waitFor(HANG.plusSeconds(timeoutSeconds))).as("ended by the timeout").isTrue();
+      overrunMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) - timeoutSeconds * 1000;
+      assertThat(timed.process.exitValue()).as("stderr: %s", timed.stderr()).isEqualTo(124);
+      assertThat(timed.stderr()).contains("timed out after " + timeoutSeconds + "s");
+    }
     System.out.printf("hostile guests (%d threads, %s): set-up %d ms; second Ctrl-C to exit %d ms; "
         + "exit at most %d ms past a %d s timeout (the JVM's start included)%n", THREADS,
         System.getProperty("vmspace.kvm.where", "native"), TimeUnit.NANOSECONDS.toMillis(setupNanos),
         TimeUnit.NANOSECONDS.toMillis(ctrlCNanos), overrunMillis, timeoutSeconds);
   }
 
-  /** A vkernel running stuck.c, its stdout read line by line, its stderr collected. */
-  private record Run(Process process, BufferedReader stdout, CompletableFuture<String> stderrText) {
-    static Run start(List<String> options) throws IOException {
-      List<String> cmd = new ArrayList<>(Guests.javaCommand());
-      cmd.addAll(List.of("run", "--accel=kvm", "--clear-env"));
-      Guests.env().forEach((k, v) -> cmd.add("--env=" + k + "=" + v));
-      cmd.addAll(options);
-      cmd.addAll(List.of("--", program.toString(), Integer.toString(THREADS)));
-      Process p = new ProcessBuilder(cmd).directory(Guests.WORK.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
-      CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-      return new Run(p, new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)), err);
-    }
-
-    String awaitReady() throws IOException {
-      String line = stdout.readLine();
-      return line == null ? "(no output)" : line;
-    }
-
-    void signal(String name) throws IOException, InterruptedException {
-      Process kill = new ProcessBuilder(Guests.BUSYBOX, "kill", "-" + name, Long.toString(process.pid())).start();
-      assertThat(kill.waitFor()).isZero();
-    }
-
-    String stderr() {
-      if (process.isAlive()) {
-        return "(still running)";
-      }
-      return stderrText.join();
-    }
-  }
-
-  private static String readAll(InputStream in) {
-    try {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return "(unreadable: " + e + ")";
-    }
+  private static List<String> command(int threads) {
+    return List.of(program.toString(), Integer.toString(threads));
   }
 }

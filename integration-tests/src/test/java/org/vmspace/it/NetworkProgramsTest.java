@@ -3,10 +3,8 @@ package org.vmspace.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -18,9 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -48,6 +44,8 @@ import org.junit.jupiter.api.Timeout;
 class NetworkProgramsTest {
   /** python3 starts slowly under emulation, and the script starts it once, bash twice more. */
   private static final Duration SCRIPT_LIMIT = Duration.ofMinutes(6);
+  /** The longest wait for the next line of a run the test talks to (python3 starts slowly). */
+  private static final Duration STEP_LIMIT = Duration.ofMinutes(4);
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -80,7 +78,7 @@ class NetworkProgramsTest {
   }
 
   @Test
-  @Timeout(value = 8, unit = TimeUnit.MINUTES)
+  @Timeout(value = 12, unit = TimeUnit.MINUTES)
   void aServerInsideServesTheHostAndAClientInsideFetchesFromTheHost() throws Exception {
     Path script = copyScript("network-host.sh");
     Path site = Guests.WORK.resolve("site");
@@ -95,17 +93,11 @@ class NetworkProgramsTest {
       }
     });
     outside.start();
-    List<String> cmd = new ArrayList<>(Guests.javaCommand());
-    cmd.addAll(List.of("run", "--accel=kvm", "--clear-env"));
-    Guests.env().forEach((k, v) -> cmd.add("--env=" + k + "=" + v));
-    cmd.addAll(List.of("--", Guests.BUSYBOX, "sh", script.toString(), Integer.toString(outside.getAddress().getPort())));
-    Process p = new ProcessBuilder(cmd).directory(Guests.WORK.toFile()).start();
-    CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
     StringBuilder out = new StringBuilder();
-    try {
-      BufferedReader lines = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    try (LiveRun run = LiveRun.start(List.of(), List.of(Guests.BUSYBOX, "sh", script.toString(),
+        Integer.toString(outside.getAddress().getPort())), true)) {
       int port = -1;
-      for (String line; port < 0 && (line = lines.readLine()) != null; ) {
+      for (String line; port < 0 && (line = run.nextLine(STEP_LIMIT)) != null; ) {
         out.append(line).append('\n');
         Matcher m = Pattern.compile("^serving on port (\\d+)$").matcher(line);
         if (m.matches()) {
@@ -120,19 +112,17 @@ class NetworkProgramsTest {
       }
       assertThat(inside.statusCode()).isEqualTo(200);
       assertThat(inside.body()).isEqualTo("served from inside the vkernel\n");
-      try (OutputStream stdin = p.getOutputStream()) {
+      try (OutputStream stdin = run.stdin()) {
         stdin.write("done\n".getBytes(StandardCharsets.US_ASCII));
       }
-      for (String line; (line = lines.readLine()) != null; ) {
+      for (String line; (line = run.nextLine(STEP_LIMIT)) != null; ) {
         out.append(line).append('\n');
       }
-      assertThat(p.waitFor(2, TimeUnit.MINUTES)).as("the vkernel ended").isTrue();
+      assertThat(run.waitFor(STEP_LIMIT)).as("the vkernel ended").isTrue();
+      assertThat(run.process.exitValue()).as("status; stderr: %s", run.stderr()).isZero();
     } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
       outside.stop(0);
     }
-    assertThat(p.exitValue()).as("status; stderr: %s", err.join()).isZero();
     assertThat(out.toString()).matches("""
         serving on port \\d+
         served by the host's JVM
@@ -170,13 +160,5 @@ class NetworkProgramsTest {
       Files.write(script, in.readAllBytes());
     }
     return script;
-  }
-
-  private static String readAll(InputStream in) {
-    try {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return "(stderr unreadable: " + e + ")";
-    }
   }
 }
