@@ -33,6 +33,7 @@ import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.fs.VirtualFs;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.ipc.IpcNamespace;
+import org.vmspace.vkernel.net.UnixNamespace;
 import org.vmspace.vkernel.mem.AddressSpace;
 import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -89,6 +90,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final org.vmspace.vkernel.mem.MemoryBudget memory;
   /** The System V IPC namespace: queues, semaphore sets and segments of all the guest processes. */
   final IpcNamespace ipc = new IpcNamespace(size -> vms().createMemoryObject(size), this::attaches);
+  /** The AF_UNIX names (abstract and bound paths) and descriptors in flight, of this kernel only. */
+  final UnixNamespace unix = new UnixNamespace();
   final long bootNanos = System.nanoTime();
   final FileCache files;
   /** The vDSO's page, mapped copy-on-write into every process. */
@@ -168,6 +171,11 @@ public final class Kernel implements ProcView, AutoCloseable {
 
   public IpcNamespace ipc() {
     return ipc;
+  }
+
+  /** The AF_UNIX namespace of this kernel's guests. */
+  public UnixNamespace unix() {
+    return unix;
   }
 
   /**

@@ -3,8 +3,6 @@ package org.vmspace.vkernel.syscall;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Map;
-import java.util.WeakHashMap;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.fs.Stat;
@@ -14,7 +12,6 @@ import org.vmspace.vkernel.net.SocketTimeout;
 import org.vmspace.vkernel.net.TimedSocket;
 import org.vmspace.vkernel.net.UnixNamespace;
 import org.vmspace.vkernel.net.UnixSocket;
-import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.PathBytes;
@@ -50,15 +47,12 @@ final class SocketCalls {
   private static final int ENOPROTOOPT = 92;
   /** How often a blocking connect looks again at a listener whose backlog was full. */
   private static final long CONNECT_RETRY_NANOS = 10_000_000L;
-  private static final Map<Kernel, UnixNamespace> NAMESPACES = new WeakHashMap<>();
 
   private SocketCalls() {}
 
   /** The AF_UNIX names of the caller's kernel. */
   static UnixNamespace namespace(Call c) {
-    synchronized (NAMESPACES) {
-      return NAMESPACES.computeIfAbsent(c.kernel, k -> new UnixNamespace());
-    }
+    return c.kernel.unix();
   }
 
   static UnixSocket.Creds creds(Call c) {
