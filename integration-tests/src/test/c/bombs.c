@@ -1,4 +1,4 @@
-/* A fork bomb, a thread bomb and a memory bomb, for the vkernel's caps (CommandLineTest runs it
+/* A fork bomb, a zombie bomb (children never waited for), a thread bomb and a memory bomb, for the vkernel's caps (CommandLineTest runs it
  * under --pids and --memory; never natively: there nothing would stop it). Each bomb grows until
  * the system call fails and prints how far it got and the errno, then lets everything go. */
 #define _GNU_SOURCE
@@ -43,6 +43,18 @@ int main(void) {
       perror("wait");
       return 1;
     }
+  }
+  /* Children that exit at once and are not waited for: zombies count until they are reaped. */
+  int zombies = 0;
+  fflush(stdout);
+  while ((pid = fork()) > 0) {
+    zombies++;
+  }
+  if (pid == 0) {
+    _exit(0);
+  }
+  printf("zombie bomb: %d children, then %s\n", zombies, strerror(errno));
+  while (wait(NULL) > 0) {
   }
   if (pipe(gate) != 0) {
     perror("pipe");

@@ -171,12 +171,14 @@ class CommandLineTest {
         null, java.time.Duration.ofSeconds(150));
     assertThat(r.status()).as("%s", r).isZero();
     String[] lines = r.stdout().split("\n");
-    assertThat(lines).hasSize(3);
+    assertThat(lines).hasSize(4);
     assertThat(lines[0]).isEqualTo("fork bomb: 19 children, then Resource temporarily unavailable");
-    assertThat(lines[1]).isEqualTo("thread bomb: 19 threads, then Resource temporarily unavailable");
+    // Zombies count against --pids until reaped, as against Linux's pids cgroup.
+    assertThat(lines[1]).isEqualTo("zombie bomb: 19 children, then Resource temporarily unavailable");
+    assertThat(lines[2]).isEqualTo("thread bomb: 19 threads, then Resource temporarily unavailable");
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("memory bomb: (\\d+) MiB, then Out of memory")
-        .matcher(lines[2]);
-    assertThat(m.matches()).as(lines[2]).isTrue();
+        .matcher(lines[3]);
+    assertThat(m.matches()).as(lines[3]).isTrue();
     // The 8 MiB main stack and the program's own pages are committed too.
     assertThat(Integer.parseInt(m.group(1))).isBetween(24, 47);
   }
