@@ -47,9 +47,7 @@ public final class InetSocket extends HostFileDescription implements TimedSocket
   private boolean connected;
   /** Has a local port (bound, autobound by the host, or accepted). */
   private boolean bound;
-  /** SO_RCVTIMEO and SO_SNDTIMEO in jiffies; 0 for none. */
-  private volatile long rcvTimeo;
-  private volatile long sndTimeo;
+  private final SocketTimeouts timeouts = new SocketTimeouts();
 
   private InetSocket(int fd, int family, int type, NetPolicy policy, int statusFlags) {
     super(fd, "socket:[" + UnixSocket.inodeOf(fd) + "]", statusFlags, true, true);
@@ -59,23 +57,8 @@ public final class InetSocket extends HostFileDescription implements TimedSocket
   }
 
   @Override
-  public long rcvTimeo() {
-    return rcvTimeo;
-  }
-
-  @Override
-  public void rcvTimeo(long jiffies) {
-    rcvTimeo = jiffies;
-  }
-
-  @Override
-  public long sndTimeo() {
-    return sndTimeo;
-  }
-
-  @Override
-  public void sndTimeo(long jiffies) {
-    sndTimeo = jiffies;
+  public SocketTimeouts timeouts() {
+    return timeouts;
   }
 
   private static void check(long r) {

@@ -55,9 +55,7 @@ public final class UnixSocket extends HostFileDescription implements TimedSocket
   private Creds listenCreds = Creds.NONE;
   private byte[] hostName;
   private volatile boolean passCred;
-  /** SO_RCVTIMEO and SO_SNDTIMEO in jiffies (see {@link SocketTimeout}); 0 for none. */
-  private volatile long rcvTimeo;
-  private volatile long sndTimeo;
+  private final SocketTimeouts timeouts = new SocketTimeouts();
 
   private UnixSocket(UnixNamespace ns, int fd, int type, int statusFlags) {
     super(fd, "socket:[" + inodeOf(fd) + "]", statusFlags, true, true);
@@ -143,23 +141,8 @@ public final class UnixSocket extends HostFileDescription implements TimedSocket
   }
 
   @Override
-  public long rcvTimeo() {
-    return rcvTimeo;
-  }
-
-  @Override
-  public void rcvTimeo(long jiffies) {
-    rcvTimeo = jiffies;
-  }
-
-  @Override
-  public long sndTimeo() {
-    return sndTimeo;
-  }
-
-  @Override
-  public void sndTimeo(long jiffies) {
-    sndTimeo = jiffies;
+  public SocketTimeouts timeouts() {
+    return timeouts;
   }
 
   /**

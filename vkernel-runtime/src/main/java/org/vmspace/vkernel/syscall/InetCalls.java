@@ -84,7 +84,7 @@ final class InetCalls {
    */
   static long connect(Call c, InetSocket s) {
     byte[] sa = readAddress(c, c.a(1), c.i(2));
-    long deadline = SocketMessages.deadline(s.sndTimeo());
+    long deadline = s.timeouts().sendDeadline();
     while (true) {
       int r = s.connect(sa);
       if (r == 0) {
@@ -106,7 +106,7 @@ final class InetCalls {
   }
 
   static long accept(Call c, InetSocket s, long addr, long lenAddr, int flags) {
-    long deadline = SocketMessages.deadline(s.rcvTimeo());
+    long deadline = s.timeouts().receiveDeadline();
     while (true) {
       InetSocket.Accepted n;
       try {

@@ -99,7 +99,7 @@ final class InetMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     int hostFlags = (flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_CONFIRM | MSG_MORE)) | MSG_DONTWAIT | MSG_NOSIGNAL;
     byte[] dest = sa;
-    return SocketMessages.sendChunks(c, v, total, stream, dontWait, SocketMessages.deadline(s.sndTimeo()), flags, s.pollFd(),
+    return SocketMessages.sendChunks(c, v, total, stream, dontWait, s.timeouts().sendDeadline(), flags, s.pollFd(),
         data -> hostSend(s, data, dest, hostFlags));
   }
 
@@ -125,7 +125,7 @@ final class InetMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     boolean stream = s.type() == InetSocket.SOCK_STREAM;
     int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB)) | MSG_DONTWAIT;
-    long deadline = SocketMessages.deadline(s.rcvTimeo());
+    long deadline = s.timeouts().receiveDeadline();
     MemorySegment buf = Call.buffer();
     long got = 0;
     try (Arena a = Arena.ofConfined()) {

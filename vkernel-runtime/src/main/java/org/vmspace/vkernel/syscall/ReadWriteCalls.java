@@ -117,7 +117,7 @@ final class ReadWriteCalls {
     MemorySegment buf = Call.buffer();
     long total = 0;
     boolean stream = d.pollFd() >= 0;
-    long deadline = d instanceof TimedSocket t ? SocketMessages.deadline(t.rcvTimeo()) : 0;
+    long deadline = d instanceof TimedSocket t ? t.timeouts().receiveDeadline() : 0;
     while (total < len) {
       long want = Math.min(Call.CHUNK, len - total);
       long n;
@@ -193,7 +193,7 @@ final class ReadWriteCalls {
 
   /** A socket's SO_SNDTIMEO as a deadline for one write call; 0 for none or another file. */
   private static long sendDeadline(FileDescription d) {
-    return d instanceof TimedSocket t ? SocketMessages.deadline(t.sndTimeo()) : 0;
+    return d instanceof TimedSocket t ? t.timeouts().sendDeadline() : 0;
   }
 
   /**

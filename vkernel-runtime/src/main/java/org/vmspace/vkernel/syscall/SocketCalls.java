@@ -296,7 +296,7 @@ final class SocketCalls {
       throw new SyscallError(LinuxErrno.EOPNOTSUPP);
     }
     // SO_RCVTIMEO bounds the wait (EAGAIN), and a signal then ends it with EINTR, as on Linux.
-    long deadline = SocketMessages.deadline(s.rcvTimeo());
+    long deadline = s.timeouts().receiveDeadline();
     while (true) {
       UnixSocket n;
       try {
@@ -402,15 +402,15 @@ final class SocketCalls {
     }
     long jiffies = SocketTimeout.jiffies(c.mem().readLong(val), c.mem().readLong(val + 8));
     if (opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW) {
-      s.rcvTimeo(jiffies);
+      s.timeouts().receive(jiffies);
     } else {
-      s.sndTimeo(jiffies);
+      s.timeouts().send(jiffies);
     }
   }
 
   /** getsockopt of a timeout ({@link #isTimeout}): the {@code struct timeval} as Linux rounds it. */
   static byte[] getTimeout(TimedSocket s, int opt) {
-    long[] tv = SocketTimeout.timeval(opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW ? s.rcvTimeo() : s.sndTimeo());
+    long[] tv = SocketTimeout.timeval(opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW ? s.timeouts().receive() : s.timeouts().send());
     return java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(tv[0]).putLong(tv[1]).array();
   }
 

@@ -8,7 +8,6 @@ import java.nio.ByteOrder;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InFlight;
-import org.vmspace.vkernel.net.SocketTimeout;
 import org.vmspace.vkernel.net.UnixSocket;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -133,7 +132,7 @@ final class SocketMessages {
       throw new SyscallError(LinuxErrno.EMSGSIZE);
     }
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
-    long deadline = deadline(s.sndTimeo());
+    long deadline = s.timeouts().sendDeadline();
     int hostFlags = (flags & MSG_EOR) | MSG_DONTWAIT | MSG_NOSIGNAL;
     HostSend chunk = data -> {
       // The descriptors go with the first host message (Linux attaches them to the first skb);
@@ -216,11 +215,6 @@ final class SocketMessages {
     return done;
   }
 
-  /** A nanoTime deadline for a timeout in jiffies, or 0 for none. */
-  static long deadline(long jiffies) {
-    return jiffies == 0 ? 0 : System.nanoTime() + SocketTimeout.nanos(jiffies);
-  }
-
   /** Linux's sock_intr_errno: a wait without a timeout is restarted, one with a timeout is EINTR. */
   static int interrupted(long deadline) {
     return deadline == 0 ? LinuxErrno.ERESTARTSYS : LinuxErrno.EINTR;
@@ -261,7 +255,7 @@ final class SocketMessages {
     boolean dontWait = s.nonBlocking() || (flags & MSG_DONTWAIT) != 0;
     boolean stream = s.type() == UnixSocket.SOCK_STREAM;
     boolean peek = (flags & MSG_PEEK) != 0;
-    long deadline = deadline(s.rcvTimeo());
+    long deadline = s.timeouts().receiveDeadline();
     int hostFlags = (flags & (MSG_PEEK | MSG_TRUNC)) | MSG_DONTWAIT | MSG_CMSG_CLOEXEC;
     MemorySegment buf = Call.buffer();
     long got = 0;

@@ -35,4 +35,19 @@ class SocketTimeoutTest {
           .satisfies(e -> assertThat(((SyscallError) e).errno()).isEqualTo(LinuxErrno.EDOM));
     }
   }
+
+  @Test
+  void theLongestTimeoutsSaturateInsteadOfWrappingTheDeadline() {
+    long longest = SocketTimeout.jiffies(Long.MAX_VALUE / SocketTimeout.HZ - 2, 999_999);
+    assertThat(longest).isPositive();
+    assertThat(SocketTimeout.nanos(longest)).isEqualTo(SocketTimeout.LONGEST_NANOS);
+    SocketTimeouts t = new SocketTimeouts();
+    assertThat(t.receiveDeadline()).as("none").isZero();
+    t.receive(longest);
+    long before = System.nanoTime();
+    assertThat(t.receiveDeadline() - before).isGreaterThanOrEqualTo(SocketTimeout.LONGEST_NANOS);
+    t.send(SocketTimeout.jiffies(0, 1));
+    before = System.nanoTime();
+    assertThat(t.sendDeadline() - before).as("one jiffy").isGreaterThanOrEqualTo(4_000_000L);
+  }
 }
