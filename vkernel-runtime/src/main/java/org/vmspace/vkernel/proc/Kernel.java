@@ -391,20 +391,21 @@ public final class Kernel implements ProcView, AutoCloseable {
    * RLIMIT_NPROC, unless the user is root (Linux lets INIT_USER and CAP_SYS_RESOURCE or
    * CAP_SYS_ADMIN through; a guest running as root has them). Under the kernel lock.
    *
-   * <p>A zombie counts until it is reaped, as in Linux, where release_task gives back the
-   * user's count and the pids cgroup's charge: a program that forks without waiting runs into
-   * the limit.
+   * <p>A process whose threads have all exited counts as one task until it is reaped, as in
+   * Linux, where release_task gives back the user's count and the pids cgroup's charge: a
+   * program that forks without waiting runs into the limit. (Counted by "no threads left", not
+   * by the zombie flag, which is set a moment after the last thread leaves the task table.)
    *
    * @throws SyscallError EAGAIN
    */
   void checkTaskLimits(ThreadGroup parent) {
-    int zombies = 0;
+    int exited = 0;
     for (ThreadGroup p : processes.values()) {
-      if (p.zombie) {
-        zombies++;
+      if (p.threads.isEmpty()) {
+        exited++;
       }
     }
-    Limits.checkNewTask(tasks.size() + zombies, config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
+    Limits.checkNewTask(tasks.size() + exited, config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
   }
 
   /** The commit budget of the guests' memory (--memory). */
