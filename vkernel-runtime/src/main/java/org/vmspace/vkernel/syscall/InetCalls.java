@@ -8,7 +8,7 @@ import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -92,7 +92,7 @@ final class InetCalls {
       if (!underWay || s.nonBlocking()) {
         throw new SyscallError(errno);
       }
-      if (c.thread.await(s.pollFd(), Host.POLLOUT, 0, true) == Task.Wait.SIGNAL) {
+      if (c.thread.blocker().await(s.pollFd(), Host.POLLOUT, 0, true) == Blocker.Wait.SIGNAL) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS);
       }
     }
@@ -107,7 +107,7 @@ final class InetCalls {
         if (e.errno() != LinuxErrno.EAGAIN || s.nonBlocking()) {
           throw e;
         }
-        if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
+        if (c.thread.blocker().await(s.pollFd(), Host.POLLIN, 0, true) == Blocker.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
         continue;

@@ -8,7 +8,7 @@ import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 import org.vmspace.vkernel.syscall.SocketMessages.Iov;
@@ -165,7 +165,7 @@ final class InetMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          if (c.thread.await(s.pollFd(), Host.POLLIN, 0, true) == Task.Wait.SIGNAL) {
+          if (c.thread.blocker().await(s.pollFd(), Host.POLLIN, 0, true) == Blocker.Wait.SIGNAL) {
             if (got > 0) {
               SocketMessages.scatter(c, v, buf, got);
               return got;

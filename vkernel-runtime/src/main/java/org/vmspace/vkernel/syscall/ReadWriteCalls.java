@@ -11,7 +11,7 @@ import org.vmspace.vkernel.fs.EventFd;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -172,7 +172,7 @@ final class ReadWriteCalls {
   }
 
   private static void waitFor(Call c, int hostFd, short events) {
-    if (c.thread.await(hostFd, events, 0, true) == Task.Wait.SIGNAL) {
+    if (c.thread.blocker().await(hostFd, events, 0, true) == Blocker.Wait.SIGNAL) {
       throw new SyscallError(LinuxErrno.ERESTARTSYS);
     }
   }
@@ -226,10 +226,10 @@ final class ReadWriteCalls {
         }
       } catch (SyscallError e) {
         if (e.errno() == LinuxErrno.EPIPE) {
-          c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
+          c.thread.signals().post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
         }
         if (e.errno() == LinuxErrno.EAGAIN && !d.nonBlocking() && d.pollFd() >= 0) {
-          if (c.thread.await(d.pollFd(), POLLOUT, 0, true) == Task.Wait.SIGNAL) {
+          if (c.thread.blocker().await(d.pollFd(), POLLOUT, 0, true) == Blocker.Wait.SIGNAL) {
             if (before + done > 0) {
               return done;
             }
