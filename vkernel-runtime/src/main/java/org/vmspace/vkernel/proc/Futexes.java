@@ -116,8 +116,8 @@ public final class Futexes {
             return;
           }
         }
-        Task.Wait r = t.await(-1, (short) 0, deadline, true);
-        if (r == Task.Wait.SIGNAL || r == Task.Wait.TIMEOUT) {
+        Blocker.Wait r = t.blocker().await(-1, (short) 0, deadline, true);
+        if (r == Blocker.Wait.SIGNAL || r == Blocker.Wait.TIMEOUT) {
           // A wake that raced with the signal or the timeout was counted by the waker: it wins,
           // as in Linux, or it would be lost. Leaving the queue in the same step as the check
           // keeps a later wake from picking this waiter.
@@ -127,7 +127,7 @@ public final class Futexes {
             }
             dequeue(w);
           }
-          throw new SyscallError(r == Task.Wait.SIGNAL ? LinuxErrno.ERESTARTSYS : LinuxErrno.ETIMEDOUT);
+          throw new SyscallError(r == Blocker.Wait.SIGNAL ? LinuxErrno.ERESTARTSYS : LinuxErrno.ETIMEDOUT);
         }
       }
     } finally {
@@ -175,7 +175,7 @@ public final class Futexes {
         }
       }
     }
-    woken.forEach(w -> w.wake(false));
+    woken.forEach(w -> w.blocker().wake(false));
     return woken.size();
   }
 
@@ -304,7 +304,7 @@ public final class Futexes {
       next = handOver(mm, addr, 0);
     }
     if (next != null) {
-      next.wake(false);
+      next.blocker().wake(false);
     }
   }
 
@@ -353,7 +353,7 @@ public final class Futexes {
       next = handOver(mm, addr, FUTEX_OWNER_DIED);
     }
     if (next != null) {
-      next.wake(false);
+      next.blocker().wake(false);
     }
     return true;
   }
@@ -390,7 +390,7 @@ public final class Futexes {
         }
       }
     }
-    woken.forEach(w -> w.wake(false));
+    woken.forEach(w -> w.blocker().wake(false));
     return woken.size() + moved;
   }
 }

@@ -122,7 +122,7 @@ public final class SignalFd extends HostFileDescription {
         }
         long pending = p.pending();
         for (Task t : p.threadsSnapshot()) {
-          pending |= t.pendingOwn();
+          pending |= t.signals().pendingOwn();
         }
         if ((pending & m) != 0) {
           ready = true;
@@ -172,7 +172,7 @@ public final class SignalFd extends HostFileDescription {
     long n = 0;
     while (n < max) {
       long m = mask;
-      int sig = t.takeSignal(m, info);
+      int sig = t.signals().takeSignal(m, info);
       if (sig == 0) {
         if (n > 0) {
           break;
@@ -195,16 +195,16 @@ public final class SignalFd extends HostFileDescription {
    * even when it blocks it.
    */
   private static int waitForSignal(Task t, long m, SigInfo[] info) {
-    t.waitingFor(m);
+    t.signals().waitingFor(m);
     try {
       while (true) {
         // Taken again after saying what it waits for: a signal posted in between woke no one.
-        int sig = t.takeSignal(m, info);
+        int sig = t.signals().takeSignal(m, info);
         if (sig != 0) {
           return sig;
         }
-        if (t.await(-1, (short) 0, 0, true) == Task.Wait.SIGNAL) {
-          sig = t.takeSignal(m, info);
+        if (t.blocker().await(-1, (short) 0, 0, true) == Blocker.Wait.SIGNAL) {
+          sig = t.signals().takeSignal(m, info);
           if (sig != 0) {
             return sig;
           }
@@ -212,7 +212,7 @@ public final class SignalFd extends HostFileDescription {
         }
       }
     } finally {
-      t.waitingFor(0);
+      t.signals().waitingFor(0);
     }
   }
 

@@ -114,9 +114,7 @@ public final class TaskClone {
         child.resetHandlersForExec(); // the same rule: handlers to SIG_DFL, SIG_IGN stays
       }
       ct = copyTask(k, child, pid, t, flags, newSp, tls, childTid);
-      ct.altSp = t.altSp;
-      ct.altSize = t.altSize;
-      ct.altFlags = t.altFlags;
+      ct.delivery().copyAltStack(t.delivery());
       if (child.parent != null) {
         child.parent.children.add(child);
       }
@@ -184,7 +182,7 @@ public final class TaskClone {
     if (newSp != 0) {
       ct.frame.rsp(newSp);
     }
-    ct.mask(t.mask());
+    ct.signals().mask(t.signals().mask());
     ct.affinity(t.affinity());
     ct.vext().fsBase((flags & CLONE_SETTLS) != 0 ? tls : t.vext().fsBase()).gsBase(t.vext().gsBase());
     if ((flags & CLONE_CHILD_CLEARTID) != 0) {
@@ -235,7 +233,7 @@ public final class TaskClone {
       } finally {
         k.lock.unlock();
       }
-      if (t.await(-1, (short) 0, 0, false) == Task.Wait.SIGNAL) {
+      if (t.blocker().await(-1, (short) 0, 0, false) == Blocker.Wait.SIGNAL) {
         return;
       }
     }
@@ -252,7 +250,7 @@ public final class TaskClone {
       k.lock.unlock();
     }
     if (waiting != null) {
-      waiting.wake(false);
+      waiting.blocker().wake(false);
     }
   }
 

@@ -193,10 +193,7 @@ public final class TaskExec {
       old.release();
     }
     t.frame.clear().rip(loaded.entry()).rsp(loaded.stackPointer());
-    t.resetVext();
-    t.altFlags = Task.SS_DISABLE;
-    t.altSp = 0;
-    t.altSize = 0;
+    t.delivery().resetForExec();
     if (p.fds != null) {
       // Closing a descriptor on exec drops the process's POSIX locks on its file, as close does.
       p.fds.closeOnExec(d -> k.vfs.recordLocks().closing(p, d));
@@ -248,7 +245,7 @@ public final class TaskExec {
       }
       // Marked again each round: a task another one cloned meanwhile ends too.
       others.forEach(Task::killedByExec);
-      t.await(-1, (short) 0, System.nanoTime() + 2_000_000, false);
+      t.blocker().await(-1, (short) 0, System.nanoTime() + 2_000_000, false);
     }
     k.lock.lock();
     try {

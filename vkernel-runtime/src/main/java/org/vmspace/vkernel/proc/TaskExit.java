@@ -220,7 +220,7 @@ public final class TaskExit {
       TaskSignals.postProcess(parent, exitSig, info);
     }
     for (Task pt : parent.threadsSnapshot()) {
-      pt.wake(false);
+      pt.blocker().wake(false);
     }
   }
 
@@ -270,7 +270,7 @@ public final class TaskExit {
       if ((options & WNOHANG) != 0) {
         return null;
       }
-      if (t.await(-1, (short) 0, 0, true) == Task.Wait.SIGNAL) {
+      if (t.blocker().await(-1, (short) 0, 0, true) == Blocker.Wait.SIGNAL) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS);
       }
     }

@@ -31,8 +31,8 @@ public final class TaskSignals {
     }
     p.signalsChanged();
     for (Task t : p.threadsSnapshot()) {
-      if ((t.mask() & Signals.bit(sig)) == 0 || (t.waitingFor() & Signals.bit(sig)) != 0) {
-        t.wake(true);
+      if ((t.signals().mask() & Signals.bit(sig)) == 0 || (t.signals().waitingFor() & Signals.bit(sig)) != 0) {
+        t.blocker().wake(true);
         return;
       }
     }
@@ -117,7 +117,7 @@ public final class TaskSignals {
       throw new SyscallError(LinuxErrno.ESRCH);
     }
     if (sig != 0) {
-      target.post(sig, new SigInfo(sig, SigInfo.SI_TKILL, t.process.pid, t.process.uid, 0, 0));
+      target.signals().post(sig, new SigInfo(sig, SigInfo.SI_TKILL, t.process.pid, t.process.uid, 0, 0));
     }
   }
 

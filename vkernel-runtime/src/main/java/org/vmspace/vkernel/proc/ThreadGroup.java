@@ -233,7 +233,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     }
     ts = threadsSnapshot();
     for (Task t : ts) {
-      t.discardPending(sig);
+      t.signals().discardPending(sig);
     }
     signalsChanged();
   }
@@ -299,7 +299,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
       return false;
     }
     for (Task t : ts) {
-      if ((t.mask() & Signals.bit(sig)) == 0) {
+      if ((t.signals().mask() & Signals.bit(sig)) == 0) {
         return false;
       }
     }
@@ -339,7 +339,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
       exitStatus = status;
     }
     for (Task t : threadsSnapshot()) {
-      t.wake(true);
+      t.blocker().wake(true);
     }
   }
 
@@ -379,7 +379,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   private char state() {
     kernel.lock.lock();
     try {
-      return zombie ? 'Z' : threads.stream().anyMatch(Task::isBlocked) ? 'S' : 'R';
+      return zombie ? 'Z' : threads.stream().anyMatch(t -> t.blocker().isBlocked()) ? 'S' : 'R';
     } finally {
       kernel.lock.unlock();
     }
@@ -445,8 +445,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     }
     return String.format("Threads:\t%d\nSigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\n"
         + "SigIgn:\t%016x\nSigCgt:\t%016x\n",
-        Math.max(1, ts.size()), Long.bitCount(pending()) + (first == null ? 0 : Long.bitCount(first.pendingOwn())),
-        rlimit(Limits.RLIMIT_SIGPENDING)[0], first == null ? 0 : first.pendingOwn(), pending(), first == null ? 0 : first.mask(),
+        Math.max(1, ts.size()), Long.bitCount(pending()) + (first == null ? 0 : Long.bitCount(first.signals().pendingOwn())),
+        rlimit(Limits.RLIMIT_SIGPENDING)[0], first == null ? 0 : first.signals().pendingOwn(), pending(), first == null ? 0 : first.signals().mask(),
         ignored, caught);
   }
 

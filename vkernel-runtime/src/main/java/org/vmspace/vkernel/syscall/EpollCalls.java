@@ -5,7 +5,8 @@ import java.lang.foreign.MemorySegment;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
+import org.vmspace.vkernel.proc.SignalDelivery;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -104,7 +105,7 @@ final class EpollCalls {
     int batch = Math.min(max, Call.CHUNK / EVENT_SIZE);
     long deadline = timeoutMs < 0 ? 0 : System.nanoTime() + timeoutMs * 1_000_000L;
     if (sigmaskAddr != 0) {
-      c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
+      c.thread.signals().suspendMask(c.mem().readLong(sigmaskAddr));
     }
     MemorySegment buf = Call.buffer();
     while (true) {
@@ -119,11 +120,11 @@ final class EpollCalls {
       if (timeoutMs == 0) {
         return 0;
       }
-      Task.Wait w = c.thread.await(ep.pollFd(), Host.POLLIN, deadline, true);
-      if (w == Task.Wait.SIGNAL) {
-        throw new SyscallError(Task.ERESTARTNOHAND);
+      Blocker.Wait w = c.thread.blocker().await(ep.pollFd(), Host.POLLIN, deadline, true);
+      if (w == Blocker.Wait.SIGNAL) {
+        throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
       }
-      if (w == Task.Wait.TIMEOUT) {
+      if (w == Blocker.Wait.TIMEOUT) {
         return 0;
       }
     }

@@ -56,7 +56,7 @@ final class FileSizeLimit {
   }
 
   private static void exceeded(Call c) {
-    c.thread.post(Signals.SIGXFSZ, SigInfo.user(Signals.SIGXFSZ, c.process.pid(), c.process.uid()));
+    c.thread.signals().post(Signals.SIGXFSZ, SigInfo.user(Signals.SIGXFSZ, c.process.pid(), c.process.uid()));
     throw new SyscallError(LinuxErrno.EFBIG, "RLIMIT_FSIZE");
   }
 

@@ -8,7 +8,7 @@ import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -95,11 +95,11 @@ final class InetCalls {
       if (!underWay || s.nonBlocking()) {
         throw new SyscallError(errno);
       }
-      Task.Wait w = c.thread.await(s.pollFd(), Host.POLLOUT, deadline, true);
-      if (w == Task.Wait.TIMEOUT) {
+      Blocker.Wait w = c.thread.blocker().await(s.pollFd(), Host.POLLOUT, deadline, true);
+      if (w == Blocker.Wait.TIMEOUT) {
         throw new SyscallError(LinuxErrno.EINPROGRESS);
       }
-      if (w == Task.Wait.SIGNAL) {
+      if (w == Blocker.Wait.SIGNAL) {
         throw new SyscallError(SocketMessages.interrupted(deadline));
       }
     }
@@ -115,11 +115,11 @@ final class InetCalls {
         if (e.errno() != LinuxErrno.EAGAIN || s.nonBlocking()) {
           throw e;
         }
-        Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
-        if (w == Task.Wait.TIMEOUT) {
+        Blocker.Wait w = c.thread.blocker().await(s.pollFd(), Host.POLLIN, deadline, true);
+        if (w == Blocker.Wait.TIMEOUT) {
           throw new SyscallError(LinuxErrno.EAGAIN);
         }
-        if (w == Task.Wait.SIGNAL) {
+        if (w == Blocker.Wait.SIGNAL) {
           throw new SyscallError(SocketMessages.interrupted(deadline));
         }
         continue;

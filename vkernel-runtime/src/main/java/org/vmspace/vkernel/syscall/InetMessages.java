@@ -8,7 +8,7 @@ import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InetSockAddr;
 import org.vmspace.vkernel.net.InetSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 import org.vmspace.vkernel.syscall.SocketMessages.Iov;
@@ -166,13 +166,13 @@ final class InetMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
-          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
+          Blocker.Wait w = c.thread.blocker().await(s.pollFd(), Host.POLLIN, deadline, true);
+          if (w == Blocker.Wait.SIGNAL || w == Blocker.Wait.TIMEOUT) {
             if (got > 0) {
               SocketMessages.scatter(c, v, buf, got);
               return got;
             }
-            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
+            throw new SyscallError(w == Blocker.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
           }
           continue;
         }

@@ -32,7 +32,7 @@ final class IpcCalls {
     return new Sleeper() {
       @Override
       public Result sleep(long deadline) {
-        return switch (t.await(-1, (short) 0, deadline, true)) {
+        return switch (t.blocker().await(-1, (short) 0, deadline, true)) {
           case SIGNAL -> Result.SIGNAL;
           case TIMEOUT -> Result.TIMEOUT;
           default -> Result.WOKEN;
@@ -41,7 +41,7 @@ final class IpcCalls {
 
       @Override
       public void wake() {
-        t.wake(false);
+        t.blocker().wake(false);
       }
     };
   }

@@ -11,7 +11,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.FileLocks;
 import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -114,7 +114,7 @@ final class LockCalls {
 
   private static void lock(Call c, FileLocks table, HostInode file, FileDescription via, Object owner, int pid,
       FileLocks.Type type, long start, long end, boolean wait, boolean detectDeadlock) {
-    Runnable wake = () -> c.thread.wake(false);
+    Runnable wake = () -> c.thread.blocker().wake(false);
     table.wakeOnChange(file, wake);
     try {
       while (true) {
@@ -129,7 +129,7 @@ final class LockCalls {
           throw new SyscallError(LinuxErrno.EDEADLK);
         }
         long deadline = conflict.owner() == FileLocks.HOST ? System.nanoTime() + HOST_POLL_MS * 1_000_000L : 0;
-        if (c.thread.await(-1, (short) 0, deadline, true) == Task.Wait.SIGNAL) {
+        if (c.thread.blocker().await(-1, (short) 0, deadline, true) == Blocker.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }

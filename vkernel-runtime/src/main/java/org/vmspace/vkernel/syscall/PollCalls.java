@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.vmspace.vkernel.fs.FileDescription;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
+import org.vmspace.vkernel.proc.SignalDelivery;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -74,12 +75,12 @@ final class PollCalls {
         ready |= revents[i] != 0;
       }
       if (sigmaskAddr != 0) {
-        c.thread.suspendMask(c.mem().readLong(sigmaskAddr));
+        c.thread.signals().suspendMask(c.mem().readLong(sigmaskAddr));
       }
       long wait = ready ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
-      Task.Wait w = c.thread.awaitMany(host, hn, wait);
-      if (w == Task.Wait.SIGNAL && !ready) {
-        throw new SyscallError(Task.ERESTARTNOHAND);
+      Blocker.Wait w = c.thread.blocker().awaitMany(host, hn, wait);
+      if (w == Blocker.Wait.SIGNAL && !ready) {
+        throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
       }
       for (int i = 0; i < n; i++) {
         if (hostIndex[i] >= 0) {

@@ -12,7 +12,7 @@ import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.net.TimedSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -182,11 +182,11 @@ final class ReadWriteCalls {
    * (ERESTARTSYS, or EINTR when a socket timeout was set, as Linux's sock_intr_errno).
    */
   private static void waitFor(Call c, int hostFd, short events, long deadline) {
-    Task.Wait w = c.thread.await(hostFd, events, deadline, true);
-    if (w == Task.Wait.SIGNAL) {
+    Blocker.Wait w = c.thread.blocker().await(hostFd, events, deadline, true);
+    if (w == Blocker.Wait.SIGNAL) {
       throw new SyscallError(SocketMessages.interrupted(deadline));
     }
-    if (w == Task.Wait.TIMEOUT) {
+    if (w == Blocker.Wait.TIMEOUT) {
       throw new SyscallError(LinuxErrno.EAGAIN);
     }
   }
@@ -250,15 +250,15 @@ final class ReadWriteCalls {
         }
       } catch (SyscallError e) {
         if (e.errno() == LinuxErrno.EPIPE) {
-          c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
+          c.thread.signals().post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
         }
         if (e.errno() == LinuxErrno.EAGAIN && !d.nonBlocking() && d.pollFd() >= 0) {
-          Task.Wait w = c.thread.await(d.pollFd(), POLLOUT, deadline, true);
-          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
+          Blocker.Wait w = c.thread.blocker().await(d.pollFd(), POLLOUT, deadline, true);
+          if (w == Blocker.Wait.SIGNAL || w == Blocker.Wait.TIMEOUT) {
             if (before + done > 0) {
               return done;
             }
-            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
+            throw new SyscallError(w == Blocker.Wait.TIMEOUT ? LinuxErrno.EAGAIN : SocketMessages.interrupted(deadline));
           }
           continue;
         }

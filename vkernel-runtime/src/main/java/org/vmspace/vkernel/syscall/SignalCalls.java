@@ -2,7 +2,8 @@ package org.vmspace.vkernel.syscall;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
+import org.vmspace.vkernel.proc.SignalDelivery;
 import org.vmspace.vkernel.proc.TaskSignals;
 import org.vmspace.vkernel.signal.SigAction;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -26,7 +27,7 @@ final class SignalCalls {
 
   static long sigpending(Call c) {
     checkSetSize(c.a(1));
-    c.mem().writeLong(c.a(0), c.thread.pendingOwn() | c.process.pending());
+    c.mem().writeLong(c.a(0), c.thread.signals().pendingOwn() | c.process.pending());
     return 0;
   }
 
@@ -36,7 +37,7 @@ final class SignalCalls {
   }
 
   static long pause(Call c) {
-    return suspend(c, c.thread.mask());
+    return suspend(c, c.thread.signals().mask());
   }
 
   static long alarm(Call c) {
@@ -87,7 +88,7 @@ final class SignalCalls {
 
   static long sigprocmask(Call c) {
     checkSetSize(c.a(3));
-    long old = c.thread.mask();
+    long old = c.thread.signals().mask();
     long set = 0;
     int how = c.i(0);
     if (c.a(1) != 0) {
@@ -100,7 +101,7 @@ final class SignalCalls {
       c.mem().writeLong(c.a(2), old);
     }
     if (c.a(1) != 0) {
-      c.thread.mask(switch (how) {
+      c.thread.signals().mask(switch (how) {
         case SIG_BLOCK -> old | set;
         case SIG_UNBLOCK -> old & ~set;
         default -> set;
@@ -111,21 +112,21 @@ final class SignalCalls {
 
   static long sigreturn(Call c) {
     try {
-      c.thread.sigreturn();
+      c.thread.delivery().sigreturn();
     } catch (SyscallError e) {
       // A frame that cannot be read back: Linux kills the process with SIGSEGV.
-      c.thread.forceSignal(Signals.SIGSEGV, SigInfo.fault(Signals.SIGSEGV, SigInfo.SI_KERNEL, 0));
+      c.thread.signals().forceSignal(Signals.SIGSEGV, SigInfo.fault(Signals.SIGSEGV, SigInfo.SI_KERNEL, 0));
     }
     return Syscalls.NO_RETURN;
   }
 
   /** rt_sigsuspend/pause: waits with {@code mask} until a handler runs (or the process dies). */
   private static long suspend(Call c, long mask) {
-    c.thread.suspendMask(mask);
-    while (c.thread.await(-1, (short) 0, 0, true) != Task.Wait.SIGNAL) {
+    c.thread.signals().suspendMask(mask);
+    while (c.thread.blocker().await(-1, (short) 0, 0, true) != Blocker.Wait.SIGNAL) {
       // woken for something else (a child exited): keep waiting
     }
-    throw new SyscallError(Task.ERESTARTNOHAND);
+    throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
   }
 
   static long sigtimedwait(Call c) {
@@ -133,10 +134,10 @@ final class SignalCalls {
     long set = c.mem().readLong(c.a(0)) & ~Signals.UNBLOCKABLE;
     long deadline = c.a(2) == 0 ? 0 : TimeCalls.deadlineFromTimespec(c, c.a(2));
     SigInfo[] info = new SigInfo[1];
-    c.thread.waitingFor(set);
+    c.thread.signals().waitingFor(set);
     try {
       while (true) {
-        int sig = c.thread.takeSignal(set, info);
+        int sig = c.thread.signals().takeSignal(set, info);
         if (sig != 0) {
           if (c.a(1) != 0) {
             c.mem().writeBytes(c.a(1), info[0].toBytes());
@@ -146,11 +147,11 @@ final class SignalCalls {
         if (deadline != 0 && System.nanoTime() - deadline >= 0) {
           throw new SyscallError(LinuxErrno.EAGAIN);
         }
-        Task.Wait w = c.thread.await(-1, (short) 0, deadline == 0 ? 0 : deadline, true);
-        if (w == Task.Wait.SIGNAL && c.thread.takeSignal(set, info) == 0) {
+        Blocker.Wait w = c.thread.blocker().await(-1, (short) 0, deadline == 0 ? 0 : deadline, true);
+        if (w == Blocker.Wait.SIGNAL && c.thread.signals().takeSignal(set, info) == 0) {
           // Another signal (one not waited for) interrupts the wait.
-          throw new SyscallError(Task.ERESTARTNOHAND);
-        } else if (w == Task.Wait.SIGNAL) {
+          throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
+        } else if (w == Blocker.Wait.SIGNAL) {
           if (c.a(1) != 0) {
             c.mem().writeBytes(c.a(1), info[0].toBytes());
           }
@@ -158,16 +159,16 @@ final class SignalCalls {
         }
       }
     } finally {
-      c.thread.waitingFor(0);
+      c.thread.signals().waitingFor(0);
     }
   }
 
   static long sigaltstack(Call c) {
-    long[] cur = c.thread.altStack();
-    boolean on = c.thread.onAltStack(c.frame.rsp());
+    long[] cur = c.thread.delivery().altStack();
+    boolean on = c.thread.delivery().onAltStack(c.frame.rsp());
     if (c.a(1) != 0) {
       ByteBuffer b = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
-      b.putLong(0, cur[0]).putInt(8, on ? Task.SS_ONSTACK : (int) cur[2]).putLong(16, cur[1]);
+      b.putLong(0, cur[0]).putInt(8, on ? SignalDelivery.SS_ONSTACK : (int) cur[2]).putLong(16, cur[1]);
       c.mem().writeBytes(c.a(1), b.array());
     }
     if (c.a(0) != 0) {
@@ -179,16 +180,16 @@ final class SignalCalls {
         throw new SyscallError(LinuxErrno.EPERM);
       }
       int mode = flags & ~SS_AUTODISARM;
-      if (mode != 0 && mode != Task.SS_ONSTACK && mode != Task.SS_DISABLE) {
+      if (mode != 0 && mode != SignalDelivery.SS_ONSTACK && mode != SignalDelivery.SS_DISABLE) {
         throw new SyscallError(LinuxErrno.EINVAL);
       }
-      if (mode == Task.SS_DISABLE) {
-        c.thread.altStack(0, 0, Task.SS_DISABLE);
+      if (mode == SignalDelivery.SS_DISABLE) {
+        c.thread.delivery().altStack(0, 0, SignalDelivery.SS_DISABLE);
       } else {
         if (size < MINSIGSTKSZ) {
           throw new SyscallError(LinuxErrno.ENOMEM);
         }
-        c.thread.altStack(sp, size, 0);
+        c.thread.delivery().altStack(sp, size, 0);
       }
     }
     return 0;

@@ -12,7 +12,7 @@ import org.vmspace.vkernel.net.SocketTimeout;
 import org.vmspace.vkernel.net.TimedSocket;
 import org.vmspace.vkernel.net.UnixNamespace;
 import org.vmspace.vkernel.net.UnixSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.PathBytes;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -272,7 +272,7 @@ final class SocketCalls {
           throw e;
         }
       }
-      if (c.thread.await(-1, (short) 0, System.nanoTime() + CONNECT_RETRY_NANOS, true) == Task.Wait.SIGNAL) {
+      if (c.thread.blocker().await(-1, (short) 0, System.nanoTime() + CONNECT_RETRY_NANOS, true) == Blocker.Wait.SIGNAL) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS);
       }
     }
@@ -305,11 +305,11 @@ final class SocketCalls {
         if (e.errno() != LinuxErrno.EAGAIN || s.nonBlocking()) {
           throw e;
         }
-        Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
-        if (w == Task.Wait.TIMEOUT) {
+        Blocker.Wait w = c.thread.blocker().await(s.pollFd(), Host.POLLIN, deadline, true);
+        if (w == Blocker.Wait.TIMEOUT) {
           throw new SyscallError(LinuxErrno.EAGAIN);
         }
-        if (w == Task.Wait.SIGNAL) {
+        if (w == Blocker.Wait.SIGNAL) {
           throw new SyscallError(SocketMessages.interrupted(deadline));
         }
         continue;

@@ -9,7 +9,7 @@ import org.vmspace.vkernel.host.Host;
 import org.vmspace.vkernel.host.HostSockets;
 import org.vmspace.vkernel.net.InFlight;
 import org.vmspace.vkernel.net.UnixSocket;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
@@ -193,17 +193,17 @@ final class SocketMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          Task.Wait w = c.thread.await(pollFd, Host.POLLOUT, deadline, true);
-          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
+          Blocker.Wait w = c.thread.blocker().await(pollFd, Host.POLLOUT, deadline, true);
+          if (w == Blocker.Wait.SIGNAL || w == Blocker.Wait.TIMEOUT) {
             if (done + sent > 0) {
               return done + sent;
             }
-            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
+            throw new SyscallError(w == Blocker.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
           }
           continue;
         }
         if (errno == LinuxErrno.EPIPE && (flags & MSG_NOSIGNAL) == 0) {
-          c.thread.post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
+          c.thread.signals().post(Signals.SIGPIPE, SigInfo.user(Signals.SIGPIPE, c.process.pid(), c.process.uid()));
         }
         if (done + sent > 0) {
           return done + sent;
@@ -312,13 +312,13 @@ final class SocketMessages {
         }
         int errno = (int) -n;
         if (errno == LinuxErrno.EAGAIN && !dontWait) {
-          Task.Wait w = c.thread.await(s.pollFd(), Host.POLLIN, deadline, true);
-          if (w == Task.Wait.SIGNAL || w == Task.Wait.TIMEOUT) {
+          Blocker.Wait w = c.thread.blocker().await(s.pollFd(), Host.POLLIN, deadline, true);
+          if (w == Blocker.Wait.SIGNAL || w == Blocker.Wait.TIMEOUT) {
             if (got > 0) {
               scatter(c, v, buf, got);
               return got;
             }
-            throw new SyscallError(w == Task.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
+            throw new SyscallError(w == Blocker.Wait.TIMEOUT ? LinuxErrno.EAGAIN : interrupted(deadline));
           }
           continue;
         }

@@ -9,7 +9,7 @@ import org.vmspace.vkernel.fs.HostInode;
 import org.vmspace.vkernel.fs.Stat;
 import org.vmspace.vkernel.fs.Vfs;
 import org.vmspace.vkernel.host.Host;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -114,7 +114,7 @@ final class SpecialFiles {
   private static int openWaitingForReader(Call c, Vfs.HostNode h, int hostFlags, int mode, boolean guestNonBlocking) {
     Vfs vfs = c.kernel.vfs();
     HostInode key = null;
-    Runnable wake = () -> c.thread.wake(false);
+    Runnable wake = () -> c.thread.blocker().wake(false);
     try {
       while (true) {
         try {
@@ -131,7 +131,7 @@ final class SpecialFiles {
             }
             vfs.fifos().wakeOnOpen(key, wake);
           }
-          if (!vfs.fifos().hasReader(key) && wait(c, -1) == Task.Wait.SIGNAL) {
+          if (!vfs.fifos().hasReader(key) && wait(c, -1) == Blocker.Wait.SIGNAL) {
             throw new SyscallError(LinuxErrno.ERESTARTSYS);
           }
         }
@@ -145,16 +145,16 @@ final class SpecialFiles {
 
   /** Waits until the FIFO whose read end is {@code fd} has (had) a writer. */
   private static void awaitWriter(Call c, Fifos fifos, HostInode key, int fd) {
-    Runnable wake = () -> c.thread.wake(false);
+    Runnable wake = () -> c.thread.blocker().wake(false);
     fifos.wakeOnOpen(key, wake);
     try {
       // Data or a hang-up (a writer came and went) show a host writer; the registry a guest one.
       while (!fifos.hasWriter(key)) {
-        Task.Wait w = wait(c, fd);
-        if (w == Task.Wait.READY) {
+        Blocker.Wait w = wait(c, fd);
+        if (w == Blocker.Wait.READY) {
           return;
         }
-        if (w == Task.Wait.SIGNAL) {
+        if (w == Blocker.Wait.SIGNAL) {
           throw new SyscallError(LinuxErrno.ERESTARTSYS);
         }
       }
@@ -163,8 +163,8 @@ final class SpecialFiles {
     }
   }
 
-  private static Task.Wait wait(Call c, int fd) {
-    return c.thread.await(fd, Host.POLLIN, System.nanoTime() + RETRY_NANOS, true);
+  private static Blocker.Wait wait(Call c, int fd) {
+    return c.thread.blocker().await(fd, Host.POLLIN, System.nanoTime() + RETRY_NANOS, true);
   }
 
   /** The key of the node if it is a FIFO, else null. */

@@ -5,6 +5,7 @@ import java.util.List;
 import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.vkernel.proc.Kernel;
+import org.vmspace.vkernel.proc.SignalDelivery;
 import org.vmspace.vkernel.proc.SyscallTable;
 import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.signal.Signals;
@@ -111,8 +112,8 @@ public final class Syscalls implements SyscallTable {
         result = e.handler().call(new Call(t, nr));
       } catch (SyscallError err) {
         int errno = err.errno();
-        if (errno == LinuxErrno.ERESTARTSYS || errno == Task.ERESTARTNOHAND) {
-          t.restartAfterSignal(errno, nr);
+        if (errno == LinuxErrno.ERESTARTSYS || errno == SignalDelivery.ERESTARTNOHAND) {
+          t.delivery().restartAfterSignal(errno, nr);
           errno = LinuxErrno.EINTR;
         }
         result = -errno;

@@ -5,7 +5,8 @@ import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Instant;
-import org.vmspace.vkernel.proc.Task;
+import org.vmspace.vkernel.proc.Blocker;
+import org.vmspace.vkernel.proc.SignalDelivery;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
@@ -124,11 +125,11 @@ final class TimeCalls {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
     long deadline = (flags & TIMER_ABSTIME) != 0 ? absoluteDeadline(c, req, clock) : deadlineFromTimespec(c, req);
-    if (c.thread.sleepUntil(deadline) == Task.Wait.SIGNAL) {
+    if (c.thread.blocker().sleepUntil(deadline) == Blocker.Wait.SIGNAL) {
       if (rem != 0 && (flags & TIMER_ABSTIME) == 0) {
         writeTimespec(c, rem, Math.max(0, deadline - System.nanoTime()));
       }
-      throw new SyscallError(Task.ERESTARTNOHAND);
+      throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
     }
     return 0;
   }

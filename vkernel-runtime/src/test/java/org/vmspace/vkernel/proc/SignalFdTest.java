@@ -85,7 +85,7 @@ class SignalFdTest {
 
   @Test
   void aBlockedProcessSignalMakesItReadableUntilRead() {
-    thread.mask(bits(Signals.SIGUSR1));
+    thread.signals().mask(bits(Signals.SIGUSR1));
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
     assertThat(readable(s)).isFalse();
     TaskSignals.postProcess(proc, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 7, 0));
@@ -101,11 +101,11 @@ class SignalFdTest {
 
   @Test
   void threadSignalsComeFirstThenTheProcesssInNumberOrder() {
-    thread.mask(bits(Signals.SIGUSR1, Signals.SIGUSR2, Signals.SIGTERM));
+    thread.signals().mask(bits(Signals.SIGUSR1, Signals.SIGUSR2, Signals.SIGTERM));
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1, Signals.SIGUSR2, Signals.SIGTERM), SignalFdInfo.SFD_NONBLOCK);
     TaskSignals.postProcess(proc, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 1, 0));
-    thread.post(Signals.SIGTERM, new SigInfo(Signals.SIGTERM, SigInfo.SI_TKILL, 1, 0, 0, 0));
-    thread.post(Signals.SIGUSR2, new SigInfo(Signals.SIGUSR2, SigInfo.SI_TKILL, 1, 0, 0, 0));
+    thread.signals().post(Signals.SIGTERM, new SigInfo(Signals.SIGTERM, SigInfo.SI_TKILL, 1, 0, 0, 0));
+    thread.signals().post(Signals.SIGUSR2, new SigInfo(Signals.SIGUSR2, SigInfo.SI_TKILL, 1, 0, 0, 0));
     assertThat(readSignals(s, thread, 2)).containsExactly(Signals.SIGUSR2, Signals.SIGTERM);
     assertThat(readable(s)).isTrue();
     assertThat(readSignals(s, thread, 4)).containsExactly(Signals.SIGUSR1);
@@ -114,7 +114,7 @@ class SignalFdTest {
 
   @Test
   void signalsOutsideTheMaskAreLeftAlone() {
-    thread.mask(bits(Signals.SIGUSR1, Signals.SIGUSR2));
+    thread.signals().mask(bits(Signals.SIGUSR1, Signals.SIGUSR2));
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
     TaskSignals.postProcess(proc, Signals.SIGUSR2, SigInfo.user(Signals.SIGUSR2, 1, 0));
     assertThat(readable(s)).isFalse();
@@ -132,7 +132,7 @@ class SignalFdTest {
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGCHLD), SignalFdInfo.SFD_NONBLOCK);
     TaskSignals.postProcess(proc, Signals.SIGCHLD, new SigInfo(Signals.SIGCHLD, SigInfo.CLD_EXITED, 5, 0, 0, 3));
     assertThat(readable(s)).isFalse();
-    thread.mask(bits(Signals.SIGCHLD));
+    thread.signals().mask(bits(Signals.SIGCHLD));
     TaskSignals.postProcess(proc, Signals.SIGCHLD, new SigInfo(Signals.SIGCHLD, SigInfo.CLD_EXITED, 5, 0, 0, 3));
     assertThat(readable(s)).isTrue();
     MemorySegment buf = arena.allocate(128, 8);
@@ -163,7 +163,7 @@ class SignalFdTest {
   @Test
   void anotherWatchingProcessesSignalsCountAndItsExitEndsThat() {
     ThreadGroup other = process(200);
-    other.threads.get(0).mask(bits(Signals.SIGUSR1));
+    other.threads.get(0).signals().mask(bits(Signals.SIGUSR1));
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
     TaskSignals.postProcess(other, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 1, 0));
     assertThat(readable(s)).as("the other process does not watch it yet").isFalse();
@@ -187,14 +187,14 @@ class SignalFdTest {
     s.release();
     assertThat(proc.signalFds).isEmpty();
     // A signal after the close touches no closed descriptor.
-    thread.mask(bits(Signals.SIGUSR1));
+    thread.signals().mask(bits(Signals.SIGUSR1));
     TaskSignals.postProcess(proc, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 1, 0));
     assertThat(proc.pending()).isEqualTo(bits(Signals.SIGUSR1));
   }
 
   @Test
   void aDispositionThatIgnoresTheSignalDiscardsItAndTheReadiness() {
-    thread.mask(bits(Signals.SIGUSR1));
+    thread.signals().mask(bits(Signals.SIGUSR1));
     SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
     TaskSignals.postProcess(proc, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 1, 0));
     assertThat(readable(s)).isTrue();
