@@ -26,6 +26,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *       natively vs qemu-user (see {@link VkernelBench}).
  *   <li>{@code threads}: busy threads' scaling and a futex ping-pong in the virtual kernel vs
  *       natively vs qemu-user (see {@link ThreadsBench}).
+ *   <li>{@code net}: a loopback TCP ping-pong and a bulk transfer in the virtual kernel vs
+ *       natively vs qemu-user (see {@link NetBench}).
  *   <li>{@code exec-dynamic}: start-up time and per-process memory of dynamically linked
  *       programs in the virtual kernel vs natively vs qemu-user (see {@link ExecDynamicBench}).
  * </ul>
@@ -35,7 +37,7 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads|exec-dynamic");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads|net|exec-dynamic");
       System.exit(2);
     }
     switch (args[0]) {
@@ -44,6 +46,7 @@ public final class BenchMain {
       case "fault", "mmap-scale", "touch-1g" -> AddressSpaceBench.main(args);
       case "sh-pipeline", "sha256-64m" -> VkernelBench.main(args);
       case "threads" -> ThreadsBench.main(args);
+      case "net" -> NetBench.main(args);
       case "exec-dynamic" -> ExecDynamicBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);

@@ -2,11 +2,11 @@ package org.vmspace.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.Vmspaces;
+import org.vmspace.bench.VkernelBench.Measured;
 import org.vmspace.vkernel.proc.Kernel;
 import org.vmspace.vkernel.proc.KernelConfig;
 import org.vmspace.vkernel.syscall.Syscalls;
@@ -26,7 +26,6 @@ import org.vmspace.vkernel.syscall.Syscalls;
  * </ul>
  */
 final class ThreadsBench {
-  private static final String QEMU = "/usr/bin/qemu-x86_64-static";
   private static final int RUNS = 5;
 
   private ThreadsBench() {}
@@ -34,8 +33,8 @@ final class ThreadsBench {
   static void main(String[] args) throws Exception {
     Path root = Path.of(System.getProperty("bench.root", "benchmarks")).toAbsolutePath();
     Path program = root.resolve("target/threads_bench");
-    if (!Files.isExecutable(program) || !Files.isExecutable(Path.of(QEMU))) {
-      System.err.println("benchmarks/run threads: needs " + program + " (built by benchmarks/run) and " + QEMU
+    if (!Files.isExecutable(program) || !Files.isExecutable(Path.of(VkernelBench.QEMU))) {
+      System.err.println("benchmarks/run threads: needs " + program + " (built by benchmarks/run) and " + VkernelBench.QEMU
           + " (apt-get install qemu-user-static)");
       System.exit(127);
     }
@@ -47,46 +46,24 @@ final class ThreadsBench {
     int cpus = Runtime.getRuntime().availableProcessors();
     try (VmspaceService vms = Vmspaces.open();
         Kernel kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new)) {
-      double[] one = null;
+      Measured one = null;
       for (int n : new TreeSet<>(List.of(1, 2, cpus))) {
-        double[] t = measure(kernel, List.of(program.toString(), "busy", Integer.toString(n), Long.toString(iterations)),
-            work, out);
+        Measured t = VkernelBench.measure(vms, kernel,
+            List.of(program.toString(), "busy", Integer.toString(n), Long.toString(iterations)), work, out, RUNS);
         if (one == null) {
           one = t;
         }
         Report.line("threads busy %d (cpus %d): vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f "
             + "scaling vkernel=%.2f native=%.2f qemu=%.2f (time(%d)/time(1), median of %d, same run)",
-            n, cpus, t[0], t[1], t[2], t[0] / t[1], t[0] / one[0], t[1] / one[1], t[2] / one[2], n, RUNS);
+            n, cpus, t.vkernelMs(), t.nativeMs(), t.qemuMs(), t.vkernelMs() / t.nativeMs(), t.vkernelMs() / one.vkernelMs(),
+            t.nativeMs() / one.nativeMs(), t.qemuMs() / one.qemuMs(), n, RUNS);
       }
-      double[] p = measure(kernel, List.of(program.toString(), "pingpong", Long.toString(rounds)), work, out);
+      Measured p = VkernelBench.measure(vms, kernel, List.of(program.toString(), "pingpong", Long.toString(rounds)),
+          work, out, RUNS);
       Report.line("threads futex ping-pong: vkernel_us=%.1f native_us=%.1f qemu_us=%.1f vkernel/native=%.2f "
           + "qemu/native=%.2f (per round trip, %d rounds, median of %d, same run)",
-          p[0] * 1000 / rounds, p[1] * 1000 / rounds, p[2] * 1000 / rounds, p[0] / p[1], p[2] / p[1], rounds, RUNS);
+          p.vkernelMs() * 1000 / rounds, p.nativeMs() * 1000 / rounds, p.qemuMs() * 1000 / rounds,
+          p.vkernelMs() / p.nativeMs(), p.qemuMs() / p.nativeMs(), rounds, RUNS);
     }
-  }
-
-  /** Median milliseconds of {vkernel, native, qemu} for one command, output checked alike. */
-  private static double[] measure(Kernel kernel, List<String> command, Path work, Path out) throws Exception {
-    List<String> qemu = new ArrayList<>(List.of(QEMU));
-    qemu.addAll(command);
-    String expected = VkernelBench.runHost(command, work);
-    VkernelBench.check("qemu", expected, VkernelBench.runHost(qemu, work));
-    VkernelBench.check("vkernel", expected, VkernelBench.runVkernel(kernel, command, work, out));
-    long[] vk = new long[RUNS];
-    long[] nat = new long[RUNS];
-    long[] qe = new long[RUNS];
-    for (int i = 0; i < RUNS; i++) {
-      long t0 = System.nanoTime();
-      VkernelBench.runHost(command, work);
-      long t1 = System.nanoTime();
-      VkernelBench.runHost(qemu, work);
-      long t2 = System.nanoTime();
-      VkernelBench.runVkernel(kernel, command, work, out);
-      long t3 = System.nanoTime();
-      nat[i] = t1 - t0;
-      qe[i] = t2 - t1;
-      vk[i] = t3 - t2;
-    }
-    return new double[] {VkernelBench.median(vk) / 1e6, VkernelBench.median(nat) / 1e6, VkernelBench.median(qe) / 1e6};
   }
 }

@@ -39,7 +39,7 @@ import org.vmspace.vkernel.syscall.Syscalls;
  */
 final class VkernelBench {
   private static final String BUSYBOX = "/bin/busybox";
-  private static final String QEMU = "/usr/bin/qemu-x86_64-static";
+  static final String QEMU = "/usr/bin/qemu-x86_64-static";
   private static final int RUNS = 5;
 
   private VkernelBench() {}
@@ -120,6 +120,63 @@ final class VkernelBench {
         exits.demandFaults() / RUNS, exits.revocations() / RUNS,
         (exits.traps() + exits.interrupts() + exits.otherExits()) / RUNS,
         args[0].equals("sh-pipeline") ? String.format(java.util.Locale.ROOT, " exits_per_step=%.1f", exits.exits() / (RUNS * 100.0)) : "");
+  }
+
+  /** Medians of one command's timed runs in milliseconds, and the vkernel's mean exits and system calls per run. */
+  record Measured(double vkernelMs, double nativeMs, double qemuMs, double exits, double syscalls) {}
+
+  /** {@link #measureInterleaved} of one command. */
+  static Measured measure(VmspaceService vms, Kernel kernel, List<String> command, Path work, Path out, int runs)
+      throws Exception {
+    return measureInterleaved(vms, kernel, List.of(command), work, out, runs).get(0);
+  }
+
+  /**
+   * Runs each command natively, under {@code qemu-x86_64-static} and in {@code kernel} once (the
+   * warm-up; qemu's and the vkernel's output checked against the native run's), then {@code runs}
+   * rounds of every command each way, interleaved (so a change in the machine's load between
+   * rounds falls on all of them alike), and returns per command the medians and, from {@code
+   * vms}'s exit statistics over its timed runs, the vkernel's exits and system calls per run.
+   */
+  static List<Measured> measureInterleaved(VmspaceService vms, Kernel kernel, List<List<String>> commands, Path work,
+      Path out, int runs) throws Exception {
+    int n = commands.size();
+    List<List<String>> qemu = new ArrayList<>();
+    for (List<String> command : commands) {
+      List<String> q = new ArrayList<>(List.of(QEMU));
+      q.addAll(command);
+      qemu.add(q);
+      String expected = runHost(command, work);
+      check("qemu", expected, runHost(q, work));
+      check("vkernel", expected, runVkernel(kernel, command, work, out));
+    }
+    long[][] vk = new long[n][runs];
+    long[][] nat = new long[n][runs];
+    long[][] qe = new long[n][runs];
+    ExitStatistics[] exits = new ExitStatistics[n];
+    Arrays.fill(exits, ExitStatistics.EMPTY);
+    for (int i = 0; i < runs; i++) {
+      for (int c = 0; c < n; c++) {
+        ExitStatistics before = vms.exitStatistics();
+        long t0 = System.nanoTime();
+        runHost(commands.get(c), work);
+        long t1 = System.nanoTime();
+        runHost(qemu.get(c), work);
+        long t2 = System.nanoTime();
+        runVkernel(kernel, commands.get(c), work, out);
+        long t3 = System.nanoTime();
+        exits[c] = exits[c].plus(vms.exitStatistics().minus(before));
+        nat[c][i] = t1 - t0;
+        qe[c][i] = t2 - t1;
+        vk[c][i] = t3 - t2;
+      }
+    }
+    List<Measured> measured = new ArrayList<>();
+    for (int c = 0; c < n; c++) {
+      measured.add(new Measured(median(vk[c]) / 1e6, median(nat[c]) / 1e6, median(qe[c]) / 1e6,
+          (double) exits[c].exits() / runs, (double) exits[c].syscalls() / runs));
+    }
+    return measured;
   }
 
   static void check(String who, String expected, String actual) {
