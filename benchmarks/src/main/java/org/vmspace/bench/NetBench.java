@@ -1,6 +1,5 @@
 package org.vmspace.bench;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -39,14 +38,8 @@ final class NetBench {
 
   static void main(String[] args) throws Exception {
     Path root = Path.of(System.getProperty("bench.root", "benchmarks")).toAbsolutePath();
-    Path program = root.resolve("target/net_bench");
-    if (!Files.isExecutable(program) || !Files.isExecutable(Path.of(VkernelBench.QEMU))) {
-      System.err.println("benchmarks/run net: needs " + program + " (built by benchmarks/run) and " + VkernelBench.QEMU
-          + " (apt-get install qemu-user-static)");
-      System.exit(127);
-    }
-    Path work = root.resolve("target/vkernel-bench");
-    Files.createDirectories(work);
+    Path program = VkernelBench.workload(root, "net_bench", "net");
+    Path work = VkernelBench.workDirectory(root);
     Path out = work.resolve("net.out");
     long rounds = Long.getLong("bench.netRounds", 4_000L);
     long mib = Long.getLong("bench.netMib", 64L);

@@ -1,6 +1,5 @@
 package org.vmspace.bench;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.TreeSet;
@@ -32,14 +31,8 @@ final class ThreadsBench {
 
   static void main(String[] args) throws Exception {
     Path root = Path.of(System.getProperty("bench.root", "benchmarks")).toAbsolutePath();
-    Path program = root.resolve("target/threads_bench");
-    if (!Files.isExecutable(program) || !Files.isExecutable(Path.of(VkernelBench.QEMU))) {
-      System.err.println("benchmarks/run threads: needs " + program + " (built by benchmarks/run) and " + VkernelBench.QEMU
-          + " (apt-get install qemu-user-static)");
-      System.exit(127);
-    }
-    Path work = root.resolve("target/vkernel-bench");
-    Files.createDirectories(work);
+    Path program = VkernelBench.workload(root, "threads_bench", "threads");
+    Path work = VkernelBench.workDirectory(root);
     Path out = work.resolve("threads.out");
     long iterations = Long.getLong("bench.busyIterations", 400_000_000L);
     long rounds = Long.getLong("bench.pingpongRounds", 1_000L);

@@ -179,6 +179,25 @@ final class VkernelBench {
     return measured;
   }
 
+  /**
+   * The C workload {@code target/FILE} that benchmarks/run built, with qemu-user next to it; if
+   * either is missing, says so for {@code benchmarks/run NAME} and exits with 127.
+   */
+  static Path workload(Path root, String file, String name) {
+    Path program = root.resolve("target").resolve(file);
+    if (!Files.isExecutable(program) || !Files.isExecutable(Path.of(QEMU))) {
+      System.err.println("benchmarks/run " + name + ": needs " + program + " (built by benchmarks/run) and " + QEMU
+          + " (apt-get install qemu-user-static)");
+      System.exit(127);
+    }
+    return program;
+  }
+
+  /** The directory the side-by-side benchmarks run in, {@code target/vkernel-bench}, created. */
+  static Path workDirectory(Path root) throws IOException {
+    return Files.createDirectories(root.resolve("target/vkernel-bench"));
+  }
+
   static void check(String who, String expected, String actual) {
     if (!expected.equals(actual)) {
       throw new IllegalStateException(who + " printed " + actual.strip() + ", natively " + expected.strip());
