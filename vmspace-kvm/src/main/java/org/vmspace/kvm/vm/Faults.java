@@ -77,6 +77,32 @@ final class Faults {
     }
   }
 
+  /**
+   * Maps, in a new private mapping of a file, the pages the file's cache already holds (BSD's
+   * {@code pmap_object_init_pt} at mmap): the second process to exec a program, or to map a
+   * library, finds the text that earlier ones read already present and takes no demand fault
+   * for it; writable pages are mapped read-only, to be copied on their first write. Pages the
+   * cache does not hold stay for demand faults (nothing is read from the file here), and only
+   * the first {@link #RESIDENT_SCAN_PAGES} pages of a mapping are looked at.
+   */
+  void mapResident(VmEntry e) {
+    if (vm.vpage != null || e.prot.bits() == 0 || e.isShared() || !(e.object instanceof FileCacheObject)) {
+      return;
+    }
+    long end = Math.min(e.end, e.start + RESIDENT_SCAN_PAGES * PAGE);
+    for (long va = e.start; va < end; va += PAGE) {
+      if (e.object.frameIfPresent(e.pageIndex(va)) < 0 || vm.tables.lookup(va).isPresent()) {
+        continue;
+      }
+      if (mapPage(e, va, Access.READ) != Fault.RESOLVED) {
+        return; // out of memory for tables: the rest is demand-faulted
+      }
+    }
+  }
+
+  /** How much of a new private file mapping {@link #mapResident} looks at: 32 MiB. */
+  static final long RESIDENT_SCAN_PAGES = 8192;
+
   // ---------------------------------------------------------------- faults
 
   /**
