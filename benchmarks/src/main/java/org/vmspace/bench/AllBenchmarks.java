@@ -15,7 +15,9 @@ import java.util.Map;
  * {@code benchmarks/run all [NAME...]}: the benchmarks {@code docs/benchmarks.md} shows, one
  * after the other in this one JVM (so in one boot of the emulated machine), each writing its
  * {@code target/results/NAME.tsv}; without names, {@link #DEFAULT}. Medians are of {@code
- * bench.runs} timed runs, 3 unless set (5 is the single benchmarks' default).
+ * bench.runs} timed runs, 3 unless set (5 is the single benchmarks' default), and exec-loop
+ * makes {@code bench.execSteps} steps, 500 unless set (1,000 alone): in the emulated machine a
+ * vkernel step takes about 0.14 s, and the whole run should stay under half an hour.
  *
  * <p>Writes {@code target/results/machine.tsv}: where the guest code ran, the CPU model, the
  * cores, the memory and the kernel of the machine it ran on (inside the emulated machine: the
@@ -33,6 +35,9 @@ final class AllBenchmarks {
     List<String> names = args.length > 1 ? List.of(args).subList(1, args.length) : DEFAULT;
     if (System.getProperty("bench.runs") == null) {
       System.setProperty("bench.runs", "3");
+    }
+    if (System.getProperty("bench.execSteps") == null) {
+      System.setProperty("bench.execSteps", "500");
     }
     Map<String, String> machine = describe();
     List<String> failed = new ArrayList<>();

@@ -101,7 +101,7 @@ public final class BenchmarksPage {
     for (String name : now.keySet()) {
       String seconds = machine.get("seconds." + name);
       if (seconds != null) {
-        row(md, "  of which " + name, seconds + " s");
+        row(md, "time of " + name, seconds + " s");
       }
     }
     if (before != null) {
