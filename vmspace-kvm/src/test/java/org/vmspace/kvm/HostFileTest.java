@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmspace.api.Errno;
+import org.vmspace.api.ExitStatistics;
 import org.vmspace.api.HostFile;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.Prot;
@@ -81,6 +82,44 @@ class HostFileTest {
       assertThat(guestRead(g, a, AT + 4096)).isEqualTo(0x2222);
       assertThat(guestRead(g, b, AT + 4096)).as("the other private mapping").isEqualTo(0x11);
       assertThat(fileLong(p, 4096)).as("the file").isEqualTo(0x11);
+    }
+  }
+
+  @Test
+  void aNewPrivateMappingFindsThePagesTheCacheHoldsPresent() throws IOException {
+    long[] quads = new long[16 * 512]; // 16 pages, page i starting with 0x100 + i
+    for (int i = 0; i < 16; i++) {
+      quads[i * 512] = 0x100 + i;
+    }
+    Path p = file(quads);
+    try (GuestFixture g = new GuestFixture(); HostFile f = g.vms.openFile(p, false)) {
+      VmspaceId a = g.space(1);
+      g.vms.mmap(a, AT, 16 * 4096, Prot.PROT_READ, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, f, 0);
+      assertThat(guestRead(g, a, AT)).isEqualTo(0x100);
+      assertThat(guestRead(g, a, AT + 5 * 4096)).isEqualTo(0x105);
+
+      // A second process maps the same file (as a re-exec maps its program): pages 0 and 5
+      // are in the file's cache, so they are mapped present, read-only even though the
+      // mapping is writable.
+      VmspaceId b = g.space(2);
+      g.vms.mmap(b, AT, 16 * 4096, RW, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, f, 0);
+      assertThat(g.run(b, at("one_syscall"), new VextFrame())).isEqualTo(RunResult.SYSCALL); // its text
+      ExitStatistics before = g.vms.exitStatistics(b);
+      assertThat(guestRead(g, b, AT)).isEqualTo(0x100);
+      assertThat(guestRead(g, b, AT + 5 * 4096)).isEqualTo(0x105);
+      assertThat(g.vms.exitStatistics(b).minus(before).demandFaults()).as("cached pages").isZero();
+      assertThat(guestRead(g, b, AT + 9 * 4096)).isEqualTo(0x109);
+      assertThat(g.vms.exitStatistics(b).minus(before).demandFaults()).as("a page never read").isEqualTo(1);
+
+      // The first write copies: the other process and the file keep the cached page.
+      guestWrite(g, b, AT + 5 * 4096, 0x5555);
+      assertThat(g.vms.exitStatistics(b).minus(before).demandFaults()).as("copy on write").isEqualTo(2);
+      assertThat(guestRead(g, b, AT + 5 * 4096)).isEqualTo(0x5555);
+      assertThat(guestRead(g, a, AT + 5 * 4096)).isEqualTo(0x105);
+      assertThat(fileLong(p, 5 * 4096)).isEqualTo(0x105);
+      byte[] host = new byte[8];
+      assertThat(g.vms.pread(b, MemorySegment.ofArray(host), 8, 0, AT + 4096 * 5)).isEqualTo(8);
+      assertThat(ByteBuffer.wrap(host).order(ByteOrder.LITTLE_ENDIAN).getLong()).isEqualTo(0x5555);
     }
   }
 

@@ -2,6 +2,7 @@ package org.vmspace.kvm.vm;
 
 import static org.vmspace.kvm.vm.Vmspace.PAGE;
 import static org.vmspace.kvm.vm.Vmspace.PAGE_MASK;
+import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_MAX_PAGES;
 import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_PAGES;
 
 import java.lang.foreign.MemorySegment;
@@ -75,6 +76,32 @@ final class Faults {
       }
     }
   }
+
+  /**
+   * Maps, in a new private mapping of a file, the pages the file's cache already holds (BSD's
+   * {@code pmap_object_init_pt} at mmap): the second process to exec a program, or to map a
+   * library, finds the text that earlier ones read already present and takes no demand fault
+   * for it; writable pages are mapped read-only, to be copied on their first write. Pages the
+   * cache does not hold stay for demand faults (nothing is read from the file here), and only
+   * the first {@link #RESIDENT_SCAN_PAGES} pages of a mapping are looked at.
+   */
+  void mapResident(VmEntry e) {
+    if (vm.vpage != null || e.prot.bits() == 0 || e.isShared() || !(e.object instanceof FileCacheObject)) {
+      return;
+    }
+    long end = Math.min(e.end, e.start + RESIDENT_SCAN_PAGES * PAGE);
+    for (long va = e.start; va < end; va += PAGE) {
+      if (e.object.frameIfPresent(e.pageIndex(va)) < 0 || vm.tables.lookup(va).isPresent()) {
+        continue;
+      }
+      if (mapPage(e, va, Access.READ) != Fault.RESOLVED) {
+        return; // out of memory for tables: the rest is demand-faulted
+      }
+    }
+  }
+
+  /** How much of a new private file mapping {@link #mapResident} looks at: 32 MiB. */
+  static final long RESIDENT_SCAN_PAGES = 8192;
 
   // ---------------------------------------------------------------- faults
 
@@ -197,11 +224,33 @@ final class Faults {
     return Fault.RESOLVED;
   }
 
-  /** Maps the not-present pages of {@code va}'s aligned block that the entry covers. */
+  /**
+   * Maps the not-present pages of {@code va}'s aligned fault-around block that the entry covers.
+   * The block is {@link Vmspace#FAULT_AROUND_PAGES} pages, or twice the entry's last block when
+   * {@code va} is the page just past it or just before it (a sequential touch, upwards or
+   * downwards), up to {@link Vmspace#FAULT_AROUND_MAX_PAGES}: Linux's fault-around is a fixed
+   * 64 KiB, but there a fault costs a microsecond, and here it is an exit of tens of
+   * microseconds. Growth beyond the base block never takes more than an eighth of the free
+   * frames, so speculation cannot starve the faults that follow.
+   */
   void faultAround(VmEntry e, long va) {
-    long block = FAULT_AROUND_PAGES * PAGE;
+    int pages = FAULT_AROUND_PAGES;
+    boolean sequential = e.aroundPages != 0 && (va == e.aroundEnd || va + PAGE == e.aroundStart);
+    if (sequential) {
+      pages = Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
+      if (e.object == null) {
+        long spare = (vm.space.frames().frameLimit() - vm.space.frames().framesInUse()) / 8;
+        while (pages > FAULT_AROUND_PAGES && pages > spare) {
+          pages /= 2;
+        }
+      }
+    }
+    long block = pages * PAGE;
     long start = Math.max(e.start, va & ~(block - 1));
     long end = Math.min(e.end, (va & ~(block - 1)) + block);
+    e.aroundStart = start;
+    e.aroundEnd = end;
+    e.aroundPages = pages;
     for (long p = start; p < end; p += PAGE) {
       if (p == va || vm.tables.lookup(p).isPresent()) {
         continue;

@@ -135,6 +135,7 @@ final class MapCalls {
         object.addMapping();
       }
       vm.map.insert(e);
+      vm.faults.mapResident(e);
       return start + pageoff;
     } finally {
       vm.lock.unlock();

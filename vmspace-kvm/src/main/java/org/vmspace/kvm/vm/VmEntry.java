@@ -20,6 +20,14 @@ final class VmEntry extends RbNode<VmEntry> {
   long pgoff;
   long gapBefore;
   long maxGap;
+  /**
+   * The last fault-around block {@code [aroundStart, aroundEnd)} and its size in pages: a
+   * demand fault adjacent to it is sequential and doubles the next block (see {@link
+   * Faults#faultAround}). Guarded by the address space's lock; a split entry starts afresh.
+   */
+  long aroundStart;
+  long aroundEnd;
+  int aroundPages;
 
   VmEntry(long start, long end, Prot prot, int flags, VmObject object, long pgoff) {
     this.start = start;

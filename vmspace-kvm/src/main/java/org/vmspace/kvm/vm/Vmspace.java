@@ -38,12 +38,24 @@ public final class Vmspace {
   static final int KNOWN_FLAGS = MapFlags.KNOWN;
   /**
    * Fault-around: a demand fault also maps the other not-present pages of its naturally
-   * aligned block of this many pages (within the same mapping), so a sequential first touch
+   * aligned block of this many pages (within the same mapping), so a scattered first touch
    * costs one exit per block instead of one per page. Anonymous pages are allocated for it (as
    * Linux does with transparent huge pages); object pages are mapped only if they exist. A
-   * power of two; 1 turns it off. System property {@code vmspace.faultAround}.
+   * power of two; 1 turns fault-around off (and its growth, see {@link
+   * #FAULT_AROUND_MAX_PAGES}). System property {@code vmspace.faultAround}.
    */
   public static final int FAULT_AROUND_PAGES = faultAroundPages();
+  /**
+   * The largest fault-around block: a demand fault on the page just past a mapping's last
+   * fault-around block, or just before it, doubles the block (an aligned block twice as large
+   * around the fault), up to this many pages (2 MiB by default, one page table's worth), so a
+   * sequential first touch, upwards or downwards, costs a handful of exits per 2 MiB instead of
+   * one per 64 KiB; any other fault starts again from {@link #FAULT_AROUND_PAGES}. Anonymous
+   * pages beyond the base block are allocated only while they would use at most an eighth of
+   * the frames still free. A power of two from {@link #FAULT_AROUND_PAGES} to 512; equal to it
+   * turns the growth off. System property {@code vmspace.faultAroundMax}.
+   */
+  public static final int FAULT_AROUND_MAX_PAGES = faultAroundMaxPages();
 
   /** Turns the caller's backing into this context's object, or fails with EBADF. */
   @FunctionalInterface
@@ -306,6 +318,18 @@ public final class Vmspace {
     int n = Integer.getInteger("vmspace.faultAround", 16);
     if (n < 1 || n > 512 || Integer.bitCount(n) != 1) {
       throw new IllegalArgumentException("vmspace.faultAround must be a power of two in 1..512: " + n);
+    }
+    return n;
+  }
+
+  private static int faultAroundMaxPages() {
+    int n = Integer.getInteger("vmspace.faultAroundMax", Math.max(FAULT_AROUND_PAGES, 512));
+    if (FAULT_AROUND_PAGES == 1) {
+      return 1;
+    }
+    if (n < FAULT_AROUND_PAGES || n > 512 || Integer.bitCount(n) != 1) {
+      throw new IllegalArgumentException(
+          "vmspace.faultAroundMax must be a power of two in " + FAULT_AROUND_PAGES + "..512: " + n);
     }
     return n;
   }

@@ -1,0 +1,226 @@
+package org.vmspace.kvm.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.vmspace.api.MapFlags;
+import org.vmspace.api.Prot;
+import org.vmspace.kvm.memory.FrameAllocator;
+import org.vmspace.kvm.memory.FrameRefs;
+import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.paging.Access;
+import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableMemory;
+import org.vmspace.kvm.vm.Vmspace.Fault;
+
+/**
+ * Fault-around on the host, without a guest: the service's fault path writes page tables into a
+ * memfd exactly as it does for a running guest, so how many faults a touch pattern takes, and
+ * which pages end up present, can be counted here (the guest's side of the same counts is
+ * ExitStatisticsKvmTest's). Revocations are applied directly, as no vCPU runs.
+ */
+class FaultAroundTest {
+  private static final long PAGE = 4096;
+  private static final long TWO_MIB = 2L << 20;
+  private static final long BASE = 0x4000_0000L; // 2 MiB (indeed 1 GiB) aligned
+  private static final long SYSTEM = TWO_MIB; // frames below this are not the allocator's
+
+  private GuestMemory memory;
+  private FrameAllocator frames;
+  private FrameRefs refs;
+  private Vmspace vm;
+
+  private void context(long memoryBytes, long limitBytes) {
+    memory = GuestMemory.create("fault-around-test", memoryBytes);
+    frames = new FrameAllocator(memory, SYSTEM, memoryBytes, limitBytes);
+    refs = new FrameRefs(SYSTEM, memoryBytes);
+    TableMemory tables = new TableMemory() {
+      @Override
+      public long read(long gpa) {
+        return memory.readLong(gpa);
+      }
+
+      @Override
+      public void write(long gpa, long value) {
+        memory.writeLong(gpa, value);
+      }
+
+      @Override
+      public long allocateTable() {
+        return frames.allocate();
+      }
+    };
+    PhysicalSpace space = new PhysicalSpace() {
+      @Override
+      public GuestMemory memory() {
+        return memory;
+      }
+
+      @Override
+      public FrameAllocator frames() {
+        return frames;
+      }
+
+      @Override
+      public FrameRefs refs() {
+        return refs;
+      }
+
+      @Override
+      public TableMemory tableMemory() {
+        return tables;
+      }
+
+      @Override
+      public long templateRoot() {
+        return 0; // page 0 of the system area: zero, no kernel half
+      }
+
+      @Override
+      public ExecutionDomain vpageDomain(ServiceMemoryObject object) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public void stopRuns(Collection<Thread> runners) {}
+
+      @Override
+      public void revoke(Revocation r) {
+        for (int i = 0; i < r.storeCount(); i++) {
+          memory.writeLong(r.entryGpa(i), r.value(i));
+        }
+        for (int i = 0; i < r.releaseCount(); i++) {
+          if (refs.release(r.release(i))) {
+            frames.free(r.release(i));
+          }
+        }
+        if (r.frameCount() > 0) {
+          frames.free(r.frames(), r.frameCount());
+        }
+      }
+    };
+    vm = Vmspace.create(1, space);
+  }
+
+  @AfterEach
+  void close() {
+    if (vm != null) {
+      vm.destroy();
+    }
+    if (memory != null) {
+      memory.close();
+    }
+  }
+
+  private long anon(long at, long pages) {
+    return vm.mmap(at, pages * PAGE, Prot.PROT_READ | Prot.PROT_WRITE,
+        MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0, null);
+  }
+
+  private boolean present(long va) {
+    return vm.tables().lookup(va).isPresent();
+  }
+
+  /** Touches {@code va} as a guest would: a fault only if it is not present; true if it faulted. */
+  private boolean touch(long va) {
+    if (present(va)) {
+      return false;
+    }
+    assertThat(vm.resolve(va, Access.WRITE)).isEqualTo(Fault.RESOLVED);
+    assertThat(present(va)).isTrue();
+    return true;
+  }
+
+  @Test
+  void anAscendingTouchDoublesTheBlockUpTo2MiB() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048; // 8 MiB
+    anon(BASE, pages);
+    int faults = 0;
+    for (long i = 0; i < pages; i++) {
+      faults += touch(BASE + i * PAGE) ? 1 : 0;
+    }
+    // Blocks [0,16) [0,32) [0,64) [0,128) [0,256) [0,512), then one 512-page block per fault:
+    // [512,1024) [1024,1536) [1536,2048). With a fixed 16-page block it was 128 faults.
+    assertThat(faults).isEqualTo(9);
+    assertThat(frames.framesInUse()).as("no page outside the mapping, plus the tables").isBetween(pages, pages + 8);
+  }
+
+  @Test
+  void aDescendingTouchGrowsTheSameWay() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    int faults = 0;
+    for (long i = pages - 1; i >= 0; i--) {
+      faults += touch(BASE + i * PAGE) ? 1 : 0;
+    }
+    assertThat(faults).as("a stack growing down").isEqualTo(9);
+  }
+
+  @Test
+  void scatteredFaultsMapOnlyTheBaseBlock() {
+    context(64L << 20, 64L << 20);
+    long pages = 4096;
+    anon(BASE, pages);
+    // Every 64th page, never adjacent to the last block: 16 pages each, no growth.
+    for (long i = 0; i < pages; i += 64) {
+      assertThat(touch(BASE + i * PAGE)).isTrue();
+      assertThat(present(BASE + (i + 15) * PAGE)).isTrue();
+      assertThat(present(BASE + (i + 16) * PAGE)).as("page %d", i + 16).isFalse();
+    }
+    // Random order: a fault that is not next to the last block starts again from 16 pages.
+    Random random = new Random(17);
+    long before = frames.framesInUse();
+    int faults = 0;
+    for (int n = 0; n < 200; n++) {
+      long i = random.nextLong(pages);
+      if (touch(BASE + i * PAGE)) {
+        faults++;
+      }
+    }
+    assertThat(frames.framesInUse() - before)
+        .as("random faults stay near the base block (16 pages each, the tables aside)")
+        .isLessThanOrEqualTo(faults * 48L + 8);
+  }
+
+  @Test
+  void speculationNeverCostsARealFaultItsMemory() {
+    // 8 MiB of frames for an 8 MiB mapping and its page tables: a sequential touch gets exactly
+    // as far as a touch without fault-around would, every frame ending up under a page the
+    // guest touched or in a table.
+    context(64L << 20, 8L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    long touched = 0;
+    for (long i = 0; i < pages; i++) {
+      long va = BASE + i * PAGE;
+      if (!present(va) && vm.resolve(va, Access.WRITE) != Fault.RESOLVED) {
+        break;
+      }
+      touched++;
+    }
+    assertThat(touched).isLessThan(pages);
+    assertThat(frames.framesInUse()).isEqualTo(frames.frameLimit());
+    long tables = frames.frameLimit() - touched;
+    assertThat(tables).as("the frames not under touched pages are page tables").isBetween(1L, 8L);
+  }
+
+  @Test
+  void aSplitEntryStartsAgainFromTheBaseBlock() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    for (long i = 0; i < 64; i++) {
+      touch(BASE + i * PAGE);
+    }
+    // mprotect splits the entry: the part after the split has never faulted.
+    vm.mprotect(BASE + 1024 * PAGE, 1024 * PAGE, Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC);
+    assertThat(touch(BASE + 1024 * PAGE)).isTrue();
+    assertThat(present(BASE + 1039 * PAGE)).isTrue();
+    assertThat(present(BASE + 1040 * PAGE)).isFalse();
+  }
+}
