@@ -74,6 +74,14 @@ public final class Charts {
     double mark = Math.min(200, 0.8 * (WIDTH - 100) / bars.getColumnCount());
     marks.setSeriesShape(0, new Rectangle2D.Double(-mark / 2, -1.5, mark, 3));
     marks.setSeriesPaint(0, Color.RED);
+    if (bars.getColumnCount() == 1 && target.getColumnCount() == 1) {
+      // One row: the target is a line across the whole plot.
+      ValueMarker line = new ValueMarker(target.getValue(0, 0).doubleValue(), Color.RED, new BasicStroke(3f));
+      line.setLabel("target: qemu-user's ratio");
+      line.setLabelAnchor(RectangleAnchor.TOP_RIGHT);
+      line.setLabelTextAnchor(TextAnchor.BOTTOM_RIGHT);
+      plot.addRangeMarker(line);
+    }
     plot.setDataset(1, target);
     plot.setRenderer(1, marks);
     ValueMarker nativeLine = new ValueMarker(1.0, Color.DARK_GRAY, new BasicStroke(1f));
