@@ -30,6 +30,12 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *       natively vs qemu-user (see {@link NetBench}).
  *   <li>{@code exec-dynamic}: start-up time and per-process memory of dynamically linked
  *       programs in the virtual kernel vs natively vs qemu-user (see {@link ExecDynamicBench}).
+ *   <li>{@code exec-loop}: fork+exec+wait of a static program, per step, with the vkernel's
+ *       exits per step by kind (see {@link ExecLoopBench}).
+ *   <li>{@code faults-per-step}: the vkernel's exits per sh-pipeline step by kind (see {@link
+ *       FaultsPerStepBench}).
+ *   <li>{@code all [NAME...]}: several of them in this one JVM (see {@link AllBenchmarks}),
+ *       each writing its results under {@code target/results} for {@code docs/benchmarks.md}.
  * </ul>
  */
 public final class BenchMain {
@@ -37,9 +43,19 @@ public final class BenchMain {
 
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|threads|net|exec-dynamic");
+      System.err.println("usage: benchmarks/run registry|syscall|trap|fault|mmap-scale|touch-1g|sh-pipeline|sha256-64m|"
+          + "threads|net|exec-dynamic|exec-loop|faults-per-step|all [NAME...]");
       System.exit(2);
     }
+    if (args[0].equals("all")) {
+      AllBenchmarks.main(args);
+      return;
+    }
+    run(args);
+  }
+
+  /** Runs the one benchmark group {@code args[0]} names, or exits with 2 if it names none. */
+  static void run(String[] args) throws Exception {
     switch (args[0]) {
       case "registry" -> registry(args.length > 1 && args[1].equals("--quick"));
       case "syscall", "trap" -> KvmRoundTrip.main(args);
@@ -48,6 +64,8 @@ public final class BenchMain {
       case "threads" -> ThreadsBench.main(args);
       case "net" -> NetBench.main(args);
       case "exec-dynamic" -> ExecDynamicBench.main(args);
+      case "exec-loop" -> ExecLoopBench.main(args);
+      case "faults-per-step" -> FaultsPerStepBench.main(args);
       default -> {
         System.err.println("unknown benchmark " + args[0]);
         System.exit(2);

@@ -33,7 +33,8 @@ final class Report {
     System.out.println(String.format(Locale.ROOT, format, args) + " where=host");
   }
 
-  private static synchronized String where() {
+  /** Where the guest code of this run runs: {@code native-pvm}, {@code emulated-svm}... */
+  static synchronized String where() {
     if (where == null) {
       String machine = System.getProperty("bench.where", "native");
       where = machine.equals("native") ? "native-" + flavour() : machine;

@@ -42,6 +42,14 @@ final class VkernelBench {
   static final String QEMU = "/usr/bin/qemu-x86_64-static";
   private static final int RUNS = 5;
 
+  /**
+   * The timed runs per figure: {@code bench.runs}, 5 unless set ({@code benchmarks/run all}
+   * sets 3 to keep an emulated run under half an hour).
+   */
+  static int runs() {
+    return Integer.getInteger("bench.runs", RUNS);
+  }
+
   private VkernelBench() {}
 
   static void main(String[] args) throws Exception {
@@ -82,9 +90,10 @@ final class VkernelBench {
       }
       default -> throw new IllegalArgumentException(args[0]);
     };
-    long[] nativeNs = new long[RUNS];
-    long[] qemuNs = new long[RUNS];
-    long[] vkNs = new long[RUNS];
+    int runs = runs();
+    long[] nativeNs = new long[runs];
+    long[] qemuNs = new long[runs];
+    long[] vkNs = new long[runs];
     ExitStatistics exits;
     String expected = runHost(command, work);
     List<String> qemuCommand = new ArrayList<>(List.of(QEMU));
@@ -95,7 +104,7 @@ final class VkernelBench {
       Path out = work.resolve("vkernel.out");
       check("vkernel", expected, runVkernel(kernel, command, work, out));
       ExitStatistics before = vms.exitStatistics();
-      for (int i = 0; i < RUNS; i++) {
+      for (int i = 0; i < runs; i++) {
         long t0 = System.nanoTime();
         runHost(command, work);
         long t1 = System.nanoTime();
@@ -113,17 +122,26 @@ final class VkernelBench {
     double q = median(qemuNs) / 1e6;
     double v = median(vkNs) / 1e6;
     Report.line("%s: vkernel_ms=%.1f native_ms=%.1f qemu_ms=%.1f vkernel/native=%.2f qemu/native=%.2f "
-        + "(median of %d, same run)", args[0], v, n, q, v / n, q / n, RUNS);
+        + "(median of %d, same run)", args[0], v, n, q, v / n, q / n, runs);
     // The runs are identical, so the exits of one are the mean over the timed runs.
     Report.line("%s: exits_per_run=%d syscalls=%d page_faults=%d demand_faults=%d revocations=%d other=%d%s",
-        args[0], exits.exits() / RUNS, exits.syscalls() / RUNS, exits.pageFaults() / RUNS,
-        exits.demandFaults() / RUNS, exits.revocations() / RUNS,
-        (exits.traps() + exits.interrupts() + exits.otherExits()) / RUNS,
-        args[0].equals("sh-pipeline") ? String.format(java.util.Locale.ROOT, " exits_per_step=%.1f", exits.exits() / (RUNS * 100.0)) : "");
+        args[0], exits.exits() / runs, exits.syscalls() / runs, exits.pageFaults() / runs,
+        exits.demandFaults() / runs, exits.revocations() / runs,
+        (exits.traps() + exits.interrupts() + exits.otherExits()) / runs,
+        args[0].equals("sh-pipeline") ? String.format(java.util.Locale.ROOT, " exits_per_step=%.1f", exits.exits() / (runs * 100.0)) : "");
+    boolean sh = args[0].equals("sh-pipeline");
+    // Exits per operation here are the whole run's over its operations (sh's own start-up
+    // included); faults-per-step gives a step's alone.
+    Results.write(args[0], List.of(Results.counted(args[0], sh ? "100 pipeline steps" : "sha256sum of 64 MiB", "ms",
+        v, n, q, runs, sh ? "step" : "MiB", Results.Exits.of(exits, runs * (sh ? 100.0 : 64.0)))));
   }
 
-  /** Medians of one command's timed runs in milliseconds, and the vkernel's mean exits and system calls per run. */
-  record Measured(double vkernelMs, double nativeMs, double qemuMs, double exits, double syscalls) {}
+  /**
+   * Medians of one command's timed runs in milliseconds, the vkernel's mean exits and system
+   * calls per run, and its exit statistics summed over the timed runs.
+   */
+  record Measured(double vkernelMs, double nativeMs, double qemuMs, double exits, double syscalls,
+      ExitStatistics statistics) {}
 
   /** {@link #measureInterleaved} of one command. */
   static Measured measure(VmspaceService vms, Kernel kernel, List<String> command, Path work, Path out, int runs)
@@ -174,7 +192,7 @@ final class VkernelBench {
     List<Measured> measured = new ArrayList<>();
     for (int c = 0; c < n; c++) {
       measured.add(new Measured(median(vk[c]) / 1e6, median(nat[c]) / 1e6, median(qe[c]) / 1e6,
-          (double) exits[c].exits() / runs, (double) exits[c].syscalls() / runs));
+          (double) exits[c].exits() / runs, (double) exits[c].syscalls() / runs, exits[c]));
     }
     return measured;
   }

@@ -32,6 +32,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (a file, a pipe end, a socket; MSG_CTRUNC, MSG_CMSG_CLOEXEC, MSG_PEEK, the errors, lifetimes
  * in flight), signalfd (blocked SIGUSR1 and SIGCHLD from a child, poll, select, epoll, the
  * record's fields, EAGAIN, blocking and interrupted reads) and SO_RCVTIMEO/SO_SNDTIMEO;
+ * signalfd_threads a signalfd's poll, ppoll, select and pselect readiness per thread (a tgkill to
+ * another thread leaves a waiting poll waiting, one to the polling thread or a kill to the
+ * process ends it, in every thread);
  * limits setrlimit and prlimit64 enforced (RLIMIT_NOFILE, AS, DATA, NPROC, FSIZE, CPU);
  * threads POSIX threads (mutexes, condition variables, TLS, detached threads, cancellation,
  * robust and PI mutexes, semaphores, once, barriers, signals to the process and to one thread,
@@ -83,6 +86,7 @@ class CProgramsTest {
       new Case("unix_sockets", libc, List.of(), 0),
       new Case("inet_sockets", libc, List.of(), 0),
       new Case("fd_passing", libc, List.of(), 0),
+      new Case("signalfd_threads", libc, List.of(), 0),
       new Case("limits", libc, List.of(), 0),
       new Case("threads", libc, List.of(), 0),
       new Case("sysv_ipc", libc, List.of(), 0),

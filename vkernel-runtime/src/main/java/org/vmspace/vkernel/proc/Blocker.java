@@ -154,8 +154,14 @@ public final class Blocker {
     }
   }
 
-  /** Polls several host descriptors and the wake eventfd (for poll/select). See {@link #await}. */
-  public Wait awaitMany(MemorySegment fds, int n, long deadline) {
+  /**
+   * Polls several host descriptors and the wake eventfd (for poll/select). See {@link #await}: a
+   * signal the task can take ends it with SIGNAL, one of the descriptors with READY (their
+   * revents copied back into {@code fds}), the deadline with TIMEOUT (revents copied too); a wake
+   * without a signal ends it with WOKEN if {@code wokenEnds} (the caller has readiness of its own
+   * to evaluate again, as signalfds'), and otherwise the wait goes on.
+   */
+  public Wait awaitMany(MemorySegment fds, int n, long deadline, boolean wokenEnds) {
     blocked = true;
     try (Arena a = Arena.ofConfined()) {
       MemorySegment all = a.allocate(8L * (n + 1), 8);
@@ -187,6 +193,9 @@ public final class Blocker {
         if (r > 0) {
           MemorySegment.copy(all, 0, fds, 0, 8L * n);
           return Wait.READY;
+        }
+        if (woken && wokenEnds) {
+          return task.signals().signalPending() ? Wait.SIGNAL : Wait.WOKEN;
         }
         if (deadline != 0 && System.nanoTime() - deadline >= 0) {
           MemorySegment.copy(all, 0, fds, 0, 8L * n);

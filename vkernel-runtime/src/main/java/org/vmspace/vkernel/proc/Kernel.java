@@ -99,6 +99,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final Map<Integer, ThreadGroup> processes = new HashMap<>();
   /** Every live task by thread id (a thread group's first task has the group's pid). */
   final Map<Integer, Task> tasks = new HashMap<>();
+  /** Kernel lock: the processes in the table whose threads have all left ({@link #lastThreadLeft}). */
+  private int exitedUnreaped;
   private final AtomicLong nextVmspace = new AtomicLong(1);
   private final java.util.concurrent.atomic.AtomicBoolean unrunnableReported =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -267,7 +269,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     } catch (SyscallError e) {
       lock.lock();
       try {
-        processes.remove(p.pid);
+        removeProcess(p.pid);
         tasks.remove(t.tid);
         p.threads.clear();
         main = null;
@@ -394,18 +396,49 @@ public final class Kernel implements ProcView, AutoCloseable {
    * <p>A process whose threads have all exited counts as one task until it is reaped, as in
    * Linux, where release_task gives back the user's count and the pids cgroup's charge: a
    * program that forks without waiting runs into the limit. (Counted by "no threads left", not
-   * by the zombie flag, which is set a moment after the last thread leaves the task table.)
+   * by the zombie flag, which is set a moment after the last thread leaves the task table.) The
+   * count is a counter ({@link #taskCount}), not a scan: a fork bomb's forks stay O(1) each.
    *
    * @throws SyscallError EAGAIN
    */
   void checkTaskLimits(ThreadGroup parent) {
-    int exited = 0;
-    for (ThreadGroup p : processes.values()) {
-      if (p.threads.isEmpty()) {
-        exited++;
-      }
+    Limits.checkNewTask(taskCount(), config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
+  }
+
+  /**
+   * The tasks {@link #checkTaskLimits} counts, in constant time: every live task, and each
+   * process in the table whose threads have all left (see {@link #lastThreadLeft}). Under the
+   * kernel lock.
+   */
+  int taskCount() {
+    return tasks.size() + exitedUnreaped;
+  }
+
+  /**
+   * {@code p}'s last thread has left the task table (under the kernel lock, in the same critical
+   * section): from now until {@link #removeProcess} takes it out of the process table, it counts
+   * as one task.
+   */
+  void lastThreadLeft(ThreadGroup p) {
+    if (!p.countedAsExited && processes.get(p.pid) == p) {
+      p.countedAsExited = true;
+      exitedUnreaped++;
     }
-    Limits.checkNewTask(tasks.size() + exited, config.pids(), parent.softLimit(Limits.RLIMIT_NPROC), parent.uid == 0);
+  }
+
+  /**
+   * Takes process {@code pid} out of the process table (it is reaped, or it never started), under
+   * the kernel lock: a process counted by {@link #lastThreadLeft} stops counting.
+   *
+   * @return the process, or null if none had that pid
+   */
+  ThreadGroup removeProcess(int pid) {
+    ThreadGroup p = processes.remove(pid);
+    if (p != null && p.countedAsExited) {
+      p.countedAsExited = false;
+      exitedUnreaped--;
+    }
+    return p;
   }
 
   /** The commit budget of the guests' memory (--memory). */

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import org.vmspace.vkernel.fs.HostFileDescription;
 import org.vmspace.vkernel.host.Host;
@@ -20,21 +21,33 @@ import org.vmspace.vkernel.sys.SyscallError;
  * through it is consumed: it is not delivered as well. A shorter buffer than one record is
  * EINVAL, as is a write.
  *
- * <p>Readiness (poll, select, epoll) is that of a host eventfd the kernel keeps readable exactly
- * while a signal in the mask is pending for one of the processes that <em>watch</em> the
- * descriptor: the one that created it and each one that has since read it, polled it or added
- * it to an epoll set (a child that inherits it watches it from its first such use). The kernel
+ * <p>Readiness for poll, ppoll, select and pselect6 is the polling thread's, as Linux's {@code
+ * signalfd_poll}: readable ({@link #readableFor}) while a signal in the mask is pending for that
+ * thread itself or for its process; a signal pending only for another thread does not count,
+ * and whether the thread blocks the signal does not matter. Those calls evaluate it in Java
+ * rather than through the host eventfd, and while one waits ({@link Polling}) the thread is woken
+ * when a signal in the mask becomes pending for it: a thread-directed one wakes its target as
+ * any signal does, a process-directed one ({@link TaskSignals#postProcess}) wakes every thread
+ * of the process whose poll watches it, and a change of the mask wakes the descriptor's pollers.
+ *
+ * <p>Readiness for epoll (and for anything else that uses {@link #pollFd}) is that of a host
+ * eventfd the kernel keeps readable exactly while a signal in the mask is pending for one of the
+ * processes that <em>watch</em> the descriptor: the one that created it and each one that has
+ * since read it or added it to an epoll set (a child that inherits it watches it from its first
+ * such use), whether pending for the process or for any one of its threads. The kernel
  * re-evaluates it after every change of a watcher's pending signals ({@link
- * ThreadGroup#signalsChanged}) and of the mask. Linux evaluates a poll for the polling thread
- * only (its own pending signals and its process's); here a signal pending for one thread of a
- * watching process makes the descriptor readable to all of them, and in epoll Linux too reports
- * the processes that registered the descriptor rather than the waiter.
+ * ThreadGroup#signalsChanged}) and of the mask. Linux's epoll is woken by signals to the
+ * processes that registered the descriptor, as here, but then reports it only if a signal is
+ * pending for the waiting thread or its process; here a signal pending only for another thread
+ * of a watching process is reported too.
  *
  * <p>Lock order: the descriptor's monitor, then a thread group's; {@link #refresh} is never
  * called with a thread group's monitor held.
  */
 public final class SignalFd extends HostFileDescription {
   private final Set<ThreadGroup> watchers = new CopyOnWriteArraySet<>();
+  /** The tasks whose current poll or select evaluates it (see {@link Polling}). */
+  private final Set<Task> pollers = ConcurrentHashMap.newKeySet();
   private volatile long mask;
   /** Guarded by this: whether the eventfd's counter is non-zero; whether it is closed. */
   private boolean readable;
@@ -71,6 +84,59 @@ public final class SignalFd extends HostFileDescription {
   public void mask(long newMask) {
     mask = SignalFdInfo.mask(newMask);
     refresh();
+    // As Linux's signalfd4 wakes the descriptor's pollers: what is ready may have changed.
+    for (Task t : pollers) {
+      t.blocker().wake(false);
+    }
+  }
+
+  /**
+   * Whether it is readable for a poll or select of guest thread {@code t}, as Linux's
+   * signalfd_poll: a signal in the mask is pending for {@code t} itself or for its process.
+   * Another thread's own pending signals do not count, and whether {@code t} blocks the signal
+   * does not matter.
+   */
+  public boolean readableFor(Task t) {
+    return (t.signals().pendingForThread() & mask) != 0;
+  }
+
+  /**
+   * One poll or select of one guest thread over signalfds, which it evaluates with {@link
+   * #readableFor} instead of through their host eventfds. While it is open, a signal in one of
+   * their masks that becomes pending for the thread (sent to it, or to its process) and a change
+   * of one of their masks wake the thread ({@link Blocker#wake}), so that its wait ends and the
+   * poll evaluates them again: a signal is never missed between an evaluation and the wait,
+   * because the polling is registered before the first evaluation and a wake is counted until the
+   * wait reads it. Opened and closed by the polling thread; not reentrant (a thread polls once
+   * at a time).
+   */
+  public static final class Polling implements AutoCloseable {
+    private final Task task;
+    private final SignalFd[] fds;
+
+    private Polling(Task task, SignalFd[] fds) {
+      this.task = task;
+      this.fds = fds;
+    }
+
+    /** Starts a poll of {@code fds} by {@code t}, the calling guest thread. */
+    public static Polling start(Task t, SignalFd[] fds) {
+      SignalFd[] copy = fds.clone();
+      for (SignalFd s : copy) {
+        s.pollers.add(t);
+      }
+      t.signals().polling(copy);
+      return new Polling(t, copy);
+    }
+
+    /** The poll ended: signals no longer wake the thread for it. */
+    @Override
+    public void close() {
+      task.signals().polling(null);
+      for (SignalFd s : fds) {
+        s.pollers.remove(task);
+      }
+    }
   }
 
   /** Makes {@code p} one of the processes whose pending signals make it readable. */

@@ -27,6 +27,9 @@ public final class SignalState {
   private long savedMask;
   private boolean hasSavedMask;
   private volatile long waitingFor;
+  /** The signalfds the task's current poll or select evaluates for it (empty outside one). */
+  private volatile SignalFd[] polling = NO_SIGNAL_FDS;
+  private static final SignalFd[] NO_SIGNAL_FDS = {};
 
   SignalState(Task task, ThreadGroup process) {
     this.task = task;
@@ -74,6 +77,16 @@ public final class SignalState {
         mask = savedMask;
         hasSavedMask = false;
       }
+    }
+  }
+
+  /**
+   * The signals pending for this thread as signalfd's poll sees them: its own and its process's,
+   * read under one lock so that a signal moving between the two is not missed.
+   */
+  public long pendingForThread() {
+    synchronized (process) {
+      return pending | process.pending();
     }
   }
 
@@ -178,5 +191,20 @@ public final class SignalState {
 
   long waitingFor() {
     return waitingFor;
+  }
+
+  /** See {@link SignalFd.Polling}: the signalfds the current poll evaluates, or none. */
+  void polling(SignalFd[] fds) {
+    polling = fds == null ? NO_SIGNAL_FDS : fds;
+  }
+
+  /** Whether the task's current poll or select evaluates a signalfd whose mask has {@code sig}. */
+  boolean pollsFor(int sig) {
+    for (SignalFd s : polling) {
+      if ((s.mask() & Signals.bit(sig)) != 0) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -42,6 +42,9 @@ public final class TaskExit {
       p.threads.remove(t);
       k.tasks.remove(t.tid, t);
       last = p.threads.isEmpty();
+      if (last) {
+        k.lastThreadLeft(p); // counted as a task until reaped, in the same critical section
+      }
     } finally {
       k.lock.unlock();
     }
@@ -151,7 +154,7 @@ public final class TaskExit {
             adoptedZombies.add(c);
           }
         } else if (c.zombie) {
-          k.processes.remove(c.pid);
+          k.removeProcess(c.pid);
         }
         if (!c.zombie && c.pdeathSig != 0) {
           orphanSignals.add(c);
@@ -167,7 +170,7 @@ public final class TaskExit {
         }
       }
       if (reap) {
-        k.processes.remove(p.pid);
+        k.removeProcess(p.pid);
       }
       notify = parent != null;
     } finally {
@@ -256,7 +259,7 @@ public final class TaskExit {
           if (c.zombie) {
             if ((options & WNOWAIT) == 0) {
               p.children.remove(c);
-              k.processes.remove(c.pid);
+              k.removeProcess(c.pid);
             }
             return new Reaped(c.pid, c.waitStatus, c.uid);
           }

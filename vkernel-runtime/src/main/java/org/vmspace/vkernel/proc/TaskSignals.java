@@ -30,7 +30,16 @@ public final class TaskSignals {
       return;
     }
     p.signalsChanged();
-    for (Task t : p.threadsSnapshot()) {
+    List<Task> ts = p.threadsSnapshot();
+    // A process-directed signal makes a signalfd readable for every thread of the process (as
+    // Linux's signalfd_notify wakes the whole process's signalfd pollers): each thread polling
+    // one whose mask has it re-evaluates its poll, even though it blocks the signal.
+    for (Task t : ts) {
+      if (t.signals().pollsFor(sig)) {
+        t.blocker().wake(false);
+      }
+    }
+    for (Task t : ts) {
       if ((t.signals().mask() & Signals.bit(sig)) == 0 || (t.signals().waitingFor() & Signals.bit(sig)) != 0) {
         t.blocker().wake(true);
         return;

@@ -37,6 +37,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   final List<Task> threads = new CopyOnWriteArrayList<>();
   /** Kernel lock: exited, not yet waited for. */
   boolean zombie;
+  /** Kernel lock: its last thread has left and the kernel counts it as one task until it is reaped. */
+  boolean countedAsExited;
   /** Kernel lock: the wait status (exit code << 8, or the signal number). */
   int waitStatus;
   /** Kernel lock: whether it has called execve (setpgid on it then fails). */

@@ -5,15 +5,19 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.proc.SignalDelivery;
+import org.vmspace.vkernel.proc.SignalFd;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * Waiting for descriptors: poll, ppoll, select and pselect6, all one host poll with the
- * thread's wake eventfd, so that a signal ends the wait (ERESTARTNOHAND).
+ * thread's wake eventfd, so that a signal ends the wait (ERESTARTNOHAND); signalfds are
+ * evaluated for the calling thread in Java, their signals waking that wait.
  */
 final class PollCalls {
   static final short POLLIN = 0x1;
@@ -39,8 +43,10 @@ final class PollCalls {
 
   /**
    * The readiness of guest descriptors, as poll(2) reports it: descriptors with a host pollable
-   * object are polled on the host (with the thread's wake eventfd), the rest (regular and
-   * virtual files) are always ready, closed ones are POLLNVAL; negative ones are skipped.
+   * object are polled on the host (with the thread's wake eventfd), signalfds are evaluated for
+   * the calling thread ({@link SignalFd#readableFor}, with a signal that becomes pending for it
+   * waking the wait), the rest (regular and virtual files) are always ready, closed ones are
+   * POLLNVAL; negative ones are skipped.
    *
    * @param deadline a nanoTime deadline, 0 with {@code forever} false meaning "do not wait"
    * @param sigmaskAddr the mask to wait with (ppoll, pselect6), or 0 for none
@@ -51,11 +57,13 @@ final class PollCalls {
       long sigmaskAddr) {
     int n = fds.length;
     short[] revents = new short[n];
+    SignalFd[] signalFdAt = new SignalFd[n];
+    Set<SignalFd> signalFds = new LinkedHashSet<>();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(8L * Math.max(1, n), 8);
       int[] hostIndex = new int[n];
       int hn = 0;
-      boolean ready = false;
+      boolean fixedReady = false;
       for (int i = 0; i < n; i++) {
         hostIndex[i] = -1;
         if (fds[i] < 0) {
@@ -64,6 +72,11 @@ final class PollCalls {
         FileDescription d = c.fds().isOpen(fds[i]) ? c.fds().get(fds[i]) : null;
         if (d == null) {
           revents[i] = POLLNVAL;
+        } else if (d instanceof SignalFd s) {
+          // Its host eventfd reports every watching thread's signals; Linux's poll reports the
+          // caller's own and its process's only.
+          signalFdAt[i] = s;
+          signalFds.add(s);
         } else if (d.pollFd() >= 0) {
           host.set(ValueLayout.JAVA_INT, 8L * hn, d.pollFd());
           host.set(ValueLayout.JAVA_SHORT, 8L * hn + 4, events[i]);
@@ -72,23 +85,48 @@ final class PollCalls {
         } else {
           revents[i] = (short) (events[i] & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM));
         }
-        ready |= revents[i] != 0;
+        fixedReady |= revents[i] != 0;
       }
       if (sigmaskAddr != 0) {
         c.thread.signals().suspendMask(c.mem().readLong(sigmaskAddr));
       }
-      long wait = ready ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
-      Blocker.Wait w = c.thread.blocker().awaitMany(host, hn, wait);
-      if (w == Blocker.Wait.SIGNAL && !ready) {
-        throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
-      }
-      for (int i = 0; i < n; i++) {
-        if (hostIndex[i] >= 0) {
-          revents[i] = host.get(ValueLayout.JAVA_SHORT, 8L * hostIndex[i] + 6);
+      // Registered before the first evaluation, so that a signal sent after it wakes the wait.
+      try (SignalFd.Polling polling = signalFds.isEmpty() ? null
+          : SignalFd.Polling.start(c.thread, signalFds.toArray(new SignalFd[0]))) {
+        while (true) {
+          boolean ready = fixedReady | evaluate(c, signalFdAt, events, revents);
+          long wait = ready ? System.nanoTime() : forever ? 0 : deadline == 0 ? System.nanoTime() : deadline;
+          Blocker.Wait w = c.thread.blocker().awaitMany(host, hn, wait, polling != null);
+          if (w == Blocker.Wait.WOKEN) {
+            continue; // a signal for one of the signalfds (or a stray wake): evaluate them again
+          }
+          if (w == Blocker.Wait.SIGNAL && !ready) {
+            throw new SyscallError(SignalDelivery.ERESTARTNOHAND);
+          }
+          if (!ready) {
+            evaluate(c, signalFdAt, events, revents); // what became pending while the host fds were awaited
+          }
+          for (int i = 0; i < n; i++) {
+            if (hostIndex[i] >= 0) {
+              revents[i] = host.get(ValueLayout.JAVA_SHORT, 8L * hostIndex[i] + 6);
+            }
+          }
+          return revents;
         }
       }
-      return revents;
     }
+  }
+
+  /** Sets the revents of the signalfds among the polled descriptors; whether one is ready. */
+  private static boolean evaluate(Call c, SignalFd[] signalFdAt, short[] events, short[] revents) {
+    boolean ready = false;
+    for (int i = 0; i < signalFdAt.length; i++) {
+      if (signalFdAt[i] != null) {
+        revents[i] = signalFdAt[i].readableFor(c.thread) ? (short) (events[i] & POLLIN) : 0;
+        ready |= revents[i] != 0;
+      }
+    }
+    return ready;
   }
 
   /** poll/ppoll over the guest's pollfd array at {@code addr}. */

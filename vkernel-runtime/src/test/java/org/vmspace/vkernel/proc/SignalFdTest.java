@@ -201,4 +201,102 @@ class SignalFdTest {
     proc.action(Signals.SIGUSR1, new org.vmspace.vkernel.signal.SigAction(org.vmspace.vkernel.signal.SigAction.SIG_IGN, 0, 0, 0));
     assertThat(readable(s)).isFalse();
   }
+
+  // ------------------------------------------------------------ poll and select, per thread
+
+  private Task secondThread() {
+    Task b = new Task(kernel, proc, 101);
+    proc.threads.add(b);
+    return b;
+  }
+
+  @Test
+  void pollReadinessIsThePollingThreadsOwnSignalsAndItsProcesss() {
+    Task b = secondThread();
+    thread.signals().mask(bits(Signals.SIGUSR1));
+    b.signals().mask(bits(Signals.SIGUSR1));
+    SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
+    b.signals().post(Signals.SIGUSR1, new SigInfo(Signals.SIGUSR1, SigInfo.SI_TKILL, 1, 0, 0, 0));
+    assertThat(s.readableFor(thread)).as("a signal pending for another thread only").isFalse();
+    assertThat(s.readableFor(b)).isTrue();
+    assertThat(readSignals(s, b, 1)).containsExactly(Signals.SIGUSR1);
+    assertThat(s.readableFor(b)).isFalse();
+    TaskSignals.postProcess(proc, Signals.SIGUSR1, SigInfo.user(Signals.SIGUSR1, 1, 0));
+    assertThat(s.readableFor(thread)).as("a process-directed signal, for every thread").isTrue();
+    assertThat(s.readableFor(b)).isTrue();
+    s.mask(bits(Signals.SIGUSR2));
+    assertThat(s.readableFor(thread)).as("outside the new mask").isFalse();
+    // A thread that does not block it still sees it pending until it is delivered.
+    thread.signals().mask(0);
+    s.mask(bits(Signals.SIGUSR1));
+    assertThat(s.readableFor(thread)).isTrue();
+  }
+
+  /**
+   * Runs {@code t}'s side of a poll over {@code s} on a thread of its own (a blocker's buffers
+   * belong to the thread that opens them): the wait's outcome, or TIMEOUT after {@code millis}.
+   * {@code whileWaiting} runs on the test's thread once the poll is registered.
+   */
+  private Blocker.Wait pollWait(Task t, SignalFd s, long millis, Runnable whileWaiting) throws Exception {
+    java.util.concurrent.CountDownLatch registered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CompletableFuture<Blocker.Wait> result = new java.util.concurrent.CompletableFuture<>();
+    Thread waiter = Thread.ofPlatform().start(() -> {
+      t.blocker().open();
+      MemorySegment none = arena.allocate(8, 8);
+      // Wakes counted before (a tgkill to a thread that was not waiting) are read first.
+      t.blocker().awaitMany(none, 0, System.nanoTime(), false);
+      try (SignalFd.Polling _ = SignalFd.Polling.start(t, new SignalFd[] {s})) {
+        registered.countDown();
+        result.complete(t.blocker().awaitMany(none, 0, System.nanoTime() + millis * 1_000_000, true));
+      } catch (Throwable e) {
+        result.completeExceptionally(e);
+      }
+    });
+    registered.await();
+    whileWaiting.run();
+    Blocker.Wait w = result.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    waiter.join();
+    return w;
+  }
+
+  @Test
+  void aWaitingPollIsWokenBySignalsForItsThreadOrProcessOnly() throws Exception {
+    Task b = secondThread();
+    thread.signals().mask(bits(Signals.SIGUSR1, Signals.SIGUSR2));
+    b.signals().mask(bits(Signals.SIGUSR1, Signals.SIGUSR2));
+    SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
+    SigInfo tkill = new SigInfo(Signals.SIGUSR1, SigInfo.SI_TKILL, 1, 0, 0, 0);
+    assertThat(pollWait(thread, s, 300, () -> b.signals().post(Signals.SIGUSR1, tkill)))
+        .as("a signal for another thread leaves the poll waiting").isEqualTo(Blocker.Wait.TIMEOUT);
+    assertThat(pollWait(thread, s, 300, () -> TaskSignals.postProcess(proc, Signals.SIGUSR2,
+        SigInfo.user(Signals.SIGUSR2, 1, 0)))).as("a signal outside the mask").isEqualTo(Blocker.Wait.TIMEOUT);
+    assertThat(pollWait(thread, s, 20_000, () -> thread.signals().post(Signals.SIGUSR1, tkill)))
+        .as("a blocked signal sent to the polling thread").isEqualTo(Blocker.Wait.WOKEN);
+    assertThat(s.readableFor(thread)).isTrue();
+    assertThat(readSignals(s, thread, 1)).containsExactly(Signals.SIGUSR1);
+    assertThat(readSignals(s, b, 1)).containsExactly(Signals.SIGUSR1);
+    // A process-directed one wakes a poll in every thread, not only the one chosen to take it.
+    for (Task t : java.util.List.of(thread, b)) {
+      assertThat(pollWait(t, s, 20_000, () -> TaskSignals.postProcess(proc, Signals.SIGUSR1,
+          SigInfo.user(Signals.SIGUSR1, 1, 0)))).as("kill for %d", t.tid).isEqualTo(Blocker.Wait.WOKEN);
+      assertThat(readSignals(s, t, 1)).containsExactly(Signals.SIGUSR1);
+    }
+    // signalfd4 through the descriptor: its pollers evaluate the new mask.
+    TaskSignals.postProcess(proc, Signals.SIGUSR2, SigInfo.user(Signals.SIGUSR2, 1, 0));
+    assertThat(pollWait(b, s, 20_000, () -> s.mask(bits(Signals.SIGUSR2)))).isEqualTo(Blocker.Wait.WOKEN);
+    assertThat(s.readableFor(b)).isTrue();
+  }
+
+  @Test
+  void anEndedPollIsNotWokenAndItsThreadIsForgotten() throws Exception {
+    thread.signals().mask(bits(Signals.SIGUSR1));
+    SignalFd s = SignalFd.create(proc, bits(Signals.SIGUSR1), SignalFdInfo.SFD_NONBLOCK);
+    SignalFd.Polling p = SignalFd.Polling.start(thread, new SignalFd[] {s});
+    assertThat(thread.signals().pollsFor(Signals.SIGUSR1)).isTrue();
+    assertThat(thread.signals().pollsFor(Signals.SIGUSR2)).isFalse();
+    p.close();
+    assertThat(thread.signals().pollsFor(Signals.SIGUSR1)).isFalse();
+    // A poll that is not woken ends at its deadline.
+    assertThat(pollWait(thread, s, 200, () -> { })).isEqualTo(Blocker.Wait.TIMEOUT);
+  }
 }
