@@ -168,7 +168,20 @@ class ConcurrencyStressTest {
         String who = "runner" + r;
         runners.add(start(who, () -> {
           VextFrame x = new VextFrame();
-          for (int i = 0; i < OPS; i++) {
+          // Past OPS runs, on until one run entered the guest (the destroyers may keep the id
+          // destroyed at nearly every instant on a loaded host), re-creating the vmspace when
+          // it is gone, as the mappers do: the check below must not depend on the host's speed.
+          for (int i = 0; i < OPS || (ranGuest.get() == 0 && i < 20 * OPS); i++) {
+            if (i >= OPS) {
+              synchronized (generations) {
+                if (current == null) {
+                  call(who, "create", EnumSet.noneOf(Errno.class), () -> {
+                    createGeneration(vms);
+                    return null;
+                  });
+                }
+              }
+            }
             TrapFrame f = rnd.nextBoolean() ? at("one_syscall")
                 : at("spin_beat").rax(0).rcx(Heartbeat.ADDRESS);
             long startRip = f.rip();

@@ -148,4 +148,43 @@ class ExitStatisticsKvmTest {
       assertThat(inherited.exitStatistics()).isEqualTo(g.vms.exitStatistics());
     }
   }
+  @Test
+  void aWriteAfterTheOtherSideOfAForkLetGoWidensInPlaceWithoutARevocation() {
+    VmspaceId parent = g.space(1);
+    g.anon(parent, DATA, PAGES * 4096L, Prot.PROT_READ | Prot.PROT_WRITE);
+    TrapFrame first = at("touch_pages").rbx(DATA).rcx(PAGES);
+    assertThat(g.run(parent, first, new VextFrame())).isEqualTo(RunResult.SYSCALL);
+    assertThat(first.rdi()).as("fresh pages read zero").isZero();
+    int blocks = PAGES / Vmspace.FAULT_AROUND_PAGES;
+
+    // While the child shares the pages, the parent's first writes copy them: a guest-side
+    // revocation for each fault-around block.
+    VmspaceId child = VmspaceId.of(2);
+    g.vms.fork(parent, child);
+    ExitStatistics before = stats(parent);
+    TrapFrame shared = at("touch_pages").rbx(DATA).rcx(PAGES);
+    assertThat(g.run(parent, shared, new VextFrame())).isEqualTo(RunResult.SYSCALL);
+    assertThat(shared.rdi()).isEqualTo(PAGES);
+    ExitStatistics copying = stats(parent).minus(before);
+    assertThat(copying.demandFaults()).isEqualTo(blocks);
+    assertThat(copying.revocations()).as("copies change frames").isEqualTo(blocks);
+
+    // Once the child is gone (as after its exec), the pages are the parent's alone: its writes
+    // only widen its read-only entries, in place.
+    VmspaceId second = VmspaceId.of(3);
+    g.vms.fork(parent, second);
+    g.vms.destroy(second);
+    before = stats(parent);
+    TrapFrame alone = at("touch_pages").rbx(DATA).rcx(PAGES);
+    assertThat(g.run(parent, alone, new VextFrame())).isEqualTo(RunResult.SYSCALL);
+    assertThat(alone.rdi()).isEqualTo(PAGES);
+    ExitStatistics widening = stats(parent).minus(before);
+    assertThat(widening.demandFaults()).isEqualTo(blocks);
+    assertThat(widening.revocations()).as("nothing to revoke when rights only widen").isZero();
+
+    // The child still sees the bytes of the fork, and the parent its own.
+    TrapFrame inChild = at("touch_pages").rbx(DATA).rcx(PAGES);
+    assertThat(g.run(child, inChild, new VextFrame())).isEqualTo(RunResult.SYSCALL);
+    assertThat(inChild.rdi()).as("the child's copy: the bytes at its fork").isEqualTo(PAGES);
+  }
 }

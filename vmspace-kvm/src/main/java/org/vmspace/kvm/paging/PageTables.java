@@ -124,6 +124,28 @@ public final class PageTables {
   }
 
   /**
+   * Widens a present leaf in place with a host-side store, without a revocation: allowed only
+   * when {@code leaf} keeps the frame and adds rights ({@link Pte#widens}). A vCPU that still
+   * caches the old translation holds a narrower one: an access it did not allow faults, the
+   * fault path finds the access allowed now and re-enters the guest, and the fault itself drops
+   * the stale entry (Linux upgrades permissions without a TLB flush the same way, {@code
+   * flush_tlb_fix_spurious_fault}). With shadow paging KVM walks the guest's tables again on
+   * such a fault and picks the wider entry up. The accessed and dirty bits the CPU set are kept.
+   *
+   * @param entryGpa the leaf's entry, from a {@link #lookup} of these tables
+   * @return false, storing nothing, if the entry there now is not one that {@code leaf} widens:
+   *     the caller must revoke instead
+   */
+  public boolean widen(long entryGpa, long leaf) {
+    long current = memory.read(entryGpa);
+    if (!Pte.widens(current, leaf)) {
+      return false;
+    }
+    memory.write(entryGpa, leaf | (current & (Pte.A | Pte.D)));
+    return true;
+  }
+
+  /**
    * Rewrites every present leaf in {@code [start, end)} as {@code rewriter} says, into {@code
    * out}. Tables whose whole span lies inside the range and that end up empty are unlinked and
    * freed too.

@@ -35,6 +35,20 @@ public final class Pte {
   }
 
   /**
+   * Whether {@code to} only widens the present leaf {@code from}: the same frame, page size and
+   * caching, present, and no right of {@code from} (write, user, execute) missing. A vCPU that
+   * still caches {@code from} after it is replaced by {@code to} holds a narrower translation,
+   * which can cost a spurious fault and nothing else.
+   */
+  public static boolean widens(long from, long to) {
+    long same = ADDRESS_MASK | P | PS | PWT | PCD | G;
+    return isPresent(from)
+        && (from & same) == (to & same)
+        && (from & (RW | US) & ~to) == 0
+        && (to & NX & ~from) == 0;
+  }
+
+  /**
    * A present user leaf for a 4 KiB frame with a protection: readable always, writable with
    * {@code PROT_WRITE}, executable only with {@code PROT_EXEC} (NX otherwise). The accessed bit
    * (and the dirty bit for writable pages) is preset so the guest never has to set it.

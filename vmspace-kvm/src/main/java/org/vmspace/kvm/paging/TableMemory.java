@@ -2,6 +2,8 @@ package org.vmspace.kvm.paging;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import org.vmspace.kvm.memory.FrameAllocator;
+import org.vmspace.kvm.memory.GuestMemory;
 
 /**
  * Where page tables live: reads and host-side writes of 64-bit entries by guest-physical
@@ -30,6 +32,26 @@ public interface TableMemory {
    * @return its guest-physical address, or -1 if memory is exhausted
    */
   long allocateTable();
+
+  /** Tables in a context's guest memory, new ones in frames of {@code frames}. */
+  static TableMemory in(GuestMemory memory, FrameAllocator frames) {
+    return new TableMemory() {
+      @Override
+      public long read(long gpa) {
+        return memory.readLong(gpa);
+      }
+
+      @Override
+      public void write(long gpa, long value) {
+        memory.writeLong(gpa, value);
+      }
+
+      @Override
+      public long allocateTable() {
+        return frames.allocate();
+      }
+    };
+  }
 
   /**
    * The tables in {@code memory}, whose offsets are their physical addresses (a memory object

@@ -84,23 +84,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
       main.maintenanceVcpu().kvm().getXsave(initialFpu);
       this.fpu = new FpuStates(initialFpu);
       this.nextSlotGpa = roundUp(layout.physicalEnd(), 1L << 30);
-      this.tableMemory =
-          new TableMemory() {
-            @Override
-            public long read(long gpa) {
-              return memory.readLong(gpa);
-            }
-
-            @Override
-            public void write(long gpa, long value) {
-              memory.writeLong(gpa, value);
-            }
-
-            @Override
-            public long allocateTable() {
-              return frames.allocate();
-            }
-          };
+      this.tableMemory = TableMemory.in(memory, frames);
     } catch (RuntimeException e) {
       if (createdVm != null) {
         createdVm.close();

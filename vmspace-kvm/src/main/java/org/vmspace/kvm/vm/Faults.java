@@ -145,11 +145,15 @@ final class Faults {
     if (access == Access.WRITE && (t.leaf() & Pte.RW) == 0) {
       return copyOnWrite(e, va, t);
     }
-    // A right the mapping has but the entry lacks (after mprotect widened it): grant it.
+    // A right the mapping has but the entry lacks (after mprotect widened it): grant it, in
+    // place when that only adds rights.
     long frame = Pte.address(t.leaf());
-    Revocation r = new Revocation();
-    r.store(t.entryGpa(), leafFor(frame, e.prot, mustCopyOnWrite(e, frame)));
-    vm.revoke(r);
+    long granted = leafFor(frame, e.prot, mustCopyOnWrite(e, frame));
+    if (!vm.tables.widen(t.entryGpa(), granted)) {
+      Revocation r = new Revocation();
+      r.store(t.entryGpa(), granted);
+      vm.revoke(r);
+    }
     return Fault.RESOLVED;
   }
 
@@ -289,8 +293,12 @@ final class Faults {
     long old = Pte.address(t.leaf());
     long replacement;
     if (vm.space.soleReference(old)) {
-      // The only reference: keep the frame, just allow writes.
+      // The only reference (the other side of a fork has exec'd or exited): keep the frame and
+      // allow writes, in place, as the rights only widen; no revocation, no shootdown.
       replacement = leafFor(old, e.prot, false);
+      if (vm.tables.widen(t.entryGpa(), replacement)) {
+        return true;
+      }
     } else {
       long copy = vm.space.newFrame();
       if (copy < 0) {

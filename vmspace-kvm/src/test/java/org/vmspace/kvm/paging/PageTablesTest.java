@@ -52,6 +52,27 @@ class PageTablesTest {
   }
 
   @Test
+  void aPresentLeafIsWidenedInPlaceOnlyWhenItsRightsOnlyGrow() {
+    PageTables t = tables();
+    long va = 0x40_0000;
+    long readOnly = Pte.userLeaf(0x5000, Prot.READ);
+    t.install(va, readOnly);
+    long entry = t.lookup(va).entryGpa();
+    mem.write(entry, readOnly | Pte.A); // as the CPU leaves it
+    // Not widenings: another frame, fewer rights, no execute where there was, not present.
+    assertThat(t.widen(entry, Pte.userLeaf(0x6000, Prot.READ_WRITE))).isFalse();
+    assertThat(t.widen(entry, readOnly & ~Pte.US)).isFalse();
+    assertThat(t.widen(entry, (readOnly & ~Pte.NX) | Pte.RW)).isTrue();
+    assertThat(t.widen(entry, Pte.userLeaf(0x5000, Prot.READ_WRITE))).as("execute would be taken away").isFalse();
+    assertThat(t.lookup(va).permits(Access.WRITE)).isTrue();
+    assertThat(t.lookup(va).permits(Access.EXECUTE)).isTrue();
+    assertThat(t.lookup(va).physical(va)).isEqualTo(0x5000);
+    assertThat(mem.read(entry) & Pte.A).as("the accessed bit the CPU set is kept").isEqualTo(Pte.A);
+    assertThat(Pte.widens(0, Pte.userLeaf(0x5000, Prot.READ))).as("a missing leaf is installed, not widened").isFalse();
+    assertThat(Pte.widens(readOnly, readOnly | Pte.PS)).as("another page size").isFalse();
+  }
+
+  @Test
   void presentLeavesChangeOnlyThroughARevocation() {
     PageTables t = tables();
     t.install(0x1000, Pte.userLeaf(0x5000, Prot.READ));

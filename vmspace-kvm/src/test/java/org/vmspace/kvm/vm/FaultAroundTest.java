@@ -37,22 +37,7 @@ class FaultAroundTest {
     memory = GuestMemory.create("fault-around-test", memoryBytes);
     frames = new FrameAllocator(memory, SYSTEM, memoryBytes, limitBytes);
     refs = new FrameRefs(SYSTEM, memoryBytes);
-    TableMemory tables = new TableMemory() {
-      @Override
-      public long read(long gpa) {
-        return memory.readLong(gpa);
-      }
-
-      @Override
-      public void write(long gpa, long value) {
-        memory.writeLong(gpa, value);
-      }
-
-      @Override
-      public long allocateTable() {
-        return frames.allocate();
-      }
-    };
+    TableMemory tables = TableMemory.in(memory, frames);
     PhysicalSpace space = new PhysicalSpace() {
       @Override
       public GuestMemory memory() {
