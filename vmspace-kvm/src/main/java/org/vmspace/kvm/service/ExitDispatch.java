@@ -183,7 +183,7 @@ final class ExitDispatch {
     count(resolved ? ExitCounters.DEMAND_FAULT : vector == 14 ? ExitCounters.PAGE_FAULT : ExitCounters.TRAP,
         reason);
     if (resolved && pendingStop == null) {
-      FrameRegisters.resume(v);
+      FrameRegisters.resume(v, f);
       v.atCpl0(false);
       return null;
     }
