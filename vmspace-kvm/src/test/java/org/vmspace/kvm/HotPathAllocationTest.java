@@ -14,12 +14,19 @@ import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
 
 /**
- * A guest system call's round trip through {@code VmspaceService.run} allocates nothing on the
- * calling thread once the path is warm (issue 17, "the hot path"): measured with the thread's
+ * A guest system call's round trip through {@code VmspaceService.run} allocates nothing of the
+ * service's own on the calling thread (issue 17, "the hot path"): measured with the thread's
  * allocated-bytes counter around 10,000 round trips of {@code syscall_loop}. Allocation is a
  * count, not a timing, so it is the same natively and emulated. Before issue 17's fix a round
  * trip allocated 176 bytes (emulated, 2026-12-07): a capturing lambda, an exit dispatcher per
- * run, the registry lookup's lambda.
+ * run, the registry lookup's lambda and the JDK's 40 below; after it, 40.
+ *
+ * <p>Those 40 bytes are the JDK's, not ours: a downcall with {@code captureCallState} (how
+ * {@code KVM_RUN}'s errno is read safely) slices the capture segment at every call ({@code
+ * SharedUtils.checkCaptureSegment}), one 40-byte segment in interpreted and C1 code, which C2
+ * scalar-replaces (on the host, {@code Libc.ioctlRaw}: 40 bytes a call with {@code -Xint} or
+ * {@code -XX:TieredStopAtLevel=1}, 0 once C2 has compiled it). Emulated, 10,000 round trips take
+ * about 2 s, before C2 compiles the path, so the budget allows them and nothing more.
  */
 @Tag("kvm")
 class HotPathAllocationTest {
@@ -31,11 +38,11 @@ class HotPathAllocationTest {
   private static final int WARM_UP = 200;
   private static final int ROUND_TRIPS = 10_000;
   /**
-   * The average a round trip may allocate. The path allocates nothing; the budget leaves room
-   * for a rare allocation outside it (a JIT deoptimisation's reallocation, a class initialised
-   * late), never for one per call: the smallest object is 16 bytes.
+   * The average a round trip may allocate: the JDK's capture slice (40 bytes, until C2 compiles
+   * the path) and less than the smallest object (16 bytes) more, so that any object of ours made
+   * per call fails the test.
    */
-  private static final long BYTES_PER_ROUND_TRIP = 8;
+  private static final long BYTES_PER_ROUND_TRIP = 48;
 
   private final GuestFixture g = new GuestFixture();
 
@@ -45,7 +52,7 @@ class HotPathAllocationTest {
   }
 
   @Test
-  void syscallRoundTripsAllocateNothing() {
+  void syscallRoundTripsAllocateNothingOfTheirOwn() {
     VmspaceId id = g.space(1);
     TrapFrame f = at("syscall_loop").rax(0);
     VextFrame x = new VextFrame();
