@@ -52,6 +52,19 @@ public final class RbTree<N extends RbNode<N>> implements Iterable<N> {
     int visit(N node);
   }
 
+  /**
+   * Compares a {@code long} key with a node, as a probe of {@link #find(ToIntFunction)} compares
+   * its captured key: for lookups on a hot path, where a capturing lambda would be one allocation
+   * per lookup. A negative result means the key is left of the node.
+   *
+   * @param <N> the element type
+   */
+  @FunctionalInterface
+  public interface KeyProbe<N> {
+    /** The order of {@code key} relative to {@code node}'s key. */
+    int compare(long key, N node);
+  }
+
   /** The longest path a racy reader follows before giving up: deeper than any valid tree. */
   private static final int MAX_RACY_STEPS = 2 * 64 + 8;
 
@@ -173,6 +186,25 @@ public final class RbTree<N extends RbNode<N>> implements Iterable<N> {
     N cur = root;
     for (int steps = 0; cur != null && steps < MAX_RACY_STEPS; steps++) {
       int cmp = probe.applyAsInt(cur);
+      if (cmp < 0) {
+        cur = cur.left;
+      } else if (cmp > 0) {
+        cur = cur.right;
+      } else {
+        return cur;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@link #findRacy(ToIntFunction)} with the key passed, not captured: allocates nothing with a
+   * probe that captures nothing. The same guarantees under concurrent change.
+   */
+  public N findRacy(long key, KeyProbe<? super N> probe) {
+    N cur = root;
+    for (int steps = 0; cur != null && steps < MAX_RACY_STEPS; steps++) {
+      int cmp = probe.compare(key, cur);
       if (cmp < 0) {
         cur = cur.left;
       } else if (cmp > 0) {

@@ -45,6 +45,7 @@ public final class IdRegistry<T> {
 
   private final RbTree<Entry<T>> tree =
       new RbTree<>((a, b) -> Long.compareUnsigned(a.id, b.id));
+  private static final RbTree.KeyProbe<Entry<?>> BY_ID = (id, n) -> Long.compareUnsigned(id, n.id);
   private final StampedLock lock = new StampedLock();
   private final Consumer<? super T> releaser;
   private final AtomicInteger contextRefs = new AtomicInteger(1);
@@ -88,7 +89,9 @@ public final class IdRegistry<T> {
    */
   public Entry<T> acquire(long id) {
     long stamp = lock.tryOptimisticRead();
-    Entry<T> e = tree.findRacy(n -> Long.compareUnsigned(id, n.id));
+    // Every guest system call looks its vmspace up here: the probe captures nothing, so the
+    // common case allocates nothing (issue 17).
+    Entry<T> e = tree.findRacy(id, BY_ID);
     // A node found by a racy read always has the id sought; if it is not DELETED at the CAS, it
     // was live then, so the reference is good without validating the stamp.
     if (e != null && e.tryAcquire()) {

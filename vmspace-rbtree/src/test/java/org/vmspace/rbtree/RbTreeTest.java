@@ -73,6 +73,18 @@ class RbTreeTest {
   }
 
   @Test
+  void findRacyWithAKeyProbeFindsWhatFindFinds() {
+    fill(5, 1, 9, 3, 7, 2, 8);
+    RbTree.KeyProbe<LongNode> byKey = (key, n) -> Long.compare(key, n.key);
+    for (long k = 0; k <= 10; k++) {
+      long key = k;
+      assertThat(tree.findRacy(key, byKey)).as("key %d", key).isSameAs(tree.find(n -> Long.compare(key, n.key)));
+    }
+    assertThat(tree.findRacy(7, byKey).key).isEqualTo(7);
+    assertThat(tree.findRacy(4, byKey)).isNull();
+  }
+
+  @Test
   void nfindAndPfindBracketAKey() {
     fill(10, 20, 30);
     assertThat(tree.nfind(n -> Long.compare(15, n.key)).key).isEqualTo(20);

@@ -38,6 +38,11 @@ public final class SignalDelivery {
   private VextFrame vext = new VextFrame();
   /** The vector state of the code each running signal handler interrupted, innermost first. */
   private final ArrayDeque<VextFrame> interrupted = new ArrayDeque<>();
+  /**
+   * The siginfo of the signal being delivered: one array for the thread's life, since {@link
+   * #deliverSignals} runs before every entry into the guest (issue 17, no allocation there).
+   */
+  private final SigInfo[] taken = new SigInfo[1];
   /** sigaltstack: base, size and flags (SS_DISABLE when there is none). */
   private long altSp;
   private long altSize;
@@ -89,7 +94,15 @@ public final class SignalDelivery {
    * @return false if the thread must stop (the process is exiting)
    */
   boolean deliverSignals() {
-    SigInfo[] info = new SigInfo[1];
+    SigInfo[] info = taken;
+    try {
+      return deliverTaking(info);
+    } finally {
+      info[0] = null; // no delivered siginfo kept reachable
+    }
+  }
+
+  private boolean deliverTaking(SigInfo[] info) {
     while (true) {
       if (task.exiting()) {
         return false;

@@ -12,7 +12,9 @@ import org.vmspace.vkernel.proc.ThreadGroup;
 
 /**
  * One system call being handled: the calling thread, its process and kernel, and the arguments
- * ({@code rdi rsi rdx r10 r8 r9}, in the frame's {@code rdi rsi rdx rcx r8 r9}).
+ * ({@code rdi rsi rdx r10 r8 r9}, in the frame's {@code rdi rsi rdx rcx r8 r9}). A thread's
+ * calls share one instance (see {@link Syscalls}), since nothing in it is the call's own but the
+ * arguments, which live in the frame.
  */
 public final class Call {
   /** The largest buffer one copy moves between the guest and the host. */
@@ -24,16 +26,19 @@ public final class Call {
   final ThreadGroup process;
   final Kernel kernel;
   final TrapFrame frame;
-  final long nr;
   /** Arguments in place of the frame's, or null. */
   private final long[] args;
 
-  Call(Task thread, long nr) {
+  /**
+   * The calls of {@code thread}: everything here is the thread's for its whole life (the
+   * arguments are read from its frame when asked for), so one instance serves every system call
+   * it makes, and a handler may keep it (in a wake-up callback, say) beyond its call.
+   */
+  Call(Task thread) {
     this.thread = thread;
     this.process = thread.process();
     this.kernel = thread.kernel();
     this.frame = thread.frame;
-    this.nr = nr;
     this.args = null;
   }
 
@@ -42,7 +47,6 @@ public final class Call {
     this.process = base.process;
     this.kernel = base.kernel;
     this.frame = base.frame;
-    this.nr = base.nr;
     this.args = args;
   }
 

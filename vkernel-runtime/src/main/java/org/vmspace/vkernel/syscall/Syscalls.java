@@ -41,6 +41,14 @@ public final class Syscalls implements SyscallTable {
   record Entry(int nr, String name, String args, boolean hexResult, Handler handler) {}
 
   private static final int SIZE = 512;
+  /**
+   * The {@link Call} of the task each carrier thread runs now. A system call is dispatched on its
+   * task's own thread ({@link SyscallTable#dispatch}), so this is made once per task a carrier
+   * runs, not once per call (issue 17: the guest-thread loop allocates nothing per call). It
+   * keeps the carrier's last task reachable until the carrier runs another or ends (carriers end
+   * when idle, and with their kernel).
+   */
+  private static final ThreadLocal<Call> CALLS = new ThreadLocal<>();
   private final Entry[] table = new Entry[SIZE];
   private final Kernel kernel;
 
@@ -90,6 +98,16 @@ public final class Syscalls implements SyscallTable {
     return out;
   }
 
+  /** {@code t}'s call, made at its first system call on this thread. */
+  private static Call callOf(Task t) {
+    Call c = CALLS.get();
+    if (c == null || c.thread != t) {
+      c = new Call(t);
+      CALLS.set(c);
+    }
+    return c;
+  }
+
   @Override
   public void dispatch(Task t) {
     TrapFrame f = t.frame;
@@ -100,7 +118,7 @@ public final class Syscalls implements SyscallTable {
     long start = 0;
     int pid = t.tid(); // strace -f names the thread
     if (trace != null) {
-      text = ArgFormat.format(e, nr, new Call(t, nr));
+      text = ArgFormat.format(e, nr, callOf(t));
       start = System.nanoTime();
     }
     long result;
@@ -109,7 +127,7 @@ public final class Syscalls implements SyscallTable {
       result = -LinuxErrno.ENOSYS;
     } else {
       try {
-        result = e.handler().call(new Call(t, nr));
+        result = e.handler().call(callOf(t));
       } catch (SyscallError err) {
         int errno = err.errno();
         if (errno == LinuxErrno.ERESTARTSYS || errno == SignalDelivery.ERESTARTNOHAND) {

@@ -1,7 +1,8 @@
 package org.vmspace.kvm.service;
 
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Keeps a context's descriptors and memory alive while any call uses them: every call that
@@ -13,12 +14,22 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@code fallocate} (EBADF, or worse, a hole punched in whatever file reused the descriptor
  * number) and a VM descriptor under an ioctl.
  *
- * <p>Calls share the gate (a read lock, reentrant); closing takes it exclusively. A call that
- * arrives after closing began gets {@link IllegalStateException}, the documented result of using
- * a closed service.
+ * <p>Calls share the gate (reentrant: a thread may enter again inside its own call); closing
+ * refuses new ones. A call that arrives after closing began gets {@link IllegalStateException},
+ * the documented result of using a closed service.
+ *
+ * <p>Every guest system call enters the gate, so entering allocates nothing (issue 17, the hot
+ * path): a count of the threads inside and each thread's own depth. (A read lock of a {@code
+ * ReentrantReadWriteLock} allocated its per-thread hold counter again at each call of every
+ * reader but the first, as soon as two threads ran guests at once.) The count and the closing
+ * flag are a Dekker pair: a caller increments, then reads the flag; closing sets the flag, then
+ * reads the count; so either the caller sees the flag and backs out, or closing sees the caller.
  */
 final class CallGate {
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  /** Threads inside a call (a thread in nested calls counts once). */
+  private final AtomicInteger inside = new AtomicInteger();
+  /** This thread's depth of nested calls; made once per thread, never per call. */
+  private final ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
   private volatile boolean closing;
 
   /**
@@ -34,9 +45,12 @@ final class CallGate {
 
   /** Enters a call unless the context is closed or closing; {@code true} if it entered. */
   boolean tryEnter() {
-    lock.readLock().lock();
+    int[] d = depth.get();
+    if (d[0]++ == 0) {
+      inside.incrementAndGet();
+    }
     if (closing) {
-      lock.readLock().unlock();
+      leave(d);
       return false;
     }
     return true;
@@ -44,7 +58,16 @@ final class CallGate {
 
   /** Leaves a call entered by {@link #enter()} or a successful {@link #tryEnter()}. */
   void leave() {
-    lock.readLock().unlock();
+    leave(depth.get());
+  }
+
+  private void leave(int[] d) {
+    if (d[0] <= 0) {
+      throw new IllegalStateException("leaving a call gate not entered");
+    }
+    if (--d[0] == 0) {
+      inside.decrementAndGet();
+    }
   }
 
   /** Whether closing has begun. */
@@ -62,26 +85,30 @@ final class CallGate {
    */
   boolean closeAndDrain(Runnable nudge, long limitNanos) {
     closing = true;
-    if (lock.getReadHoldCount() > 0) {
+    if (depth.get()[0] > 0) {
       return false;
     }
-    long deadline = System.nanoTime() + limitNanos;
+    long start = System.nanoTime();
+    long nudgeEvery = TimeUnit.MILLISECONDS.toNanos(10);
+    long lastNudge = start - nudgeEvery;
     boolean interrupted = false;
     try {
       while (true) {
-        nudge.run();
-        try {
-          if (lock.writeLock().tryLock(10, TimeUnit.MILLISECONDS)) {
-            // Held for good: every later tryEnter waits here no more, it sees closing.
-            lock.writeLock().unlock();
-            return true;
-          }
-        } catch (InterruptedException e) {
-          interrupted = true;
+        long now = System.nanoTime();
+        if (now - lastNudge >= nudgeEvery) {
+          nudge.run();
+          lastNudge = now;
         }
-        if (System.nanoTime() - deadline > 0) {
+        if (inside.get() == 0) {
+          // For good: a call arriving from now on sees closing and backs out.
+          return true;
+        }
+        if (now - start > limitNanos) {
           return false;
         }
+        // Polls; an interrupt must not turn the wait into a spin, and is kept for the caller.
+        interrupted |= Thread.interrupted();
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
       }
     } finally {
       if (interrupted) {

@@ -18,7 +18,9 @@ import org.vmspace.kvm.vm.Vmspace;
  * Classifies each return of {@code KVM_RUN} in one {@code ctl(RUN)} and acts on it: a system
  * call or an exception from the stubs becomes the caller's frame, a demand fault is resolved and
  * the guest resumed, a stop (interrupt or timeout) is reported at CPL3, anything else the guest
- * did is reported as a trap. One instance per run; it holds that run's state between exits.
+ * did is reported as a trap. One instance per thread that runs, reused run after run (the hot
+ * path allocates nothing, issue 17): {@link #begin} binds it to a run, {@link #end} lets go of
+ * that run's vCPU, vmspace and frames; between the two it holds the run's state between exits.
  *
  * <p>Guarantees: every exit is counted exactly once (and recorded as a JFR event when those are
  * on); a method that returns {@code null} means "enter the guest again", any other value is the
@@ -31,26 +33,30 @@ final class ExitDispatch {
   private static final int MAX_REPEATED_FAULTS = 8;
 
   private final ExecutionFlavour flavour;
-  private final Vcpu v;
-  private final KvmRun run;
-  private final Domain domain;
-  private final Vmspace vs;
-  private final TrapFrame f;
-  private final VextFrame x;
-  private final RunnerState runner;
-  private final ExitCounters counters;
+  // The run's: set by begin, cleared by end.
+  private Vcpu v;
+  private KvmRun run;
+  private Domain domain;
+  private Vmspace vs;
+  private TrapFrame f;
+  private VextFrame x;
+  private RunnerState runner;
+  private ExitCounters counters;
 
   /** A stop that came while the guest was inside an exception stub: reported after its exit. */
   private RunResult pendingStop;
-  private long lastFaultVa = -1;
+  private long lastFaultVa;
   private int repeats;
   /** The exit being handled: its JFR event (null while those are off) and time in guest mode. */
   private ExitEvent event;
   private long guestNanos;
 
-  ExitDispatch(
-      ExecutionFlavour flavour, Vcpu v, Domain domain, Vmspace vs, TrapFrame f, VextFrame x, RunnerState runner) {
+  ExitDispatch(ExecutionFlavour flavour) {
     this.flavour = flavour;
+  }
+
+  /** Binds this dispatcher to a run, with a fresh run's state (nothing pending, no fault seen). */
+  void begin(Vcpu v, Domain domain, Vmspace vs, TrapFrame f, VextFrame x, RunnerState runner) {
     this.v = v;
     this.run = v.kvmRun();
     this.domain = domain;
@@ -59,6 +65,28 @@ final class ExitDispatch {
     this.x = x;
     this.runner = runner;
     this.counters = vs.counters();
+    this.pendingStop = null;
+    this.lastFaultVa = -1;
+    this.repeats = 0;
+    this.event = null;
+    this.guestNanos = 0;
+  }
+
+  /**
+   * Ends the run: forgets its vCPU, vmspace and frames, so that an idle thread's dispatcher keeps
+   * no destroyed vmspace or closed vCPU reachable.
+   */
+  void end() {
+    v = null;
+    run = null;
+    domain = null;
+    vs = null;
+    f = null;
+    x = null;
+    runner = null;
+    counters = null;
+    pendingStop = null;
+    event = null;
   }
 
   /** The guest left guest mode after {@code nanos}; {@code event} is the exit's JFR event or null. */
@@ -155,7 +183,7 @@ final class ExitDispatch {
     count(resolved ? ExitCounters.DEMAND_FAULT : vector == 14 ? ExitCounters.PAGE_FAULT : ExitCounters.TRAP,
         reason);
     if (resolved && pendingStop == null) {
-      FrameRegisters.resume(v);
+      FrameRegisters.resume(v, f);
       v.atCpl0(false);
       return null;
     }

@@ -7,6 +7,7 @@ import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VextFrame;
 import org.vmspace.kvm.guest.GuestLayout;
 import org.vmspace.kvm.ioctl.Kvm;
+import org.vmspace.kvm.ioctl.KvmRegs;
 import org.vmspace.kvm.ioctl.KvmRun;
 import org.vmspace.kvm.ioctl.KvmSregs;
 import org.vmspace.kvm.vcpu.Vcpu;
@@ -20,8 +21,11 @@ import org.vmspace.kvm.vm.Vmspace;
  * <p>Guarantees: no register ioctl is ever made (everything goes through the sync registers
  * and their dirty bits); the guest always gets the user code and stack selectors, whatever the
  * frame said; a frame written back names only CPL3 state (an exception taken at CPL0 is an
- * error, not a frame). Stateless: all scratch state is the vCPU's own {@code frame} and
- * {@code regs} arrays, so it is safe for any thread that holds the vCPU.
+ * error, not a frame). Each register is copied once each way, straight between the caller's
+ * frame and {@code kvm_run} (issue 17: it went through two scratch arrays, three copies each
+ * way); the layouts differ in order, so it is one move per register, never a bulk copy. A field
+ * a capture does not name (xflags, flags, and trapno, err, addr for a user stop) keeps the
+ * caller's value. Stateless: safe for any thread that holds the vCPU.
  */
 final class FrameRegisters {
   /** CR3's page-level write-through bit: toggled to make KVM flush a vCPU's TLB at entry. */
@@ -29,62 +33,63 @@ final class FrameRegisters {
   /** RFLAGS.RF, the resume flag. */
   private static final long RFLAGS_RF = 0x10000L;
 
-  // Trap frame field indices (DragonFly's order) and kvm_regs indices (KVM's order).
-  private static final int F_RDI = 0;
-  private static final int F_RSI = 1;
-  private static final int F_RDX = 2;
-  private static final int F_RCX = 3;
-  private static final int F_R8 = 4;
-  private static final int F_R9 = 5;
-  private static final int F_RAX = 6;
-  private static final int F_RBX = 7;
-  private static final int F_RBP = 8;
-  private static final int F_R10 = 9;
-  private static final int F_R11 = 10;
-  private static final int F_R12 = 11;
-  private static final int F_R13 = 12;
-  private static final int F_R14 = 13;
-  private static final int F_R15 = 14;
-  private static final int F_TRAPNO = 16;
-  private static final int F_ADDR = 17;
-  private static final int F_ERR = 19;
-  private static final int F_RIP = 20;
-  private static final int F_CS = 21;
-  private static final int F_RFLAGS = 22;
-  private static final int F_RSP = 23;
-  private static final int F_SS = 24;
-  private static final int R_RAX = 0;
-  private static final int R_RBX = 1;
-  private static final int R_RCX = 2;
-  private static final int R_RDX = 3;
-  private static final int R_RSI = 4;
-  private static final int R_RDI = 5;
-  private static final int R_RSP = 6;
-  private static final int R_RBP = 7;
-  private static final int R_R8 = 8;
-  private static final int R_R9 = 9;
-  private static final int R_R10 = 10;
-  private static final int R_R11 = 11;
-  private static final int R_R12 = 12;
-  private static final int R_R13 = 13;
-  private static final int R_R14 = 14;
-  private static final int R_R15 = 15;
-  private static final int R_RIP = 16;
-  private static final int R_RFLAGS = 17;
+  // The trap frame's field offsets (DragonFly's order) and the sync registers' offsets in
+  // kvm_run (KVM's order).
+  private static final long F_RDI = TrapFrame.Field.RDI.offset();
+  private static final long F_RSI = TrapFrame.Field.RSI.offset();
+  private static final long F_RDX = TrapFrame.Field.RDX.offset();
+  private static final long F_RCX = TrapFrame.Field.RCX.offset();
+  private static final long F_R8 = TrapFrame.Field.R8.offset();
+  private static final long F_R9 = TrapFrame.Field.R9.offset();
+  private static final long F_RAX = TrapFrame.Field.RAX.offset();
+  private static final long F_RBX = TrapFrame.Field.RBX.offset();
+  private static final long F_RBP = TrapFrame.Field.RBP.offset();
+  private static final long F_R10 = TrapFrame.Field.R10.offset();
+  private static final long F_R11 = TrapFrame.Field.R11.offset();
+  private static final long F_R12 = TrapFrame.Field.R12.offset();
+  private static final long F_R13 = TrapFrame.Field.R13.offset();
+  private static final long F_R14 = TrapFrame.Field.R14.offset();
+  private static final long F_R15 = TrapFrame.Field.R15.offset();
+  private static final long F_TRAPNO = TrapFrame.Field.TRAPNO.offset();
+  private static final long F_ADDR = TrapFrame.Field.ADDR.offset();
+  private static final long F_ERR = TrapFrame.Field.ERR.offset();
+  private static final long F_RIP = TrapFrame.Field.RIP.offset();
+  private static final long F_CS = TrapFrame.Field.CS.offset();
+  private static final long F_RFLAGS = TrapFrame.Field.RFLAGS.offset();
+  private static final long F_RSP = TrapFrame.Field.RSP.offset();
+  private static final long F_SS = TrapFrame.Field.SS.offset();
+  private static final long R_RAX = KvmRun.SYNC_REGS + KvmRegs.RAX;
+  private static final long R_RBX = KvmRun.SYNC_REGS + KvmRegs.RBX;
+  private static final long R_RCX = KvmRun.SYNC_REGS + KvmRegs.RCX;
+  private static final long R_RDX = KvmRun.SYNC_REGS + KvmRegs.RDX;
+  private static final long R_RSI = KvmRun.SYNC_REGS + KvmRegs.RSI;
+  private static final long R_RDI = KvmRun.SYNC_REGS + KvmRegs.RDI;
+  private static final long R_RSP = KvmRun.SYNC_REGS + KvmRegs.RSP;
+  private static final long R_RBP = KvmRun.SYNC_REGS + KvmRegs.RBP;
+  private static final long R_R8 = KvmRun.SYNC_REGS + KvmRegs.R8;
+  private static final long R_R9 = KvmRun.SYNC_REGS + KvmRegs.R9;
+  private static final long R_R10 = KvmRun.SYNC_REGS + KvmRegs.R10;
+  private static final long R_R11 = KvmRun.SYNC_REGS + KvmRegs.R11;
+  private static final long R_R12 = KvmRun.SYNC_REGS + KvmRegs.R12;
+  private static final long R_R13 = KvmRun.SYNC_REGS + KvmRegs.R13;
+  private static final long R_R14 = KvmRun.SYNC_REGS + KvmRegs.R14;
+  private static final long R_R15 = KvmRun.SYNC_REGS + KvmRegs.R15;
+  private static final long R_RIP = KvmRun.SYNC_REGS + KvmRegs.RIP;
+  private static final long R_RFLAGS = KvmRun.SYNC_REGS + KvmRegs.RFLAGS;
+  /**
+   * A frame may be a view of any memory (TrapFrame.wrap): no alignment assumed. Its byte order is
+   * little-endian, the host's (x86-64 only), as kvm_run's.
+   */
   private static final ValueLayout.OfLong FRAME_LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+  /** kvm_run is a page of its own, mapped page-aligned. */
+  private static final ValueLayout.OfLong RUN_LONG = ValueLayout.JAVA_LONG;
 
   private FrameRegisters() {}
 
   // ---------------------------------------------------------------- frames into the vCPU
 
-  /**
-   * Writes the frame into the sync registers and whatever segment state differs. Registers move
-   * in bulk through the vCPU's scratch arrays: one checked copy each way instead of one checked
-   * access per register.
-   */
+  /** Writes the frame into the sync registers and whatever segment state differs. */
   static void load(Vcpu v, Vmspace vs, long cr3, TrapFrame f, VextFrame x) {
-    long[] fr = v.frame;
-    long[] r = v.regs;
     if (v.stubOutRip != -1 && Math.abs(f.rip() - v.stubOutRip) <= 2) {
       // A frame aimed at the stub's own out (a hostile one: the stubs are supervisor-only)
       // would have KVM skip that out as the completion of the last exit and start the guest
@@ -92,27 +97,27 @@ final class FrameRegisters {
       // registers written below replace whatever that left.
       ImmediateExit.consumeStubExit(v);
     }
-    MemorySegment.copy(f.segment(), FRAME_LONG, 0, fr, 0, fr.length);
-    r[R_RAX] = fr[F_RAX];
-    r[R_RBX] = fr[F_RBX];
-    r[R_RCX] = fr[F_RCX];
-    r[R_RDX] = fr[F_RDX];
-    r[R_RSI] = fr[F_RSI];
-    r[R_RDI] = fr[F_RDI];
-    r[R_RSP] = fr[F_RSP];
-    r[R_RBP] = fr[F_RBP];
-    r[R_R8] = fr[F_R8];
-    r[R_R9] = fr[F_R9];
-    r[R_R10] = fr[F_R10];
-    r[R_R11] = fr[F_R11];
-    r[R_R12] = fr[F_R12];
-    r[R_R13] = fr[F_R13];
-    r[R_R14] = fr[F_R14];
-    r[R_R15] = fr[F_R15];
-    r[R_RIP] = fr[F_RIP];
-    r[R_RFLAGS] = fr[F_RFLAGS];
+    MemorySegment fs = f.segment();
+    MemorySegment rs = v.kvmRun().segment();
+    toRun(fs, F_RAX, rs, R_RAX);
+    toRun(fs, F_RBX, rs, R_RBX);
+    toRun(fs, F_RCX, rs, R_RCX);
+    toRun(fs, F_RDX, rs, R_RDX);
+    toRun(fs, F_RSI, rs, R_RSI);
+    toRun(fs, F_RDI, rs, R_RDI);
+    toRun(fs, F_RSP, rs, R_RSP);
+    toRun(fs, F_RBP, rs, R_RBP);
+    toRun(fs, F_R8, rs, R_R8);
+    toRun(fs, F_R9, rs, R_R9);
+    toRun(fs, F_R10, rs, R_R10);
+    toRun(fs, F_R11, rs, R_R11);
+    toRun(fs, F_R12, rs, R_R12);
+    toRun(fs, F_R13, rs, R_R13);
+    toRun(fs, F_R14, rs, R_R14);
+    toRun(fs, F_R15, rs, R_R15);
+    toRun(fs, F_RIP, rs, R_RIP);
+    toRun(fs, F_RFLAGS, rs, R_RFLAGS);
     KvmRun run = v.kvmRun();
-    run.writeRegs(r);
     long dirty = Kvm.KVM_SYNC_X86_REGS;
     // A flipped write-through bit (a TLB flush, see RunLoop.enterUser) leaves the root the same.
     if (v.loadedSpace() != vs || ((run.sreg(KvmSregs.CR3) ^ cr3) & ~CR3_PWT) != 0) {
@@ -144,15 +149,18 @@ final class FrameRegisters {
     KvmSregs.setSegment(s, b, KvmSregs.SS, 0, 0xFFFFFFFF, GuestLayout.USER_DS, 3, 3, true, false, true, true);
   }
 
-  /** Re-enters user mode at the faulting instruction with the state the frame holds. */
-  static void resume(Vcpu v) {
-    long[] r = v.regs;
-    long[] fr = v.frame;
-    r[R_RIP] = fr[F_RIP];
-    r[R_RSP] = fr[F_RSP];
-    r[R_RFLAGS] = fr[F_RFLAGS];
+  /**
+   * Re-enters user mode at the faulting instruction with the state the frame holds: its rip, rsp
+   * and rflags, which {@link #captureException} just wrote; the other registers are still the
+   * guest's in the sync area, as KVM left them at the exit.
+   */
+  static void resume(Vcpu v, TrapFrame f) {
+    MemorySegment fs = f.segment();
     KvmRun run = v.kvmRun();
-    run.writeRegs(r);
+    MemorySegment rs = run.segment();
+    toRun(fs, F_RIP, rs, R_RIP);
+    toRun(fs, F_RSP, rs, R_RSP);
+    toRun(fs, F_RFLAGS, rs, R_RFLAGS);
     toUserSegments(run);
     run.dirtyRegs(Kvm.KVM_SYNC_X86_REGS | Kvm.KVM_SYNC_X86_SREGS);
   }
@@ -164,34 +172,35 @@ final class FrameRegisters {
 
   // ---------------------------------------------------------------- exits into frames
 
-  /** Reads the sync registers and copies the general ones into the frame image {@code fr}. */
-  private static long[] readGprs(Vcpu v) {
-    long[] r = v.regs;
-    long[] fr = v.frame;
-    v.kvmRun().readRegs(r);
-    fr[F_RAX] = r[R_RAX];
-    fr[F_RBX] = r[R_RBX];
-    fr[F_RCX] = r[R_RCX];
-    fr[F_RDX] = r[R_RDX];
-    fr[F_RSI] = r[R_RSI];
-    fr[F_RDI] = r[R_RDI];
-    fr[F_RBP] = r[R_RBP];
-    fr[F_R8] = r[R_R8];
-    fr[F_R9] = r[R_R9];
-    fr[F_R10] = r[R_R10];
-    fr[F_R11] = r[R_R11];
-    fr[F_R12] = r[R_R12];
-    fr[F_R13] = r[R_R13];
-    fr[F_R14] = r[R_R14];
-    fr[F_R15] = r[R_R15];
-    fr[F_CS] = GuestLayout.USER_CS;
-    fr[F_SS] = GuestLayout.USER_DS;
-    return r;
+  private static void toRun(MemorySegment frame, long from, MemorySegment run, long to) {
+    run.set(RUN_LONG, to, frame.get(FRAME_LONG, from));
   }
 
-  /** Writes the frame image into the caller's frame (xflags and flags as they came in). */
-  private static void store(Vcpu v, TrapFrame f) {
-    MemorySegment.copy(v.frame, 0, f.segment(), FRAME_LONG, 0, v.frame.length);
+  private static void toFrame(MemorySegment run, long from, MemorySegment frame, long to) {
+    frame.set(FRAME_LONG, to, run.get(RUN_LONG, from));
+  }
+
+  /**
+   * Copies the general registers but rcx (whose slot depends on the exit) and rsp from the sync
+   * area into the frame, with the user selectors.
+   */
+  private static void captureGprs(MemorySegment rs, MemorySegment fs) {
+    toFrame(rs, R_RAX, fs, F_RAX);
+    toFrame(rs, R_RBX, fs, F_RBX);
+    toFrame(rs, R_RDX, fs, F_RDX);
+    toFrame(rs, R_RSI, fs, F_RSI);
+    toFrame(rs, R_RDI, fs, F_RDI);
+    toFrame(rs, R_RBP, fs, F_RBP);
+    toFrame(rs, R_R8, fs, F_R8);
+    toFrame(rs, R_R9, fs, F_R9);
+    toFrame(rs, R_R10, fs, F_R10);
+    toFrame(rs, R_R11, fs, F_R11);
+    toFrame(rs, R_R12, fs, F_R12);
+    toFrame(rs, R_R13, fs, F_R13);
+    toFrame(rs, R_R14, fs, F_R14);
+    toFrame(rs, R_R15, fs, F_R15);
+    fs.set(FRAME_LONG, F_CS, GuestLayout.USER_CS);
+    fs.set(FRAME_LONG, F_SS, GuestLayout.USER_DS);
   }
 
   private static void captureBases(KvmRun run, VextFrame x) {
@@ -202,28 +211,31 @@ final class FrameRegisters {
 
   /** The guest is at CPL3: its registers are the vCPU's. */
   static void captureUser(Vcpu v, TrapFrame f, VextFrame x) {
-    long[] r = readGprs(v);
-    long[] fr = v.frame;
-    fr[F_RSP] = r[R_RSP];
-    fr[F_RIP] = r[R_RIP];
-    fr[F_RFLAGS] = r[R_RFLAGS];
-    store(v, f);
-    captureBases(v.kvmRun(), x);
+    KvmRun run = v.kvmRun();
+    MemorySegment rs = run.segment();
+    MemorySegment fs = f.segment();
+    captureGprs(rs, fs);
+    toFrame(rs, R_RCX, fs, F_RCX);
+    toFrame(rs, R_RSP, fs, F_RSP);
+    toFrame(rs, R_RIP, fs, F_RIP);
+    toFrame(rs, R_RFLAGS, fs, F_RFLAGS);
+    captureBases(run, x);
   }
 
   /** DragonFly's syscall frame: tf_rcx holds r10, rip and rflags come from rcx and r11. */
   static void captureSyscall(Vcpu v, TrapFrame f, VextFrame x) {
-    long[] r = readGprs(v);
-    long[] fr = v.frame;
-    fr[F_RCX] = r[R_R10];
-    fr[F_RIP] = r[R_RCX];
-    fr[F_RFLAGS] = r[R_R11];
-    fr[F_RSP] = r[R_RSP];
-    fr[F_TRAPNO] = Trap.T_FAST_SYSCALL;
-    fr[F_ERR] = Trap.SYSCALL_INSN_LENGTH;
-    fr[F_ADDR] = 0;
-    store(v, f);
-    captureBases(v.kvmRun(), x);
+    KvmRun run = v.kvmRun();
+    MemorySegment rs = run.segment();
+    MemorySegment fs = f.segment();
+    captureGprs(rs, fs);
+    toFrame(rs, R_R10, fs, F_RCX);
+    toFrame(rs, R_RCX, fs, F_RIP);
+    toFrame(rs, R_R11, fs, F_RFLAGS);
+    toFrame(rs, R_RSP, fs, F_RSP);
+    fs.set(FRAME_LONG, F_TRAPNO, Trap.T_FAST_SYSCALL);
+    fs.set(FRAME_LONG, F_ERR, Trap.SYSCALL_INSN_LENGTH);
+    fs.set(FRAME_LONG, F_ADDR, 0);
+    captureBases(run, x);
   }
 
   /**
@@ -231,9 +243,9 @@ final class FrameRegisters {
    * read from the domain's system-area memory ({@code guest}, offset = va - KERNEL_BASE).
    */
   static void captureException(Vcpu v, MemorySegment guest, int vector, TrapFrame f, VextFrame x) {
-    long[] r = readGprs(v);
-    long[] fr = v.frame;
-    long sp = r[R_RSP] - GuestLayout.KERNEL_BASE;
+    KvmRun run = v.kvmRun();
+    MemorySegment rs = run.segment();
+    long sp = rs.get(RUN_LONG, R_RSP) - GuestLayout.KERNEL_BASE;
     long err = 0;
     if (Trap.vectorHasErrorCode(vector)) {
       err = guest.get(ValueLayout.JAVA_LONG, sp);
@@ -245,19 +257,21 @@ final class FrameRegisters {
           "exception " + vector + " taken at CPL0 at rip 0x"
               + Long.toHexString(guest.get(ValueLayout.JAVA_LONG, sp)));
     }
-    fr[F_RIP] = guest.get(ValueLayout.JAVA_LONG, sp);
+    MemorySegment fs = f.segment();
+    captureGprs(rs, fs);
+    toFrame(rs, R_RCX, fs, F_RCX);
+    fs.set(FRAME_LONG, F_RIP, guest.get(ValueLayout.JAVA_LONG, sp));
     // The CPU sets RF in the RFLAGS it pushes for a fault, so that the retried instruction does
     // not hit an instruction breakpoint again, and a trap's instruction has completed, which
     // clears RF. Who delivered the exception varies (the CPU, KVM injecting one it intercepted,
     // an emulator) and so does RF in practice; the frame states what the architecture does.
     long rflags = guest.get(ValueLayout.JAVA_LONG, sp + 16);
-    fr[F_RFLAGS] = isFaultClass(vector) ? rflags | RFLAGS_RF : rflags & ~RFLAGS_RF;
-    fr[F_RSP] = guest.get(ValueLayout.JAVA_LONG, sp + 24);
-    fr[F_TRAPNO] = Trap.forVector(vector);
-    fr[F_ERR] = err;
-    fr[F_ADDR] = vector == 14 ? v.kvmRun().sreg(KvmSregs.CR2) : 0;
-    store(v, f);
-    captureBases(v.kvmRun(), x);
+    fs.set(FRAME_LONG, F_RFLAGS, isFaultClass(vector) ? rflags | RFLAGS_RF : rflags & ~RFLAGS_RF);
+    fs.set(FRAME_LONG, F_RSP, guest.get(ValueLayout.JAVA_LONG, sp + 24));
+    fs.set(FRAME_LONG, F_TRAPNO, Trap.forVector(vector));
+    fs.set(FRAME_LONG, F_ERR, err);
+    fs.set(FRAME_LONG, F_ADDR, vector == 14 ? run.sreg(KvmSregs.CR2) : 0);
+    captureBases(run, x);
   }
 
   /**

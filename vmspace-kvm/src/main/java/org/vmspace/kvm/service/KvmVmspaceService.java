@@ -122,28 +122,52 @@ final class KvmVmspaceService implements VmspaceService {
     return ctl("vmspace_ctl", id, VMSPACE_CTL_RUN, frame, vframe, timeout);
   }
 
+  /**
+   * The ladder of {@link #withVmspace} written out: this is every guest system call's path, and
+   * a capturing lambda there would be one allocation per call (issue 17, the hot path).
+   */
   private RunResult ctl(
       String call, VmspaceId id, int cmd, TrapFrame frame, VextFrame vframe, Duration timeout) {
-    return withVmspace(call, id, vs -> {
-      if (cmd != VMSPACE_CTL_RUN) {
-        throw new VmFailure(Errno.EOPNOTSUPP, "command " + cmd + " is not VMSPACE_CTL_RUN");
-      }
-      if (frame == null || vframe == null) {
-        throw new VmFailure(Errno.EFAULT, frame == null ? "frame is null" : "vframe is null");
-      }
-      if (!canRun) {
-        throw new VmFailure(Errno.EOPNOTSUPP, "no execution backend on this machine: " + info.summary());
-      }
-      if (timeout != null && timeout.isNegative()) {
-        throw new VmFailure(Errno.EINVAL, "negative timeout");
+    checkOpen();
+    ctx.gate.enter();
+    try {
+      Entry<Vmspace> entry = ctx.registry.acquire(value(id));
+      if (entry == null) {
+        throw error(Errno.ENOENT, call, id, "no such vmspace");
       }
       try {
-        return loop.run(vs, frame, vframe, timeout);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new VmFailure(Errno.EINTR, "interrupted while waiting for a vCPU");
+        return ctlAcquired(entry.value(), cmd, frame, vframe, timeout);
+      } catch (VmFailure f) {
+        throw error(f.errno(), call, id, f.getMessage());
+      } catch (LinuxException | IllegalStateException e) {
+        throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
+      } finally {
+        entry.release();
       }
-    });
+    } finally {
+      ctx.gate.leave();
+    }
+  }
+
+  private RunResult ctlAcquired(Vmspace vs, int cmd, TrapFrame frame, VextFrame vframe, Duration timeout) {
+    if (cmd != VMSPACE_CTL_RUN) {
+      throw new VmFailure(Errno.EOPNOTSUPP, "command " + cmd + " is not VMSPACE_CTL_RUN");
+    }
+    if (frame == null || vframe == null) {
+      throw new VmFailure(Errno.EFAULT, frame == null ? "frame is null" : "vframe is null");
+    }
+    if (!canRun) {
+      throw new VmFailure(Errno.EOPNOTSUPP, "no execution backend on this machine: " + info.summary());
+    }
+    if (timeout != null && timeout.isNegative()) {
+      throw new VmFailure(Errno.EINVAL, "negative timeout");
+    }
+    try {
+      return loop.run(vs, frame, vframe, timeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new VmFailure(Errno.EINTR, "interrupted while waiting for a vCPU");
+    }
   }
 
   @Override

@@ -56,11 +56,18 @@ final class RunLoop {
   private final KvmContext ctx;
   private final ExecutionFlavour flavour;
   private final boolean shootdowns;
+  /**
+   * Each running thread's exit dispatcher, made at its first run and reused: a run is one guest
+   * system call's round trip, which allocates nothing (issue 17, the hot path).
+   */
+  private final ThreadLocal<ExitDispatch> dispatchers;
 
   RunLoop(KvmContext ctx) {
     this.ctx = ctx;
     this.flavour = ctx.flavour;
     this.shootdowns = flavour.needsTlbShootdown();
+    ExecutionFlavour fl = flavour;
+    this.dispatchers = ThreadLocal.withInitial(() -> new ExitDispatch(fl));
   }
 
   RunResult run(Vmspace vs, TrapFrame f, VextFrame x, Duration timeout) throws InterruptedException {
@@ -138,7 +145,17 @@ final class RunLoop {
 
   private RunResult loop(
       Vcpu v, Domain domain, Vmspace vs, TrapFrame f, VextFrame x, RunnerState runner, long deadline) {
-    ExitDispatch exits = new ExitDispatch(flavour, v, domain, vs, f, x, runner);
+    ExitDispatch exits = dispatchers.get();
+    exits.begin(v, domain, vs, f, x, runner);
+    try {
+      return exitLoop(exits, v, domain, vs, runner, deadline);
+    } finally {
+      exits.end();
+    }
+  }
+
+  private RunResult exitLoop(
+      ExitDispatch exits, Vcpu v, Domain domain, Vmspace vs, RunnerState runner, long deadline) {
     boolean retriedFault = false;
     while (true) {
       // Off by default: one read of the event type's enabled flag per exit, nothing allocated.

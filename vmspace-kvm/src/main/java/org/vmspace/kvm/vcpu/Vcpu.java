@@ -44,11 +44,6 @@ public final class Vcpu implements AutoCloseable {
   private final MemorySegment timerSpec;
   private final MemorySegment xsaveScratch;
 
-  /** Scratch for the run loop: the sync registers, in KvmRegs order. */
-  public final long[] regs = new long[KvmRun.REGS_COUNT];
-  /** Scratch for the run loop: a trap frame's 25 fields, in DragonFly's order. */
-  public final long[] frame = new long[25];
-
   /** The pool that hands this vCPU out, or null for a maintenance vCPU. */
   VcpuPool pool;
 

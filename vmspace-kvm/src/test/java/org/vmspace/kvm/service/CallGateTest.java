@@ -3,6 +3,7 @@ package org.vmspace.kvm.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.management.ManagementFactory;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -92,5 +93,48 @@ class CallGateTest {
       gate.leave();
     }
     assertThat(gate.tryEnter()).isFalse();
+  }
+
+  /**
+   * Every guest system call enters the gate (issue 17): entering and leaving allocate nothing,
+   * also for a thread that enters while another is inside (a read lock's per-thread hold counter
+   * was made anew at each such call).
+   */
+  @Test
+  void enteringAllocatesNothingWhileAnotherThreadIsInside() throws Exception {
+    CallGate gate = new CallGate();
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Thread other = Thread.ofPlatform().start(() -> {
+      gate.enter();
+      entered.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        gate.leave();
+      }
+    });
+    entered.await();
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    threads.setThreadAllocatedMemoryEnabled(true);
+    int calls = 100_000;
+    long allocated = 0;
+    for (int round = 0; round < 2; round++) { // the first round warms up
+      long before = threads.getCurrentThreadAllocatedBytes();
+      for (int i = 0; i < calls; i++) {
+        gate.enter();
+        gate.enter();
+        gate.leave();
+        gate.leave();
+      }
+      allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    }
+    release.countDown();
+    other.join();
+    assertThat(allocated).as("bytes allocated by %d calls", calls).isLessThan(calls);
+    assertThat(gate.closeAndDrain(() -> { }, SECOND)).isTrue();
   }
 }
