@@ -148,7 +148,10 @@ class ExitStatisticsKvmTest {
       assertThat(inherited.exitStatistics()).isEqualTo(g.vms.exitStatistics());
     }
   }
+  // Also under shadow paging: a widening no revocation announces is where a stale translation
+  // would show (a write that faults for ever, or reaches the old frame).
   @Test
+  @Tag("shadow-paging")
   void aWriteAfterTheOtherSideOfAForkLetGoWidensInPlaceWithoutARevocation() {
     VmspaceId parent = g.space(1);
     g.anon(parent, DATA, PAGES * 4096L, Prot.PROT_READ | Prot.PROT_WRITE);
