@@ -436,37 +436,48 @@ public final class AddressSpace {
     });
   }
 
-  /** madvise(2): the advice the vmspace understands is passed on, the rest accepted. */
+  /** Linux's {@code MADV_HUGEPAGE} and {@code MADV_NOHUGEPAGE}. */
+  static final int LINUX_MADV_HUGEPAGE = 14;
+  static final int LINUX_MADV_NOHUGEPAGE = 15;
+
+  /**
+   * madvise(2): the advice the vmspace understands is passed on (DONTNEED and FREE drop pages,
+   * WILLNEED populates, HUGEPAGE and NOHUGEPAGE size the service's fault-around blocks), the
+   * rest is accepted. As on Linux, advice over a range with unmapped holes applies to the
+   * mapped parts and then fails with ENOMEM.
+   */
   public synchronized void madvise(long addr, long len, int advice) {
-    if ((addr & (PAGE - 1)) != 0) {
+    if ((addr & (PAGE - 1)) != 0 || advice < 0 || advice > 200) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    long end = addr + roundUp(len);
-    if (end < addr) {
+    long rounded = roundUp(len);
+    long end = addr + rounded;
+    if (Long.compareUnsigned(rounded, len) < 0 || Long.compareUnsigned(end, addr) < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (end == addr) {
+      return;
     }
     int behav = switch (advice) {
       case 0, 1, 2, 3 -> advice; // NORMAL RANDOM SEQUENTIAL WILLNEED are the same numbers
       case 4 -> Madvise.MADV_DONTNEED;
       case 8 -> Madvise.MADV_FREE;
+      case LINUX_MADV_HUGEPAGE -> Madvise.MADV_HUGEPAGE;
+      case LINUX_MADV_NOHUGEPAGE -> Madvise.MADV_NOHUGEPAGE;
       default -> -1;
     };
-    if (advice < 0 || advice > 200) {
-      throw new SyscallError(LinuxErrno.EINVAL);
+    if (behav >= 0) {
+      for (Region r : overlapping(addr, end)) {
+        long from = Math.max(r.start(), addr);
+        long to = Math.min(r.end(), end);
+        call(() -> {
+          vms.mcontrol(id, from, to - from, behav, 0);
+          return 0L;
+        });
+      }
     }
-    if (behav < 0 || end == addr) {
-      return;
-    }
-    if (behav == Madvise.MADV_DONTNEED && !covered(addr, end)) {
+    if (!covered(addr, end)) {
       throw new SyscallError(LinuxErrno.ENOMEM);
-    }
-    for (Region r : overlapping(addr, end)) {
-      long from = Math.max(r.start(), addr);
-      long to = Math.min(r.end(), end);
-      call(() -> {
-        vms.mcontrol(id, from, to - from, behav, 0);
-        return 0L;
-      });
     }
   }
 

@@ -6,6 +6,7 @@ import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_MAX_PAGES;
 import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_PAGES;
 
 import java.lang.foreign.MemorySegment;
+import org.vmspace.api.Madvise;
 import org.vmspace.api.Prot;
 import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.PageWalker;
@@ -235,13 +236,15 @@ final class Faults {
    * downwards), up to {@link Vmspace#FAULT_AROUND_MAX_PAGES}: Linux's fault-around is a fixed
    * 64 KiB, but there a fault costs a microsecond, and here it is an exit of tens of
    * microseconds. Growth beyond the base block never takes more than an eighth of the free
-   * frames, so speculation cannot starve the faults that follow.
+   * frames, so speculation cannot starve the faults that follow. {@code MADV_HUGEPAGE} on the
+   * entry starts at the largest block; {@code MADV_NOHUGEPAGE} keeps the base block.
    */
   void faultAround(VmEntry e, long va) {
     int pages = FAULT_AROUND_PAGES;
     boolean sequential = e.aroundPages != 0 && (va == e.aroundEnd || va + PAGE == e.aroundStart);
-    if (sequential) {
-      pages = Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
+    boolean huge = e.hugeAdvice == Madvise.MADV_HUGEPAGE;
+    if (e.hugeAdvice != Madvise.MADV_NOHUGEPAGE && (sequential || huge)) {
+      pages = huge ? FAULT_AROUND_MAX_PAGES : Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
       if (e.object == null) {
         long spare = (vm.space.frames().frameLimit() - vm.space.frames().framesInUse()) / 8;
         while (pages > FAULT_AROUND_PAGES && pages > spare) {
