@@ -13,6 +13,7 @@ import javax.management.JMException;
 import javax.management.ObjectName;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -48,13 +49,7 @@ class ResourceCycleTest {
       assertThat(threads()).as("threads").isLessThanOrEqualTo(threads + 2);
       // Guest memory is one memfd per context, sized at open: vmspaces must not grow it.
       assertThat(memfdBytes()).as("memfd bytes").isEqualTo(memfd);
-      if (rssKb() - rss >= RSS_BOUND_KIB) {
-      String h = (String) ManagementFactory.getPlatformMBeanServer().invoke(
-          new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
-          new Object[] {new String[0]}, new String[] {String[].class.getName()});
-      System.out.println(h.lines().limit(25).collect(java.util.stream.Collectors.joining("\n")));
-    }
-    assertThat(rssKb() - rss).as("RSS growth in KiB").isLessThan(RSS_BOUND_KIB);
+      assertRssGrowthBounded(rss);
       System.out.printf("vmspace cycles: 10000 in %d ms; fds %d -> %d, threads %d -> %d, memfd %d -> %d bytes, RSS %d -> %d KiB%n",
           (System.nanoTime() - start) / 1_000_000, fds, openFds(), threads, threads(), memfd, memfdBytes(), rss, rssKb());
     }
@@ -109,13 +104,7 @@ class ResourceCycleTest {
       System.out.println("  native memory tracking, committed KiB before -> after (changes over 256 KiB): "
           + nmtChanges(nmtBefore, nativeMemoryCommitted()));
     }
-    if (rssKb() - rss >= RSS_BOUND_KIB) {
-      String h = (String) ManagementFactory.getPlatformMBeanServer().invoke(
-          new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
-          new Object[] {new String[0]}, new String[] {String[].class.getName()});
-      System.out.println(h.lines().limit(25).collect(java.util.stream.Collectors.joining("\n")));
-    }
-    assertThat(rssKb() - rss).as("RSS growth in KiB").isLessThan(RSS_BOUND_KIB);
+    assertRssGrowthBounded(rss);
     // A closed context must be garbage: a thread that ran its guests once kept all of it
     // (about 290 KiB of Java heap each) through a per-context ThreadLocal (Runners, fixed).
     assertThat(usedHeapKb() - heapBefore).as("Java heap in use after a collection, growth in KiB")
@@ -126,6 +115,18 @@ class ResourceCycleTest {
     System.gc();
     Runtime rt = Runtime.getRuntime();
     return (rt.totalMemory() - rt.freeMemory()) >> 10;
+  }
+
+  /** Fails if RSS grew past the bound, after printing what the Java heap holds most of. */
+  private static void assertRssGrowthBounded(long rssBefore) throws Exception {
+    long growth = rssKb() - rssBefore;
+    if (growth >= RSS_BOUND_KIB) {
+      String histogram = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+          new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+          new Object[] {new String[0]}, new String[] {String[].class.getName()});
+      System.out.println(histogram.lines().limit(25).collect(Collectors.joining("\n")));
+    }
+    assertThat(growth).as("RSS growth in KiB").isLessThan(RSS_BOUND_KIB);
   }
 
   private static void oneService() {
