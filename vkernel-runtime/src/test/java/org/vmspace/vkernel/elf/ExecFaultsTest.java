@@ -22,10 +22,13 @@ import org.vmspace.vkernel.testing.Kvm;
 /**
  * A re-exec of a cached image takes no demand fault (issue 17): its text and read-only data are
  * mapped present from the file cache at exec, its data segment is copied whole by exec's own
- * write of the last file page's tail, its bss and the first 64 KiB of each brk growth are mapped
- * at once, and so is the vDSO. Before those changes the second {@code busybox true} took 9 demand
- * faults (emulated, 2026-12-07, counted with {@code -Dvmspace.faultLog}: 4 copy-on-write writes
- * of data pages, 1 bss and 3 brk first writes, 1 vDSO read); any of them coming back fails here.
+ * write of the last file page's tail (a copy-on-write write in a private file mapping of at most
+ * one fault-around block owns the block's other pages too), its bss and the first 64 KiB of each
+ * brk growth are mapped at once, and so is the vDSO. Without those changes the second {@code
+ * busybox true} took 8 demand faults (4 copy-on-write writes of data pages, 1 first write of the
+ * bss, 2 of brk growths, 1 read of the vDSO: {@code -Dvmspace.faultLog}); with each one taken
+ * out alone, 5 (the vDSO and the data segment), 1 (the bss) and 2 (brk), so any of them coming
+ * back fails here.
  */
 @Tag("kvm")
 class ExecFaultsTest {
