@@ -554,6 +554,32 @@ public final class AddressSpace {
 
   // ---------------------------------------------------------------- brk
 
+  /**
+   * How much of a fresh heap growth, or of an image's bss at exec, is mapped at once: one
+   * fault-around block (64 KiB), what the first touch would have mapped anyway.
+   */
+  public static final long PREFAULT_BYTES = 16 * PAGE;
+
+  /**
+   * Maps the pages of {@code [addr, addr + len)} now, as the first touch would (MADV_WILLNEED to
+   * the vmspace: zero pages for anonymous memory, the file's pages read-only for private file
+   * mappings), for memory the program is known to touch at once: every demand fault is an exit.
+   * Best effort: without memory the rest is left to demand faults.
+   */
+  public synchronized void prefault(long addr, long len) {
+    if (len <= 0) {
+      return;
+    }
+    try {
+      call(() -> {
+        vms.mcontrol(id, addr, len, Madvise.MADV_WILLNEED, 0);
+        return 0L;
+      });
+    } catch (SyscallError e) {
+      // Only an optimisation: the pages are demand-faulted instead.
+    }
+  }
+
   /** Sets the start of the heap (just after the loaded image). */
   public synchronized void initBrk(long start) {
     brkStart = start;
@@ -581,6 +607,9 @@ public final class AddressSpace {
           record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null, FileId.NONE));
           return at;
         });
+        // malloc writes the start of what brk gave it at once (its chunk headers; static glibc
+        // its TLS block first): mapped now, that takes no demand fault, an exit each.
+        prefault(oldTop, Math.min(grow, PREFAULT_BYTES));
       } catch (SyscallError e) {
         // Over a limit, or the pages above the break are taken: brk reports the old break.
         return brkEnd;
