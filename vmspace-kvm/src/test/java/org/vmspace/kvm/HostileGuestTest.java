@@ -278,7 +278,13 @@ class HostileGuestTest {
     prefixed = b.slot(bytes(0x48, 0xCD, 0x80));
     b.check(c, "rex.w int $0x80", frame(prefixed), Expect.gp(intGpErr(0x80), prefixed));
     prefixed = b.slot(bytes(0xF0, 0xCD, 0x80));
-    b.check(c, "lock int $0x80", frame(prefixed), Expect.ud(prefixed));
+    if (emulated) {
+      // Host deviation tcg-lock-int-is-int: QEMU 7.2's translator ignores LOCK on INT and
+      // delivers the int (#GP(0x80*16+2), tcg-int-gp-error-code) where the CPU raises #UD.
+      b.check(c, "lock int $0x80 [tcg-lock-int-is-int]", frame(prefixed), Expect.gp(intGpErr(0x80), prefixed));
+    } else {
+      b.check(c, "lock int $0x80", frame(prefixed), Expect.ud(prefixed));
+    }
     b.healthy(c);
 
     String o = "one-byte interrupts";
