@@ -14,11 +14,14 @@ import static org.vmspace.kvm.testing.HostileBench.frame;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeSet;
+import java.util.function.LongFunction;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -52,7 +55,14 @@ import org.vmspace.kvm.testing.HostileBench.Expect;
  * tables, which are not mapped at all.
  *
  * <p>Where QEMU's TCG (the emulated SVM machine) differs from the hardware, the difference is
- * pinned for the emulated hosts only ({@link #emulated}), never loosened for both.
+ * pinned for the emulated hosts only ({@link #emulated}), never loosened for both. The same for
+ * the PVM-style {@code /dev/kvm} ({@link #pvm}, the service's "pvm" flavour), whose traps differ
+ * from the architecture's in ways the service cannot repair: each difference is a named host
+ * deviation ({@code pvm-...}, docs/reliability.md) asserted exactly as PVM does it, so that a
+ * change in PVM fails the test too. What every flavour must show is asserted on every flavour:
+ * each case's exact result (so no exit is taken for a system call or exception it is not), the
+ * frame's user CS and SS (CPL3), the system area unchanged, and the hostile vmspace and its
+ * bystander healthy after each category.
  *
  * <p>Sampling: ports with {@code in/out %dx} and offsets of the stub pages are a seeded sample
  * plus every special value by default; {@code -Dvmspace.hostileGuest.full=true} tries every
@@ -69,6 +79,14 @@ class HostileGuestTest {
   private static final String WHERE = System.getProperty("vmspace.kvm.where", "native");
   /** Whether this JVM runs guest code in the emulated SVM machine (QEMU TCG). */
   private static final boolean emulated = WHERE.startsWith("emulated");
+  /**
+   * Whether this JVM runs guest code natively on a PVM-style {@code /dev/kvm} (the kvm_pvm module
+   * loaded), which the service runs with its "pvm" flavour; decided here independently of the
+   * service's own probe, which {@link #theFlavourIsTheOneThisHostPromises} checks against it.
+   */
+  private static final boolean pvm = !emulated && Files.isDirectory(Path.of("/sys/module/kvm_pvm"));
+  /** RFLAGS.NT. */
+  private static final long NT = 0x4000;
 
   private HostileBench b;
   private String vendor;
@@ -179,6 +197,7 @@ class HostileGuestTest {
     at = b.slot(bytes(0x0F, 0x35));
     b.check(s, "sysexit (" + vendor + ") [kvm-emulates-sysexit-on-ud]", frame(at), Expect.gp(0, at));
     // int $0x80: the IDT has 32 gates (limit 511), so vector 0x80 is past it: #GP(0x80*8+2).
+    // On PVM the host reports it as #UD; the service reports the #GP (pvm-int-n-is-ud).
     at = b.slot(bytes(0xCD, 0x80));
     b.check(s, "int $0x80" + (emulated ? " [tcg-int-gp-error-code]" : ""), frame(at), Expect.gp(intGpErr(0x80), at));
     b.healthy(s);
@@ -215,6 +234,19 @@ class HostileGuestTest {
         e = Expect.trap(Trap.T_BPTFLT, at + 2); // DPL-3 gate: #BP, a trap
       } else if (n == 4) {
         e = Expect.trap(Trap.T_OFLOW, at + 2); // DPL-3 gate: #OF, a trap
+      } else if (pvm && (n == 23 || n == 25)) {
+        // Host deviation pvm-int-23-25-gp0-after: PVM reports int $23 and int $25 as #GP(0)
+        // with RIP after the instruction (the CPU: #GP(n*8+2) at it, as every other n here).
+        e = Expect.gp(0, at + 2);
+      } else if (pvm && n == 26) {
+        // Host deviation pvm-int-26-is-cpuid: PVM executes int $26 as CPUID (leaf EAX; here
+        // 0x7777, past the vendor's last leaf: zeros) and goes on, into the ud2 after it.
+        TrapFrame f = frame(at);
+        if (b.check(c, "int $26 [pvm-int-26-is-cpuid]", f, Expect.ud(at + 2))
+            && (f.rax() | f.rbx() | f.rcx() | f.rdx()) != 0) {
+          b.fail(c, "int $26 [pvm-int-26-is-cpuid]: not CPUID leaf 0x7777's zeros: " + f);
+        }
+        continue;
       } else if (n == 0 && emulated) {
         // Host deviation emulated-int0-gp-rip: in the emulated SVM machine the #GP of int $0
         // (and only of vector 0) came back once with RIP after the instruction, as a trap
@@ -238,6 +270,20 @@ class HostileGuestTest {
         e = Expect.gp(intGpErr(n), at);
       }
       b.check(c, "int $" + n, frame(at), e);
+    }
+    // Prefixes the CPU ignores on int (operand size, REX) do not change the fault; LOCK makes it
+    // #UD (SDM 2.1.1; LOCK on INT is not allowed). On PVM this checks the service's decoding.
+    long prefixed = b.slot(bytes(0x66, 0xCD, 0x80));
+    b.check(c, "data16 int $0x80", frame(prefixed), Expect.gp(intGpErr(0x80), prefixed));
+    prefixed = b.slot(bytes(0x48, 0xCD, 0x80));
+    b.check(c, "rex.w int $0x80", frame(prefixed), Expect.gp(intGpErr(0x80), prefixed));
+    prefixed = b.slot(bytes(0xF0, 0xCD, 0x80));
+    if (emulated) {
+      // Host deviation tcg-lock-int-is-int: QEMU 7.2's translator ignores LOCK on INT and
+      // delivers the int (#GP(0x80*16+2), tcg-int-gp-error-code) where the CPU raises #UD.
+      b.check(c, "lock int $0x80 [tcg-lock-int-is-int]", frame(prefixed), Expect.gp(intGpErr(0x80), prefixed));
+    } else {
+      b.check(c, "lock int $0x80", frame(prefixed), Expect.ud(prefixed));
     }
     b.healthy(c);
 
@@ -330,10 +376,29 @@ class HostileGuestTest {
       boolean special = p < 0x20 || p == 0xFFFF || p == 0x8000 || p == 0x7FFF || p == 0xCF8;
       int forms = special ? dx.length : 2;
       for (int form = 0; form < forms; form++) {
+        // Host deviation pvm-string-io-first-iteration: PVM lets CPL3 at port 0x10 (the
+        // trampoline's exit, which the TSS allows), so a byte-sized string form there exits to
+        // the service, which reports the #GP; by then the first iteration has happened: OUTSB
+        // and REP OUTSB have advanced RSI by one and REP OUTSB decremented RCX; INSB stores one
+        // byte and REP INSB RCX bytes (4 here) at RDI, the zeros the service completes the IN
+        // with (their registers stay). The CPU checks the I/O bitmap first: nothing moves.
+        boolean partly = pvm && p == GuestLayout.PORT_SYSCALL && form >= 6;
+        boolean outs = form == 7 || form == 9;
+        long rsi = partly && outs ? DATA + 1 : DATA;
+        long rcx = partly && form == 9 ? 3 : 4;
+        long stored = partly && !outs ? sentinel & (form == 6 ? ~0xFFL : ~0xFFFF_FFFFL) : sentinel;
+        String name = dxNames[form] + " port 0x" + Integer.toHexString(p) + (partly ? " [pvm-string-io-first-iteration]" : "");
         TrapFrame f = frame(at[form]).rdx(p).rdi(DATA).rsi(DATA).rcx(4);
-        if (b.check(c, dxNames[form] + " port 0x" + Integer.toHexString(p), f, Expect.gp(0, at[form]))
-            && (f.rax() != RAX_MARK || f.rdi() != DATA || f.rsi() != DATA || f.rcx() != 4)) {
-          b.fail(c, dxNames[form] + " port " + p + " changed registers: " + f);
+        if (b.check(c, name, f, Expect.gp(0, at[form]))
+            && (f.rax() != RAX_MARK || f.rdi() != DATA || f.rsi() != rsi || f.rcx() != rcx)) {
+          b.fail(c, name + " changed registers: " + f);
+        }
+        if (b.g.peek(b.id, DATA) != stored) {
+          b.fail(c, name + " left 0x" + Long.toHexString(b.g.peek(b.id, DATA)) + " in the data page, expected 0x"
+              + Long.toHexString(stored));
+        }
+        if (stored != sentinel) {
+          b.g.poke(b.id, DATA, sentinel);
         }
       }
     }
@@ -349,11 +414,18 @@ class HostileGuestTest {
    * {@code DATA+0x100}, which must raise {@code #GP(err)} at the iretq with nothing popped.
    */
   private void iretGp(String c, String name, long rip, long cs, long rflags, long rsp, long ss, long err) {
-    long frameAt = DATA + 0x100;
+    iret(c, name, rip, cs, rflags, rsp, ss, iretq -> Expect.gp(err, iretq).rsp(IRET_FRAME));
+  }
+
+  /** Where {@link #iret} puts the five-quad frame. */
+  private static final long IRET_FRAME = DATA + 0x100;
+
+  /** The same frame, expected to end as {@code expect} says given the iretq's address. */
+  private void iret(String c, String name, long rip, long cs, long rflags, long rsp, long ss, LongFunction<Expect> expect) {
     MemorySegment img = MemorySegment.ofArray(new long[] {rip, cs, rflags, rsp, ss});
-    b.g.vms.pwrite(b.id, img, 40, 0, frameAt);
+    b.g.vms.pwrite(b.id, img, 40, 0, IRET_FRAME);
     long at = b.slot(bytes(0x48, 0x89, 0xDC, 0x48, 0xCF));
-    b.check(c, name, frame(at).rbx(frameAt), Expect.gp(err, at + 3).rsp(frameAt));
+    b.check(c, name, frame(at).rbx(IRET_FRAME), expect.apply(at + 3));
   }
 
   @Test
@@ -365,24 +437,40 @@ class HostileGuestTest {
     // #GP(selector & ~3) at the iretq, nothing popped.
     iretGp(c, "cs 0x10 (kernel code)", junk, 0x10, 0x202, STACK_TOP, 0x18, 0x10);
     iretGp(c, "cs 0x13 (kernel code, RPL 3)", junk, 0x13, 0x202, STACK_TOP, 0x2b, 0x10);
-    iretGp(c, "cs 0x2b (data)", junk, 0x2b, 0x202, STACK_TOP, 0x2b, 0x28);
-    iretGp(c, "cs 0x23 (empty GDT slot)", junk, 0x23, 0x202, STACK_TOP, 0x2b, 0x20);
+    if (pvm) {
+      // Host deviation pvm-iret-skips-type-checks: PVM's iretq checks a selector's RPL, DPL,
+      // limit and present bit but not its type: a data CS (or, below, a code SS) returns to
+      // the frame's RIP in user mode (the frame's CS 0x33, SS 0x2b), which faults there; an
+      // empty slot (type 0, not present) is #NP(selector) where the CPU's type check is #GP.
+      long fetch = Trap.PF_USER | Trap.PF_INSTR;
+      iret(c, "cs 0x2b (data) [pvm-iret-skips-type-checks]", junk, 0x2b, 0x202, STACK_TOP, 0x2b,
+          iretq -> Expect.fault(Trap.T_PAGEFLT, fetch, junk, junk));
+      iret(c, "cs 0x23 (empty GDT slot) [pvm-iret-skips-type-checks]", junk, 0x23, 0x202, STACK_TOP, 0x2b,
+          iretq -> Expect.fault(Trap.T_SEGNPFLT, 0x20, 0, iretq).rsp(IRET_FRAME));
+    } else {
+      iretGp(c, "cs 0x2b (data)", junk, 0x2b, 0x202, STACK_TOP, 0x2b, 0x28);
+      iretGp(c, "cs 0x23 (empty GDT slot)", junk, 0x23, 0x202, STACK_TOP, 0x2b, 0x20);
+    }
     iretGp(c, "cs 0x43 (the TSS)", junk, 0x43, 0x202, STACK_TOP, 0x2b, 0x40);
     iretGp(c, "cs 0xfffb (past the GDT)", junk, 0xFFFB, 0x202, STACK_TOP, 0x2b, 0xFFF8);
     iretGp(c, "cs 0x7 (LDT, none loaded)", junk, 0x7, 0x202, STACK_TOP, 0x2b, 0x4);
     iretGp(c, "ss 0x18 (RPL 0)", junk, 0x33, 0x202, STACK_TOP, 0x18, 0x18);
     iretGp(c, "ss 0x1b (DPL 0)", junk, 0x33, 0x202, STACK_TOP, 0x1b, 0x18);
-    iretGp(c, "ss 0x33 (code)", junk, 0x33, 0x202, STACK_TOP, 0x33, 0x30);
+    if (pvm) {
+      iret(c, "ss 0x33 (code) [pvm-iret-skips-type-checks]", junk, 0x33, 0x202, STACK_TOP, 0x33,
+          iretq -> Expect.fault(Trap.T_PAGEFLT, Trap.PF_USER | Trap.PF_INSTR, junk, junk));
+    } else {
+      iretGp(c, "ss 0x33 (code)", junk, 0x33, 0x202, STACK_TOP, 0x33, 0x30);
+    }
     iretGp(c, "ss 0 (null, returning to CPL3)", junk, 0x33, 0x202, STACK_TOP, 0, 0);
     long nonCanonical = 0x0000_8000_0000_0000L;
-    if (emulated) {
-      // Host deviation tcg-iret-noncanonical-rip: QEMU's IRET does not check the new RIP; the
-      // #GP(0) comes from fetching at it, so RIP is the target and the frame has been popped.
-      MemorySegment img = MemorySegment.ofArray(new long[] {nonCanonical, 0x33, 0x202, STACK_TOP, 0x2b});
-      b.g.vms.pwrite(b.id, img, 40, 0, DATA + 0x100);
-      long at = b.slot(bytes(0x48, 0x89, 0xDC, 0x48, 0xCF));
-      b.check(c, "rip non-canonical [tcg-iret-noncanonical-rip]", frame(at).rbx(DATA + 0x100),
-          Expect.gp(0, nonCanonical));
+    if (emulated || pvm) {
+      // Host deviations tcg-iret-noncanonical-rip and pvm-iret-noncanonical-rip: QEMU's IRET
+      // and PVM's do not check the new RIP; the #GP(0) comes from fetching at it, so RIP is the
+      // target and the frame has been popped.
+      String deviation = emulated ? "tcg-iret-noncanonical-rip" : "pvm-iret-noncanonical-rip";
+      iret(c, "rip non-canonical [" + deviation + "]", nonCanonical, 0x33, 0x202, STACK_TOP, 0x2b,
+          iretq -> Expect.gp(0, nonCanonical));
     } else {
       // SDM IRET (IA-32e mode): a non-canonical return RIP is #GP(0) at the IRET; APM likewise.
       iretGp(c, "rip non-canonical", nonCanonical, 0x33, 0x202, STACK_TOP, 0x2b, 0);
@@ -410,6 +498,46 @@ class HostileGuestTest {
     }
     b.healthy(c);
     b.assertNoFailures();
+  }
+
+  /**
+   * What user code run at {@code va} in the PVM flavour's trampoline page ends in: the page is
+   * user code there by design ({@code out %al,$0x10; hlt}, then int3 padding), so it runs as
+   * any user code would, from the frame's registers (RAX the mark, RDX 0). Host deviation
+   * pvm-trampoline-jump-is-a-syscall: at its first byte the {@code out} exits at the very RIP
+   * of a real {@code syscall}'s, and the service takes it for one, with RCX as the RIP and R11 as
+   * the RFLAGS (both 0 here): nothing a real {@code syscall} followed by a jump does not give
+   * (the RFLAGS are sanitized at the next entry), but not the architecture's answer.
+   */
+  private static Expect pvmTrampolineRun(long va) {
+    long lstar = GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
+    return switch ((int) (va - lstar)) {
+      case 0 -> Expect.syscall(0).rflags(0);
+      // 10 F4: adc %dh,%ah (0x77 + 0: PF set), then the int3 padding.
+      case 1 -> Expect.trap(Trap.T_BPTFLT, va + 3).rflags(0x206);
+      case 2 -> Expect.gp(0, va); // hlt
+      default -> Expect.trap(Trap.T_BPTFLT, va + 1);
+    };
+  }
+
+  /**
+   * Host deviation pvm-direct-map-rsvd: on PVM a user access to an address of the direct map
+   * (not mapped for the user: a not-present fault on the CPU) faults either with the CPU's
+   * not-present error code or with P and RSVD set besides; both were seen natively, on a
+   * different one of the three direct-map pages in each of two runs (2026-12-07), and the cause
+   * (KVM's shadow MMU marking a cached non-present entry with reserved bits, as it does for
+   * MMIO, is the likely one) is not established. Everything else is exact: a page fault at
+   * the access, not resolved (a fault with RSVD never is), nothing stored.
+   */
+  private void pvmDirectMapFault(String c, String name, TrapFrame f, long err, long va, long rip) {
+    b.count(c);
+    RunResult rr = b.g.run(b.id, f, b.x);
+    Expect e = Expect.fault(Trap.T_PAGEFLT, err, va, rip);
+    if (rr != e.result() || f.trapno() != e.trapno() || (f.err() != err && f.err() != (err | Trap.PF_PRESENT | Trap.PF_RSVD))
+        || f.addr() != va || f.rip() != rip || f.rsp() != e.rsp() || f.rflags() != e.rflags() || f.cs() != 0x33
+        || f.ss() != 0x2b) {
+      b.fail(c, name + " [pvm-direct-map-rsvd]: " + rr + " " + f);
+    }
   }
 
   /** What a user access to a system-area page must fault with. */
@@ -449,10 +577,21 @@ class HostileGuestTest {
     return concat(low, gdt);
   }
 
+  /**
+   * The service runs the flavour this host promises, on which the deviations pinned here rest:
+   * pvm natively where kvm_pvm is loaded, standard in the emulated SVM machine (and on a
+   * hardware KVM host).
+   */
+  @Test
+  void theFlavourIsTheOneThisHostPromises() {
+    assertThat(ServiceInternals.flavourName(b.g.vms))
+        .as(pvm ? "the flavour natively with kvm_pvm loaded" : emulated ? "the emulated machine's flavour" : "a hardware KVM host's flavour")
+        .isEqualTo(pvm ? "pvm" : "standard");
+  }
+
   @Test
   void storesLoadsAndJumpsIntoTheServicesPagesFaultAndChangeNothing() {
     String c = "system pages";
-    assertThat(ServiceInternals.flavourName(b.g.vms)).as("the emulated and hardware hosts' flavour").isEqualTo("standard");
     byte[] before = staticSystemBytes();
     long store = b.slot(bytes(0x48, 0x89, 0x03)); // mov %rax,(%rbx)
     long load = b.slot(bytes(0x48, 0x8B, 0x03)); // mov (%rbx),%rax
@@ -461,10 +600,32 @@ class HostileGuestTest {
     long u = Trap.PF_USER;
     for (SystemPage page : systemPages()) {
       long present = page.mapped() ? p : 0;
+      boolean directMap = pvm && page.va() >= GuestLayout.DIRECT_MAP_BASE && page.va() < GuestLayout.kernelVa(0);
+      boolean trampoline = pvm && page.name().equals("syscall trampoline");
       for (long off : new long[] {0, 8, 0xFF8}) {
         long va = page.va() + off;
+        if (directMap) {
+          pvmDirectMapFault(c, "store to " + page.name() + " +" + off, frame(store).rbx(va), u | Trap.PF_WRITE, va, store);
+          pvmDirectMapFault(c, "load from " + page.name() + " +" + off, frame(load).rbx(va), u, va, load);
+          pvmDirectMapFault(c, "jump to " + page.name() + " +" + off, frame(jump).rbx(va), u | Trap.PF_INSTR, va, va);
+          continue;
+        }
         b.check(c, "store to " + page.name() + " +" + off, frame(store).rbx(va),
             Expect.fault(Trap.T_PAGEFLT, present | u | Trap.PF_WRITE, va, store));
+        if (trampoline) {
+          // The PVM flavour's trampoline is user code by design (PvmFlavour): readable and
+          // executable at CPL3, never writable.
+          TrapFrame f = frame(load).rbx(va);
+          long bytes = MemorySegment.ofArray(ServiceInternals.systemBytes(b.g.vms, GuestLayout.TRAMPOLINE + off, 8))
+              .get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
+          if (b.check(c, "load from " + page.name() + " +" + off + " [pvm trampoline is user code]", f, Expect.ud(load + 3))
+              && f.rax() != bytes) {
+            b.fail(c, "load from the trampoline +" + off + " read 0x" + Long.toHexString(f.rax()));
+          }
+          b.check(c, "jump to " + page.name() + " +" + off + " [pvm trampoline is user code]", frame(jump).rbx(va),
+              pvmTrampolineRun(va));
+          continue;
+        }
         b.check(c, "load from " + page.name() + " +" + off, frame(load).rbx(va),
             Expect.fault(Trap.T_PAGEFLT, present | u, va, load));
         b.check(c, "jump to " + page.name() + " +" + off, frame(jump).rbx(va),
@@ -489,6 +650,11 @@ class HostileGuestTest {
       }
       for (int off : offsets) {
         long va = GuestLayout.kernelVa(pageOff) + off;
+        if (pvm && pageOff == GuestLayout.TRAMPOLINE) {
+          b.check(j, "jump to 0x" + Long.toHexString(va) + " [pvm trampoline is user code]", frame(jump).rbx(va),
+              pvmTrampolineRun(va));
+          continue;
+        }
         b.check(j, "jump to 0x" + Long.toHexString(va), frame(jump).rbx(va),
             Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, va, va));
       }
@@ -510,8 +676,8 @@ class HostileGuestTest {
     long sys = b.slot(bytes(0x0F, 0x05));
     long lstar = GuestLayout.kernelVa(GuestLayout.TRAMPOLINE);
     b.check(j, "syscall", frame(sys), Expect.syscall(sys + 2));
-    b.check(j, "frame rip at the syscall stub after a syscall exit", frame(lstar),
-        Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, lstar, lstar));
+    b.check(j, "frame rip at the syscall stub after a syscall exit" + (pvm ? " [pvm-trampoline-jump-is-a-syscall]" : ""),
+        frame(lstar), pvm ? pvmTrampolineRun(lstar) : Expect.fault(Trap.T_PAGEFLT, p | u | Trap.PF_INSTR, lstar, lstar));
     b.healthy(j);
     if (!Arrays.equals(before, staticSystemBytes())) {
       b.fail(c, "the IDT, stubs, kernel tables, GDT or TSS changed");
@@ -567,9 +733,15 @@ class HostileGuestTest {
       // Junk in every bit the sanitizer must clear or force: IOPL, VM, VIF, VIP, IF, reserved.
       long junk = r.nextLong() & ~userBits;
       long sanitized = asked | 0x202;
-      long pushed = sanitized & ~RF; // pushfq never shows RF (nor VM)
+      // pushfq never shows RF (nor VM). Host deviation pvm-entry-drops-nt: PVM clears NT in
+      // the RFLAGS the service enters user mode with, so pushfq, the #DB frame and the
+      // syscall's R11 show it clear (NT the guest sets itself, by iretq, is kept: see the
+      // iretq frames' RFLAGS case).
+      boolean dropsNt = pvm && (asked & NT) != 0;
+      long pushed = sanitized & ~RF & (dropsNt ? ~NT : -1L);
       TrapFrame f = frame(at).rflags(asked | junk);
-      String name = "rflags 0x" + Long.toHexString(asked) + " junk 0x" + Long.toHexString(junk);
+      String name = "rflags 0x" + Long.toHexString(asked) + " junk 0x" + Long.toHexString(junk)
+          + (dropsNt ? " [pvm-entry-drops-nt]" : "");
       if ((asked & 0x100) != 0) {
         // TF: #DB after exactly one instruction, a trap; TF still set, RF gone.
         if (!b.check(c, name, f, Expect.trap(Trap.T_TRCTRAP, at + 1).rsp(STACK_TOP - 8).rflags(pushed))) {
@@ -609,7 +781,15 @@ class HostileGuestTest {
     }
     // NT: IRET in IA-32e mode with NT set is #GP(0) (SDM IRET) — the run loop never uses IRET.
     long iret = b.slot(bytes(0x48, 0xCF));
-    b.check(s, "NT then iretq", frame(iret).rflags(0x4202), Expect.gp(0, iret).rflags(0x4202 | RF));
+    if (pvm) {
+      // Host deviation pvm-entry-drops-nt: the guest starts with NT clear, so the iretq is an
+      // ordinary one, popping the (unmapped) slots above the stack's top; PVM's iretq reads
+      // the RFLAGS slot (RSP+16) first.
+      b.check(s, "NT then iretq [pvm-entry-drops-nt]", frame(iret).rflags(0x4202),
+          Expect.fault(Trap.T_PAGEFLT, Trap.PF_USER, STACK_TOP + 16, iret));
+    } else {
+      b.check(s, "NT then iretq", frame(iret).rflags(0x4202), Expect.gp(0, iret).rflags(0x4202 | RF));
+    }
     // DF: string instructions go down. std-free: DF from the frame; stosb at DATA+16 twice.
     long stos = b.slot(bytes(0xAA, 0xAA, 0x0F, 0x05)); // stosb; stosb; syscall
     f = frame(stos).rflags(0x602).rdi(DATA + 16).rax(0x41);

@@ -49,6 +49,15 @@ public interface ExecutionFlavour {
    */
   boolean reportsRipAfterOut();
 
+  /**
+   * Whether this host reports {@code int $n} through a DPL-0 gate or past the IDT's limit as
+   * {@code #UD} (PVM) where the CPU raises {@code #GP(n*8+2)}, so that the service must tell the
+   * instruction by its bytes and report the architecture's fault.
+   */
+  default boolean reportsIntNAsInvalidOpcode() {
+    return false;
+  }
+
   /** Whether an OUT exit at {@code rip} is the exit of the 2-byte {@code out} at {@code outAddress}. */
   default boolean isOutExit(long rip, long outAddress) {
     return rip == outAddress + (reportsRipAfterOut() ? 2 : 0);

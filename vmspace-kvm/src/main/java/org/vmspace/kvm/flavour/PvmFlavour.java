@@ -93,4 +93,16 @@ public final class PvmFlavour implements ExecutionFlavour {
   public boolean reportsRipAfterOut() {
     return true;
   }
+
+  /**
+   * A user {@code int $n} that the CPU would deliver as {@code #GP(n*8+2)} (every n but the
+   * DPL-3 gates 3 and 4) comes back from PVM as {@code #UD} at the instruction, error code 0
+   * (measured 2026-12-07, every n but 23 and 25, which PVM reports as {@code #GP(0)} after the
+   * instruction, and 26, which it runs as CPUID); the service reports the {@code #GP} from the
+   * code bytes (docs/reliability.md, pvm-int-n-is-ud).
+   */
+  @Override
+  public boolean reportsIntNAsInvalidOpcode() {
+    return true;
+  }
 }

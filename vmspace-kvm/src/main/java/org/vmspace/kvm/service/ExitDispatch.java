@@ -184,6 +184,9 @@ final class ExitDispatch {
     v.stubOutRip = run.reg(KvmRegs.RIP);
     v.atCpl0(true);
     FrameRegisters.captureException(v, domain.system.host(), vector, f, x);
+    if (vector == 6 && flavour.reportsIntNAsInvalidOpcode()) {
+      intNAsGeneralProtection();
+    }
     boolean resolved = vector == 14 && demandFault();
     count(resolved ? ExitCounters.DEMAND_FAULT : vector == 14 ? ExitCounters.PAGE_FAULT : ExitCounters.TRAP,
         reason);
@@ -200,6 +203,38 @@ final class ExitDispatch {
     }
     keepPendingInterrupt();
     return RunResult.forTrap(f.trapno());
+  }
+
+  /**
+   * A {@code #UD} whose RIP is at an {@code int imm8} (0xCD nn, after any prefixes the CPU
+   * ignores there; not LOCK, which is {@code #UD} on the CPU too): reported as the {@code
+   * #GP(n*8+2)} the CPU raises for a DPL-0 gate (n < 32) or a vector past the IDT's limit (n >=
+   * 32), at the instruction. Vectors 3 and 4 (DPL-3 gates, delivered as #BP and #OF) and any
+   * other #UD keep their trap. The bytes are the guest's own, read as it would fetch them; a
+   * guest that rewrites them meanwhile only chooses between two faults it could raise anyway.
+   */
+  private void intNAsGeneralProtection() {
+    long rip = f.rip();
+    int k = 0;
+    int b = codeByte(vs, rip);
+    while (k < 14 && isIgnoredPrefix(b)) {
+      k++;
+      b = codeByte(vs, rip + k);
+    }
+    if (b != 0xCD) {
+      return;
+    }
+    int n = codeByte(vs, rip + k + 1);
+    if (n < 0 || n == 3 || n == 4) {
+      return;
+    }
+    f.trapno(Trap.T_PROTFLT).err(n * 8L + 2);
+  }
+
+  /** Operand-size, address-size, rep, segment and REX prefixes. */
+  private static boolean isIgnoredPrefix(int p) {
+    return p == 0x66 || p == 0x67 || p == 0xF3 || p == 0xF2 || p == 0x2E || p == 0x3E || p == 0x26
+        || p == 0x36 || p == 0x64 || p == 0x65 || (p >= 0x40 && p <= 0x4F);
   }
 
   /** Resolves the page fault in the frame, unless the same address keeps faulting. */
@@ -222,12 +257,19 @@ final class ExitDispatch {
     return vs.resolve(f.addr(), access) == Vmspace.Fault.RESOLVED;
   }
 
-  /** The guest's own IN or OUT: a #GP at that instruction, which never takes effect. */
+  /**
+   * The guest's own IN or OUT: a #GP at that instruction, with RF set as the CPU sets it in a
+   * fault's frame (an OUT exit on PVM comes back after the instruction, RF clear). Its port
+   * access never reaches a device (the I/O data is zeroed before KVM completes it); a string
+   * form's first iteration may have moved its registers and, for INS, stored that zero (see
+   * docs/reliability.md, pvm-string-io-first-iteration).
+   */
   private RunResult untrustedIo(int reason, boolean out) {
     count(ExitCounters.TRAP, reason);
     keepPendingInterrupt();
     FrameRegisters.captureUser(v, f, x);
     f.rip(untrustedIoRip(out));
+    f.rflags(f.rflags() | FrameRegisters.RFLAGS_RF);
     ImmediateExit.finishPendingIo(v, run);
     f.trapno(Trap.T_PROTFLT).err(0).addr(0);
     return RunResult.TRAP;

@@ -30,8 +30,8 @@ import org.vmspace.kvm.vm.Vmspace;
 final class FrameRegisters {
   /** CR3's page-level write-through bit: toggled to make KVM flush a vCPU's TLB at entry. */
   static final long CR3_PWT = 0x8;
-  /** RFLAGS.RF, the resume flag. */
-  private static final long RFLAGS_RF = 0x10000L;
+  /** RFLAGS.RF, set in the RFLAGS of a fault's frame. */
+  static final long RFLAGS_RF = 0x10000L;
 
   // The trap frame's field offsets (DragonFly's order) and the sync registers' offsets in
   // kvm_run (KVM's order).
