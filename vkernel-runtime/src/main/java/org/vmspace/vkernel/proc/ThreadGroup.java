@@ -82,6 +82,10 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   ScheduledFuture<?> alarm;
   /** The RLIMIT_CPU sampler (see {@link CpuLimit}), or null. */
   ScheduledFuture<?> cpuTimer;
+  /** Guards the exited threads' CPU time and their tasks' {@code cpuRetired}. */
+  private final Object cpuLock = new Object();
+  private long exitedCpu;
+  private long exitedUser;
   long alarmDeadline;
   long alarmInterval;
 
@@ -355,6 +359,34 @@ public final class ThreadGroup implements ProcView.ProcInfo {
 
   List<Task> threadsSnapshot() {
     return threads;
+  }
+
+  /**
+   * The process's CPU time, total and user, in nanoseconds (as CLOCK_PROCESS_CPUTIME_ID,
+   * RUSAGE_SELF and RLIMIT_CPU count it): its live threads' and, as Linux keeps them in the
+   * signal struct, its exited threads'.
+   */
+  public long[] cpuTimes() {
+    synchronized (cpuLock) {
+      long total = exitedCpu;
+      long user = exitedUser;
+      for (Task t : threads) {
+        long[] c = t.cpuTimes();
+        total += c[0];
+        user += c[1];
+      }
+      return new long[] {total, user};
+    }
+  }
+
+  /** Task {@code t} is ending (on its own thread): its CPU time stays the process's. */
+  void retireCpu(Task t) {
+    synchronized (cpuLock) {
+      long[] c = t.cpuTimes();
+      exitedCpu += c[0];
+      exitedUser += c[1];
+      t.cpuRetired = true;
+    }
   }
 
   // ---------------------------------------------------------------- ProcInfo
