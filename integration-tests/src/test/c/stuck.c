@@ -4,9 +4,12 @@
  *   - two processes storming each other with signals (SIGUSR1 and a queued real-time signal,
  *     both handled) without pause;
  *   - a process that blocks every signal and spins without a system call;
- *   - a process with THREADS threads (argv[1], default 200), each blocked in read;
- *   - the first process itself blocks every signal, then waits.
- * Prints "ready: N threads" once everything is in place, then nothing. */
+ *   - a process with THREADS threads (argv[1], default 200), each blocked in read, or as many as
+ *     pthread_create makes before it fails (the caps: --pids, RLIMIT_NPROC);
+ *   - the first process itself blocks every signal, then takes each SIGINT with sigwaitinfo.
+ * Prints "ready: N threads" (", then ERRNO" if pthread_create failed first) once everything is
+ * in place, then "SIGINT taken" for each SIGINT that reaches the first process: the witness
+ * that a signal reached the guest, which neither ends nor interrupts anything. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -81,17 +84,28 @@ int main(int argc, char **argv) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 64 * 1024);
+    int failed = 0;
     for (; made < threads; made++) {
       pthread_t t;
-      if (pthread_create(&t, &attr, blocked_reader, NULL)) break;
+      if ((failed = pthread_create(&t, &attr, blocked_reader, NULL)) != 0) break;
     }
-    write(report[1], &made, sizeof made);
+    int result[2] = {made, failed};
+    write(report[1], result, sizeof result);
     blocked_reader(NULL);
   }
 
-  int made = -1;
-  read(report[0], &made, sizeof made);
+  int result[2] = {-1, 0};
+  read(report[0], result, sizeof result);
   block_everything();
-  printf("ready: %d threads\n", made);
-  for (;;) pause();
+  if (result[1] != 0) {
+    printf("ready: %d threads, then %s\n", result[0], errname(result[1]));
+  } else {
+    printf("ready: %d threads\n", result[0]);
+  }
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  for (;;) {
+    if (sigwaitinfo(&interrupt, NULL) == SIGINT) printf("SIGINT taken\n");
+  }
 }
