@@ -2,6 +2,7 @@ package org.vmspace.vkernel.proc;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.concurrent.RejectedExecutionException;
 import org.vmspace.api.Errno;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.Trap;
@@ -13,6 +14,8 @@ import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.stats.SyscallCounters;
 import org.vmspace.vkernel.stats.SyscallEvent;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * A guest thread: a Java platform thread running DragonFly's user-return loop around {@code
@@ -71,8 +74,8 @@ public final class Task implements Runnable {
    */
   private long cpuBase;
   private long userBase;
-  /** The task ended and its time went to its process's exited threads' (guarded by its cpuLock). */
-  boolean cpuRetired;
+  /** The task ended: its time went to its process's exited threads' (see {@link #retireCpu}). */
+  private volatile boolean cpuRetired;
 
   Task(Kernel kernel, ThreadGroup process, int tid) {
     this.kernel = kernel;
@@ -175,8 +178,26 @@ public final class Task implements Runnable {
    * Starts the loop on one of the kernel's carrier threads. Carriers outlive guest threads, so a
    * new process runs on a Java thread whose vCPU binding (and its timer and signal setup) is
    * already made.
+   *
+   * @throws SyscallError EAGAIN if no carrier is idle and the host makes no new thread (at its
+   *     thread or memory limit: Linux's clone says EAGAIN there too); the task then never ran,
+   *     and its caller takes it out of the tables and {@link #discard}s it
    */
   void start(String name) {
+    try {
+      execute(name);
+    } catch (OutOfMemoryError | RejectedExecutionException e) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "no host thread for " + name + ": " + e.getMessage());
+    }
+  }
+
+  /** Frees what a task that never started holds (its wake eventfd, its counters' place). */
+  void discard() {
+    blocker.close();
+    kernel.stats.taskEnded(counters);
+  }
+
+  private void execute(String name) {
     kernel.carriers.execute(() -> {
       Thread self = Thread.currentThread();
       String carrierName = self.getName();
@@ -219,6 +240,13 @@ public final class Task implements Runnable {
     }
     // -1: the thread is gone (or the JVM cannot measure it).
     return new long[] {total < 0 ? 0 : Math.max(0, total - cpuBase), user < 0 ? 0 : Math.max(0, user - userBase)};
+  }
+
+  /** The task is ending (on its own thread): its CPU time, which it no longer reports. */
+  long[] retireCpu() {
+    long[] c = cpuTimes();
+    cpuRetired = true;
+    return c;
   }
 
   // ---------------------------------------------------------------- the loop

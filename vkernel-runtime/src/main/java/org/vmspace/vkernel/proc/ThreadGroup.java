@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.LongAdder;
 import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.ProcView;
@@ -82,10 +83,9 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   ScheduledFuture<?> alarm;
   /** The RLIMIT_CPU sampler (see {@link CpuLimit}), or null. */
   ScheduledFuture<?> cpuTimer;
-  /** Guards the exited threads' CPU time and their tasks' {@code cpuRetired}. */
-  private final Object cpuLock = new Object();
-  private long exitedCpu;
-  private long exitedUser;
+  /** The exited threads' CPU time, total and user (ns); see {@link #cpuTimes}. */
+  private final LongAdder exitedCpu = new LongAdder();
+  private final LongAdder exitedUser = new LongAdder();
   long alarmDeadline;
   long alarmInterval;
 
@@ -364,29 +364,25 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   /**
    * The process's CPU time, total and user, in nanoseconds (as CLOCK_PROCESS_CPUTIME_ID,
    * RUSAGE_SELF and RLIMIT_CPU count it): its live threads' and, as Linux keeps them in the
-   * signal struct, its exited threads'.
+   * signal struct, its exited threads'. Without a lock: the exited threads' sum is read before
+   * the live ones, so a thread that exits meanwhile is missed once, never counted twice.
    */
   public long[] cpuTimes() {
-    synchronized (cpuLock) {
-      long total = exitedCpu;
-      long user = exitedUser;
-      for (Task t : threads) {
-        long[] c = t.cpuTimes();
-        total += c[0];
-        user += c[1];
-      }
-      return new long[] {total, user};
+    long total = exitedCpu.sum();
+    long user = exitedUser.sum();
+    for (Task t : threads) {
+      long[] c = t.cpuTimes();
+      total += c[0];
+      user += c[1];
     }
+    return new long[] {total, user};
   }
 
   /** Task {@code t} is ending (on its own thread): its CPU time stays the process's. */
   void retireCpu(Task t) {
-    synchronized (cpuLock) {
-      long[] c = t.cpuTimes();
-      exitedCpu += c[0];
-      exitedUser += c[1];
-      t.cpuRetired = true;
-    }
+    long[] c = t.retireCpu();
+    exitedCpu.add(c[0]);
+    exitedUser.add(c[1]);
   }
 
   // ---------------------------------------------------------------- ProcInfo
