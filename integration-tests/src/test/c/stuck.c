@@ -7,6 +7,8 @@
  *   - a process with THREADS threads (argv[1], default 200), each blocked in read, or as many as
  *     pthread_create makes before it fails (the caps: --pids, RLIMIT_NPROC);
  *   - the first process itself blocks every signal, then takes each SIGINT with sigwaitinfo.
+ * With "alone" after THREADS, only the threads (blocking every signal) and the first process: a
+ * thread bomb when the caps stop pthread_create first.
  * Prints "ready: N threads" (", then ERRNO" if pthread_create failed first) once everything is
  * in place, then "SIGINT taken" for each SIGINT that reaches the first process: the witness
  * that a signal reached the guest, which neither ends nor interrupts anything. */
@@ -43,43 +45,48 @@ static void storm(pid_t peer) {
 
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 200;
+  int alone = argc > 2 && strcmp(argv[2], "alone") == 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
   int report[2];
   if (pipe(report) || pipe(never)) return 2;
 
-  int full[2];
-  if (pipe(full)) return 2;
-  if (fork() == 0) {
-    static char block[4096];
-    for (;;) write(full[1], block, sizeof block);
-  }
+  if (!alone) {
+    int full[2];
+    if (pipe(full)) return 2;
+    if (fork() == 0) {
+      static char block[4096];
+      for (;;) write(full[1], block, sizeof block);
+    }
 
-  /* The storm: each of a and b handles both signals before it sends any (the default action
-   * of SIGUSR1 would end the storm: the handlers are inherited); a learns b's pid through a pipe. */
-  int peer[2];
-  if (pipe(peer)) return 2;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGUSR1, &sa, NULL);
-  sigaction(SIGRTMIN, &sa, NULL);
-  pid_t a = fork();
-  if (a == 0) {
-    pid_t b;
-    if (read(peer[0], &b, sizeof b) != sizeof b) _exit(2);
-    storm(b);
-  }
-  pid_t b = fork();
-  if (b == 0) storm(a);
-  write(peer[1], &b, sizeof b);
+    /* The storm: each of a and b handles both signals before it sends any (the default action
+     * of SIGUSR1 would end the storm: the handlers are inherited); a learns b's pid through a pipe. */
+    int peer[2];
+    if (pipe(peer)) return 2;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGRTMIN, &sa, NULL);
+    pid_t a = fork();
+    if (a == 0) {
+      pid_t b;
+      if (read(peer[0], &b, sizeof b) != sizeof b) _exit(2);
+      storm(b);
+    }
+    pid_t b = fork();
+    if (b == 0) storm(a);
+    write(peer[1], &b, sizeof b);
 
-  if (fork() == 0) {
-    block_everything();
-    for (volatile unsigned long i = 0;; i++) {
+    if (fork() == 0) {
+      block_everything();
+      for (volatile unsigned long i = 0;; i++) {
+      }
     }
   }
 
   if (fork() == 0) {
+    /* Alone, the bomb outlives the first Ctrl-C: the second one ends its threads too. */
+    if (alone) block_everything();
     int made = 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
