@@ -31,13 +31,26 @@ public final class Madvise {
   public static final int MADV_INVAL = 10;
   /** Set the root of a {@code MAP_VPAGETABLE} range's page tables to {@code value}. */
   public static final int MADV_SETMAP = 11;
+  /**
+   * Back the range with large leaves where it can: a demand fault in it maps its whole aligned
+   * 2 MiB block at once (the pages the mapping covers), instead of growing from a small block
+   * as sequential touches show. Linux's {@code MADV_HUGEPAGE} (14) for a vkernel. Kept across
+   * splits, forks and mprotect of the pieces; a fresh mapping has no advice.
+   */
+  public static final int MADV_HUGEPAGE = 12;
+  /**
+   * Never map more than the small base block around a demand fault in the range, however
+   * sequential the touches: for memory where speculation wastes frames. Linux's {@code
+   * MADV_NOHUGEPAGE} (15). Replaces {@link #MADV_HUGEPAGE} and is replaced by it.
+   */
+  public static final int MADV_NOHUGEPAGE = 13;
   /** The largest valid value. */
-  public static final int MADV_CONTROL_END = MADV_SETMAP;
+  public static final int MADV_CONTROL_END = MADV_NOHUGEPAGE;
 
   private static final String[] NAMES = {
     "MADV_NORMAL", "MADV_RANDOM", "MADV_SEQUENTIAL", "MADV_WILLNEED", "MADV_DONTNEED",
     "MADV_FREE", "MADV_NOSYNC", "MADV_AUTOSYNC", "MADV_NOCORE", "MADV_CORE", "MADV_INVAL",
-    "MADV_SETMAP",
+    "MADV_SETMAP", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE",
   };
 
   private Madvise() {}

@@ -176,30 +176,12 @@ public final class RbTree<N extends RbNode<N>> implements Iterable<N> {
   }
 
   /**
-   * {@link #find} for readers that do not hold the lock guarding the tree's writers. It never
-   * loops forever and never throws because of a concurrent change; a node it returns matches the
-   * probe, but under concurrent change it may miss a present node or return one that is being
-   * removed. The caller validates (for example with a {@link java.util.concurrent.locks.StampedLock
+   * {@link #find} for readers that do not hold the lock guarding the tree's writers, with the key
+   * passed, not captured: allocates nothing with a probe that captures nothing. It never loops
+   * forever and never throws because of a concurrent change; a node it returns matches the key,
+   * but under concurrent change it may miss a present node or return one that is being removed.
+   * The caller validates (for example with a {@link java.util.concurrent.locks.StampedLock
    * StampedLock} stamp) before trusting a miss.
-   */
-  public N findRacy(ToIntFunction<? super N> probe) {
-    N cur = root;
-    for (int steps = 0; cur != null && steps < MAX_RACY_STEPS; steps++) {
-      int cmp = probe.applyAsInt(cur);
-      if (cmp < 0) {
-        cur = cur.left;
-      } else if (cmp > 0) {
-        cur = cur.right;
-      } else {
-        return cur;
-      }
-    }
-    return null;
-  }
-
-  /**
-   * {@link #findRacy(ToIntFunction)} with the key passed, not captured: allocates nothing with a
-   * probe that captures nothing. The same guarantees under concurrent change.
    */
   public N findRacy(long key, KeyProbe<? super N> probe) {
     N cur = root;

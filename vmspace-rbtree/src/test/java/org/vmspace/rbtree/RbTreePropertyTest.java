@@ -54,7 +54,7 @@ class RbTreePropertyTest {
         }
       } else if (kind < 80) {
         assertThat(tree.find(x -> Long.compare(key, x.key))).as(at).isSameAs(model.get(key));
-        assertThat(tree.findRacy(x -> Long.compare(key, x.key))).as(at).isSameAs(model.get(key));
+        assertThat(tree.findRacy(key, (k, x) -> Long.compare(k, x.key))).as(at).isSameAs(model.get(key));
       } else if (kind < 85) {
         Map.Entry<Long, LongNode> e = model.ceilingEntry(key);
         assertThat(tree.nfind(x -> Long.compare(key, x.key)))

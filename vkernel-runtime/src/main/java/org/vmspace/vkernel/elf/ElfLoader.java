@@ -205,6 +205,10 @@ public final class ElfLoader {
     long anonEnd = (memEnd + PAGE - 1) & ~(PAGE - 1);
     if (anonEnd > fileMapEnd) {
       as.mapFixed(fileMapEnd, anonEnd - fileMapEnd, prot, MapFlags.MAP_PRIVATE | MapFlags.MAP_ANON, null, 0, "");
+      if ((prot & Prot.PROT_WRITE) != 0) {
+        // The bss: C start-up writes it (stdio, malloc's state, errno) before main.
+        as.prefault(fileMapEnd, Math.min(anonEnd - fileMapEnd, AddressSpace.PREFAULT_BYTES));
+      }
     }
   }
 

@@ -436,37 +436,48 @@ public final class AddressSpace {
     });
   }
 
-  /** madvise(2): the advice the vmspace understands is passed on, the rest accepted. */
+  /** Linux's {@code MADV_HUGEPAGE} and {@code MADV_NOHUGEPAGE}. */
+  static final int LINUX_MADV_HUGEPAGE = 14;
+  static final int LINUX_MADV_NOHUGEPAGE = 15;
+
+  /**
+   * madvise(2): the advice the vmspace understands is passed on (DONTNEED and FREE drop pages,
+   * WILLNEED populates, HUGEPAGE and NOHUGEPAGE size the service's fault-around blocks), the
+   * rest is accepted. As on Linux, advice over a range with unmapped holes applies to the
+   * mapped parts and then fails with ENOMEM.
+   */
   public synchronized void madvise(long addr, long len, int advice) {
-    if ((addr & (PAGE - 1)) != 0) {
+    if ((addr & (PAGE - 1)) != 0 || advice < 0 || advice > 200) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    long end = addr + roundUp(len);
-    if (end < addr) {
+    long rounded = roundUp(len);
+    long end = addr + rounded;
+    if (Long.compareUnsigned(rounded, len) < 0 || Long.compareUnsigned(end, addr) < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
+    }
+    if (end == addr) {
+      return;
     }
     int behav = switch (advice) {
       case 0, 1, 2, 3 -> advice; // NORMAL RANDOM SEQUENTIAL WILLNEED are the same numbers
       case 4 -> Madvise.MADV_DONTNEED;
       case 8 -> Madvise.MADV_FREE;
+      case LINUX_MADV_HUGEPAGE -> Madvise.MADV_HUGEPAGE;
+      case LINUX_MADV_NOHUGEPAGE -> Madvise.MADV_NOHUGEPAGE;
       default -> -1;
     };
-    if (advice < 0 || advice > 200) {
-      throw new SyscallError(LinuxErrno.EINVAL);
+    if (behav >= 0) {
+      for (Region r : overlapping(addr, end)) {
+        long from = Math.max(r.start(), addr);
+        long to = Math.min(r.end(), end);
+        call(() -> {
+          vms.mcontrol(id, from, to - from, behav, 0);
+          return 0L;
+        });
+      }
     }
-    if (behav < 0 || end == addr) {
-      return;
-    }
-    if (behav == Madvise.MADV_DONTNEED && !covered(addr, end)) {
+    if (!covered(addr, end)) {
       throw new SyscallError(LinuxErrno.ENOMEM);
-    }
-    for (Region r : overlapping(addr, end)) {
-      long from = Math.max(r.start(), addr);
-      long to = Math.min(r.end(), end);
-      call(() -> {
-        vms.mcontrol(id, from, to - from, behav, 0);
-        return 0L;
-      });
     }
   }
 
@@ -543,6 +554,32 @@ public final class AddressSpace {
 
   // ---------------------------------------------------------------- brk
 
+  /**
+   * How much of a fresh heap growth, or of an image's bss at exec, is mapped at once: one
+   * fault-around block (64 KiB), what the first touch would have mapped anyway.
+   */
+  public static final long PREFAULT_BYTES = 16 * PAGE;
+
+  /**
+   * Maps the pages of {@code [addr, addr + len)} now, as the first touch would (MADV_WILLNEED to
+   * the vmspace: zero pages for anonymous memory, the file's pages read-only for private file
+   * mappings), for memory the program is known to touch at once: every demand fault is an exit.
+   * Best effort: without memory the rest is left to demand faults.
+   */
+  public synchronized void prefault(long addr, long len) {
+    if (len <= 0) {
+      return;
+    }
+    try {
+      call(() -> {
+        vms.mcontrol(id, addr, len, Madvise.MADV_WILLNEED, 0);
+        return 0L;
+      });
+    } catch (SyscallError e) {
+      // Only an optimisation: the pages are demand-faulted instead.
+    }
+  }
+
   /** Sets the start of the heap (just after the loaded image). */
   public synchronized void initBrk(long start) {
     brkStart = start;
@@ -570,6 +607,9 @@ public final class AddressSpace {
           record(new Region(at, newTop, Prot.PROT_READ | Prot.PROT_WRITE, false, null, 0, "[heap]", null, FileId.NONE));
           return at;
         });
+        // malloc writes the start of what brk gave it at once (its chunk headers; static glibc
+        // its TLS block first): mapped now, that takes no demand fault, an exit each.
+        prefault(oldTop, Math.min(grow, PREFAULT_BYTES));
       } catch (SyscallError e) {
         // Over a limit, or the pages above the break are taken: brk reports the old break.
         return brkEnd;

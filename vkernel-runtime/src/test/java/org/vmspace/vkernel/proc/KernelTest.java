@@ -171,7 +171,8 @@ class KernelTest {
     // The signal goes once the shell says its trap is set (not after a guess at how long that takes).
     Thread sender = Thread.ofPlatform().start(() -> {
       try {
-        while (!ended.get() && !Files.readString(out).startsWith("trapped\n")) {
+        // The file may not be there yet: run() creates it after this thread has started.
+        while (!ended.get() && !(Files.exists(out) && Files.readString(out).startsWith("trapped\n"))) {
           Thread.sleep(5);
         }
       } catch (IOException | InterruptedException e) {

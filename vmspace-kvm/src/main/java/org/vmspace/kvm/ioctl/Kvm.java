@@ -8,6 +8,8 @@ public final class Kvm {
   public static final long KVM_GET_API_VERSION = 0xae00L;
   public static final long KVM_CREATE_VM = 0xae01L;
   public static final long KVM_CHECK_EXTENSION = 0xae03L;
+  /** {@code _IO(KVMIO, 0xce)}: a descriptor for the VM's (or vCPU's) binary statistics (Linux 5.14+). */
+  public static final long KVM_GET_STATS_FD = 0xaeceL;
   public static final long KVM_GET_VCPU_MMAP_SIZE = 0xae04L;
   public static final long KVM_GET_SUPPORTED_CPUID = 0xc008ae05L;
   // VM

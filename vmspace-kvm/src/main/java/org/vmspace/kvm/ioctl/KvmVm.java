@@ -3,6 +3,9 @@ package org.vmspace.kvm.ioctl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.vmspace.kvm.linux.Libc;
 
 /**
@@ -27,6 +30,49 @@ public final class KvmVm implements AutoCloseable {
   /** {@code KVM_CHECK_EXTENSION} on the VM. */
   public int checkExtension(int capability) {
     return Libc.ioctl(fd, Kvm.KVM_CHECK_EXTENSION, capability, "KVM_CHECK_EXTENSION");
+  }
+
+  /**
+   * The VM's statistics from {@code KVM_GET_STATS_FD}, by name, each the first value of its
+   * descriptor (histograms contribute their first bucket). On x86 they include {@code pages_4k},
+   * {@code pages_2m} and {@code pages_1g}: the leaves of each size in KVM's nested (or shadow)
+   * tables right now, which is how a caller sees whether host huge pages reach the guest.
+   *
+   * @throws org.vmspace.kvm.linux.LinuxException where the kernel has no binary statistics
+   *     (before Linux 5.14)
+   */
+  public Map<String, Long> statistics() {
+    int statsFd = Libc.ioctl(fd, Kvm.KVM_GET_STATS_FD, 0, "KVM_GET_STATS_FD");
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment header = arena.allocate(24);
+      Libc.pread(statsFd, header, 0);
+      int nameSize = header.get(ValueLayout.JAVA_INT, 4);
+      int count = header.get(ValueLayout.JAVA_INT, 8);
+      long descOffset = Integer.toUnsignedLong(header.get(ValueLayout.JAVA_INT, 16));
+      long dataOffset = Integer.toUnsignedLong(header.get(ValueLayout.JAVA_INT, 20));
+      long descSize = 16L + nameSize;
+      MemorySegment descs = arena.allocate(descSize * count);
+      Libc.pread(statsFd, descs, descOffset);
+      Map<String, Long> stats = new LinkedHashMap<>();
+      MemorySegment value = arena.allocate(8);
+      for (int i = 0; i < count; i++) {
+        MemorySegment d = descs.asSlice(i * descSize, descSize);
+        long offset = Integer.toUnsignedLong(d.get(ValueLayout.JAVA_INT, 8));
+        Libc.pread(statsFd, value, dataOffset + offset);
+        stats.put(cString(d.asSlice(16, nameSize)), value.get(ValueLayout.JAVA_LONG, 0));
+      }
+      return stats;
+    } finally {
+      Libc.close(statsFd);
+    }
+  }
+
+  private static String cString(MemorySegment bytes) {
+    int n = 0;
+    while (n < bytes.byteSize() && bytes.get(ValueLayout.JAVA_BYTE, n) != 0) {
+      n++;
+    }
+    return new String(bytes.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII);
   }
 
   /**

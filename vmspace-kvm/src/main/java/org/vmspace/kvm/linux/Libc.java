@@ -45,6 +45,9 @@ public final class Libc {
   public static final int FALLOC_FL_PUNCH_HOLE = 2;
   public static final int MADV_DONTNEED = 4;
   public static final int MADV_REMOVE = 9;
+  /** Asks for transparent huge pages under the range (shmem: only where shmem_enabled allows). */
+  public static final int MADV_HUGEPAGE = 14;
+  public static final int MADV_NOHUGEPAGE = 15;
 
   public static final int SIG_BLOCK = 0;
   public static final int SIG_UNBLOCK = 1;
@@ -255,6 +258,42 @@ public final class Libc {
     long address = raw.address();
     return MemorySegment.ofAddress(address)
         .reinterpret(length, arena, s -> munmapRaw(address, length));
+  }
+
+  /**
+   * Like {@link #mmap(long, int, int, int, long, Arena)}, but the mapping starts at a multiple of
+   * {@code alignment} (a power of two, at least a page). The kernel can back a range with huge
+   * pages, and KVM map them as large leaves, only where host-virtual and guest-physical
+   * addresses agree modulo the huge-page size; a plain mmap is only page-aligned.
+   *
+   * <p>Reserves {@code length + alignment} bytes of inaccessible address space, maps the file
+   * over its first aligned part with {@code MAP_FIXED} and gives the slack on both sides back.
+   */
+  public static MemorySegment mmapAligned(
+      long length, long alignment, int prot, int flags, int fd, long offset, Arena arena) {
+    if (alignment < 4096 || Long.bitCount(alignment) != 1) {
+      throw new IllegalArgumentException("alignment must be a power of two >= 4096: " + alignment);
+    }
+    long span = Math.addExact(length, alignment);
+    MemorySegment reserve =
+        mmap(0, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    long start = reserve.address();
+    long aligned = (start + alignment - 1) & -alignment;
+    try {
+      mmap(aligned, length, prot, flags | MAP_FIXED, fd, offset);
+    } catch (RuntimeException e) {
+      munmapRaw(start, span);
+      throw e;
+    }
+    if (aligned > start) {
+      munmapRaw(start, aligned - start);
+    }
+    long tail = start + span - (aligned + length);
+    if (tail > 0) {
+      munmapRaw(aligned + length, tail);
+    }
+    return MemorySegment.ofAddress(aligned)
+        .reinterpret(length, arena, s -> munmapRaw(aligned, length));
   }
 
   private static void munmapRaw(long address, long length) {

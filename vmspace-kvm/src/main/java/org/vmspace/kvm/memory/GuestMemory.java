@@ -1,10 +1,15 @@
 package org.vmspace.kvm.memory;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.vmspace.kvm.ioctl.KvmVm;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.vmspace.kvm.linux.Errnos;
 import org.vmspace.kvm.linux.Libc;
+import org.vmspace.kvm.linux.LinuxException;
 
 /**
  * A context's guest-physical memory: a memfd of {@link #size()} bytes, mapped shared into the
@@ -20,44 +25,128 @@ import org.vmspace.kvm.linux.Libc;
 public final class GuestMemory implements AutoCloseable {
   /** The page size. */
   public static final long PAGE = 4096;
+  /** The host's (and KVM's) large-leaf size on x86-64. */
+  public static final long HUGE_PAGE = 2L << 20;
+
+  private static final Path SHMEM_ENABLED =
+      Path.of("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
 
   private final int memfd;
   private final Arena arena;
   private final MemorySegment host;
   private final long size;
+  private final boolean hugePagesAdvised;
   private volatile boolean closed;
   /** Shared by {@link #discard}, exclusive for {@link #close}: the memfd is never closed under one. */
   private final java.util.concurrent.locks.ReadWriteLock fdLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
-  private GuestMemory(int memfd, Arena arena, MemorySegment host, long size) {
+  private GuestMemory(int memfd, Arena arena, MemorySegment host, long size, boolean hugePagesAdvised) {
     this.memfd = memfd;
+    this.hugePagesAdvised = hugePagesAdvised;
     this.arena = arena;
     this.host = host;
     this.size = size;
   }
 
   /**
-   * Creates {@code size} bytes of zeroed guest-physical memory.
+   * Creates {@code size} bytes of zeroed guest-physical memory on small host pages.
    *
    * @param size a multiple of 2 MiB
+   * @throws IllegalArgumentException if the size is not a positive multiple of 2 MiB
    */
   public static GuestMemory create(String name, long size) {
-    if (size <= 0 || size % (2L << 20) != 0) {
+    return create(name, size, false);
+  }
+
+  /**
+   * Creates {@code size} bytes of zeroed guest-physical memory. With {@code hugePages}, the
+   * host mapping is 2 MiB-aligned and advised {@code MADV_HUGEPAGE}: where the host's shmem
+   * policy honours the advice ({@link #hostHonoursAdvice()}), the kernel backs touched 2 MiB
+   * blocks with huge pages and KVM maps them with 2 MiB leaves in its nested (or shadow) tables,
+   * so a guest touching memory sequentially costs far fewer host faults and TLB misses. Where
+   * the host has no transparent huge pages the advice is refused and the memory works as with
+   * small pages.
+   *
+   * @param size a multiple of 2 MiB
+   * @throws IllegalArgumentException if the size is not a positive multiple of 2 MiB
+   */
+  public static GuestMemory create(String name, long size, boolean hugePages) {
+    if (size <= 0 || size % HUGE_PAGE != 0) {
       throw new IllegalArgumentException("guest memory size must be a positive multiple of 2 MiB: " + size);
     }
     int fd = Libc.memfdCreate(name, Libc.MFD_CLOEXEC);
     Arena arena = Arena.ofShared();
     try {
       Libc.ftruncate(fd, size);
+      int prot = Libc.PROT_READ | Libc.PROT_WRITE;
+      int flags = Libc.MAP_SHARED | Libc.MAP_NORESERVE;
       MemorySegment host =
-          Libc.mmap(
-              size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_NORESERVE, fd, 0,
-              arena);
-      return new GuestMemory(fd, arena, host, size);
+          hugePages
+              ? Libc.mmapAligned(size, HUGE_PAGE, prot, flags, fd, 0, arena)
+              : Libc.mmap(size, prot, flags, fd, 0, arena);
+      boolean advised = hugePages && adviseHugePages(host);
+      return new GuestMemory(fd, arena, host, size, advised);
     } catch (RuntimeException e) {
       arena.close();
       Libc.close(fd);
       throw e;
+    }
+  }
+
+  /** False where the kernel refuses the advice (built without transparent huge pages). */
+  private static boolean adviseHugePages(MemorySegment host) {
+    try {
+      Libc.madvise(host, Libc.MADV_HUGEPAGE);
+      return true;
+    } catch (LinuxException e) {
+      if (e.errno() == Errnos.EINVAL) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Whether this memory was created for huge pages and the kernel took the advice; whether
+   * huge pages then back it depends on {@link #hostShmemHugePages()}.
+   */
+  public boolean hugePagesAdvised() {
+    return hugePagesAdvised;
+  }
+
+  /**
+   * The host's policy for huge pages under shared memory (memfds included): the selected word
+   * of {@code /sys/kernel/mm/transparent_hugepage/shmem_enabled} ({@code always},
+   * {@code within_size}, {@code advise}, {@code never}, {@code deny} or {@code force}), or
+   * {@code "unavailable"} where the file cannot be read (no transparent huge pages).
+   */
+  public static String hostShmemHugePages() {
+    return selectedWord(readSmall(SHMEM_ENABLED));
+  }
+
+  /** Whether the host's shmem policy gives huge pages to memory advised as {@link #create} does. */
+  public static boolean hostHonoursAdvice() {
+    return switch (hostShmemHugePages()) {
+      case "always", "within_size", "advise", "force" -> true;
+      default -> false;
+    };
+  }
+
+  /** The bracketed word of a sysfs choice line such as {@code always [advise] never}. */
+  static String selectedWord(String line) {
+    if (line == null) {
+      return "unavailable";
+    }
+    int open = line.indexOf('[');
+    int close = line.indexOf(']', open + 1);
+    return open >= 0 && close > open ? line.substring(open + 1, close) : "unavailable";
+  }
+
+  private static String readSmall(Path file) {
+    try {
+      return Files.readString(file).strip();
+    } catch (IOException | RuntimeException e) {
+      return null;
     }
   }
 

@@ -114,9 +114,14 @@ final class ExitDispatch {
     return null;
   }
 
-  /** A kick that stops the run: reported now at CPL3, or after the stub the guest is in exits. */
+  /**
+   * A kick that stops the run: reported now in user code, or after the stub the guest is in
+   * exits. A stub is told by CPL0 or, as the PVM flavour runs the syscall trampoline at CPL3
+   * (its CS stays 0x33), by a RIP in the upper half, where no user code can run: a frame
+   * captured there would hand the caller the trampoline's address as the guest's RIP.
+   */
   RunResult stop(RunResult stop) {
-    if (FrameRegisters.cpl(run) != 3) {
+    if (FrameRegisters.cpl(run) != 3 || run.reg(KvmRegs.RIP) < 0) {
       // Stopped inside an exception stub: let it exit, then stop after handling the exit.
       count(ExitCounters.OTHER, Kvm.KVM_EXIT_INTR);
       pendingStop = stop;

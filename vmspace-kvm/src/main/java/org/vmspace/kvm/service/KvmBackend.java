@@ -9,6 +9,7 @@ import org.vmspace.api.VmspaceOptions;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.spi.VmspaceBackend;
 import org.vmspace.kvm.flavour.PvmFlavour;
+import org.vmspace.kvm.memory.GuestMemory;
 
 /**
  * The KVM backend, found by {@link org.vmspace.api.Vmspaces} through {@link
@@ -33,6 +34,7 @@ public final class KvmBackend implements VmspaceBackend {
     Map<String, String> details = new LinkedHashMap<>(r.facts());
     details.put("flavour", r.flavourName());
     details.put("why", r.reason());
+    details.put("host huge pages", hostHugePages());
     boolean available = r.kvmUsable() || "standard".equals(r.flavourName());
     String summary =
         r.kvmUsable()
@@ -51,5 +53,17 @@ public final class KvmBackend implements VmspaceBackend {
     // Without a runnable flavour the PVM stubs still give a correct memory layout.
     KvmContext ctx = KvmContext.open(options, r.flavour() != null ? r.flavour() : new PvmFlavour());
     return new KvmVmspaceService(ctx, r.kvmUsable(), info);
+  }
+
+  /** What guest memory gets from the host's transparent huge pages, for {@code vkernel info}. */
+  private static String hostHugePages() {
+    String policy = GuestMemory.hostShmemHugePages();
+    if (!KvmContext.HOST_HUGE_PAGES) {
+      return "off (-Dvmspace.hostHugePages=false; shmem policy " + policy + ")";
+    }
+    return GuestMemory.hostHonoursAdvice()
+        ? "advised (shmem policy " + policy + ": 2 MiB host pages under guest memory)"
+        : "advised, not honoured (shmem policy " + policy + "; "
+            + "/sys/kernel/mm/transparent_hugepage/shmem_enabled set to advise enables them)";
   }
 }

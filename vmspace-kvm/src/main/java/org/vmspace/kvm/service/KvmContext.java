@@ -56,6 +56,14 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
   private long nextSlotGpa;
   private static final long SLOT_GPA_LIMIT = 1L << 46;
   private static final int KVM_MEM_READONLY = 2;
+  /**
+   * Whether the main guest memory asks the host for transparent huge pages ({@code
+   * -Dvmspace.hostHugePages=false} turns it off, e.g. to measure what it buys). On by default:
+   * a guest's memory is touched in large runs, and a 2 MiB host page lets KVM map 512 guest
+   * pages with one leaf.
+   */
+  static final boolean HOST_HUGE_PAGES =
+      !"false".equalsIgnoreCase(System.getProperty("vmspace.hostHugePages", "true"));
 
   private KvmContext(VmspaceOptions options, ExecutionFlavour flavour, KvmSystem system) {
     this.options = options;
@@ -73,7 +81,7 @@ final class KvmContext implements PhysicalSpace, AutoCloseable {
     GuestMemory createdMemory = null;
     try {
       createdVm = system.createVm();
-      createdMemory = GuestMemory.create("vmspace", layout.physicalEnd());
+      createdMemory = GuestMemory.create("vmspace", layout.physicalEnd(), HOST_HUGE_PAGES);
       createdMemory.registerWith(createdVm, 0);
       this.memory = createdMemory;
       this.frames = new FrameAllocator(memory, layout.systemSize(), layout.physicalEnd(), limit);

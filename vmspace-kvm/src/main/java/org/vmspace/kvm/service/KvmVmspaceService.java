@@ -123,29 +123,18 @@ final class KvmVmspaceService implements VmspaceService {
   }
 
   /**
-   * The ladder of {@link #withVmspace} written out: this is every guest system call's path, and
-   * a capturing lambda there would be one allocation per call (issue 17, the hot path).
+   * {@link #withVmspace} without the lambda: this is every guest system call's path, and a
+   * capturing lambda there would be one allocation per call (issue 17, the hot path).
    */
   private RunResult ctl(
       String call, VmspaceId id, int cmd, TrapFrame frame, VextFrame vframe, Duration timeout) {
-    checkOpen();
-    ctx.gate.enter();
+    Entry<Vmspace> entry = enter(call, id);
     try {
-      Entry<Vmspace> entry = ctx.registry.acquire(value(id));
-      if (entry == null) {
-        throw error(Errno.ENOENT, call, id, "no such vmspace");
-      }
-      try {
-        return ctlAcquired(entry.value(), cmd, frame, vframe, timeout);
-      } catch (VmFailure f) {
-        throw error(f.errno(), call, id, f.getMessage());
-      } catch (LinuxException | IllegalStateException e) {
-        throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
-      } finally {
-        entry.release();
-      }
+      return ctlAcquired(entry.value(), cmd, frame, vframe, timeout);
+    } catch (VmFailure | LinuxException | IllegalStateException e) {
+      throw translate(call, id, e);
     } finally {
-      ctx.gate.leave();
+      leave(entry);
     }
   }
 
@@ -410,6 +399,22 @@ final class KvmVmspaceService implements VmspaceService {
    * it inside the context's {@link CallGate}, since the last release may tear the vmspace down.
    */
   private <T> T withVmspace(String call, VmspaceId id, Function<Vmspace, T> body) {
+    Entry<Vmspace> entry = enter(call, id);
+    try {
+      return body.apply(entry.value());
+    } catch (VmFailure | LinuxException | IllegalStateException e) {
+      throw translate(call, id, e);
+    } finally {
+      leave(entry);
+    }
+  }
+
+  /**
+   * The first rungs of every call on an id: the handle is open, the context's gate is entered,
+   * the id names a live vmspace (ENOENT otherwise), whose entry comes back with an active
+   * reference. On any failure the gate is left again.
+   */
+  private Entry<Vmspace> enter(String call, VmspaceId id) {
     checkOpen();
     ctx.gate.enter();
     try {
@@ -417,18 +422,28 @@ final class KvmVmspaceService implements VmspaceService {
       if (entry == null) {
         throw error(Errno.ENOENT, call, id, "no such vmspace");
       }
-      try {
-        return body.apply(entry.value());
-      } catch (VmFailure f) {
-        throw error(f.errno(), call, id, f.getMessage());
-      } catch (LinuxException | IllegalStateException e) {
-        throw new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
-      } finally {
-        entry.release();
-      }
+      return entry;
+    } catch (RuntimeException e) {
+      ctx.gate.leave();
+      throw e;
+    }
+  }
+
+  /** Releases what {@link #enter} took: the reference (which may tear the vmspace down), then the gate. */
+  private void leave(Entry<Vmspace> entry) {
+    try {
+      entry.release();
     } finally {
       ctx.gate.leave();
     }
+  }
+
+  /** A backend failure as the contract's exception: the vmspace's own errno, or EIO. */
+  private static VmspaceException translate(String call, VmspaceId id, RuntimeException e) {
+    if (e instanceof VmFailure f) {
+      return error(f.errno(), call, id, f.getMessage());
+    }
+    return new VmspaceException(Errno.EIO, call, id, "backend failure: " + e.getMessage(), e);
   }
 
   private static long value(VmspaceId id) {

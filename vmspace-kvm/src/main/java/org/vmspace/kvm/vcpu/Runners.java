@@ -11,16 +11,14 @@ import org.vmspace.kvm.linux.Libc;
  */
 public final class Runners {
   private final ConcurrentMap<Thread, RunnerState> states = new MapMaker().weakKeys().makeMap();
-  private final ThreadLocal<RunnerState> current = new ThreadLocal<>();
   private final int pid = Libc.getpid();
 
   /** The calling thread's state, created on first use (with its kernel thread id). */
   public RunnerState current() {
-    RunnerState s = current.get();
+    Thread t = Thread.currentThread();
+    RunnerState s = states.get(t);
     if (s == null) {
-      Thread t = Thread.currentThread();
       s = states.computeIfAbsent(t, RunnerState::new);
-      current.set(s);
     }
     if (s.tid == 0) {
       s.tid = Libc.gettid();

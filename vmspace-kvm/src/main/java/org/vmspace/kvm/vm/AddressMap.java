@@ -184,8 +184,7 @@ final class AddressMap {
   }
 
   private static VmEntry piece(VmEntry e, long s, long t) {
-    VmEntry p = new VmEntry(s, t, e.prot, e.flags, e.object, e.pgoff + (s - e.start) / 4096);
-    return p;
+    return e.piece(s, t, e.prot);
   }
 
   /** The entries in address order (a copy). */

@@ -6,6 +6,7 @@ import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_MAX_PAGES;
 import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_PAGES;
 
 import java.lang.foreign.MemorySegment;
+import org.vmspace.api.Madvise;
 import org.vmspace.api.Prot;
 import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.PageWalker;
@@ -83,10 +84,13 @@ final class Faults {
    * library, finds the text that earlier ones read already present and takes no demand fault
    * for it; writable pages are mapped read-only, to be copied on their first write. Pages the
    * cache does not hold stay for demand faults (nothing is read from the file here), and only
-   * the first {@link #RESIDENT_SCAN_PAGES} pages of a mapping are looked at.
+   * the first {@link #RESIDENT_SCAN_PAGES} pages of a mapping are looked at. A private mapping
+   * of a memory object (the vkernel's vDSO, mapped at every exec) is mapped the same way: its
+   * pages always exist, and each exec otherwise took a demand fault for its first read.
    */
   void mapResident(VmEntry e) {
-    if (vm.vpage != null || e.prot.bits() == 0 || e.isShared() || !(e.object instanceof FileCacheObject)) {
+    if (vm.vpage != null || e.prot.bits() == 0 || e.isShared()
+        || !(e.object instanceof FileCacheObject || e.object instanceof ServiceMemoryObject)) {
       return;
     }
     long end = Math.min(e.end, e.start + RESIDENT_SCAN_PAGES * PAGE);
@@ -115,6 +119,9 @@ final class Faults {
     try {
       if (vm.destroyed) {
         return Fault.INVALID;
+      }
+      if (FaultLog.ENABLED) {
+        FaultLog.before(vm, va & ~PAGE_MASK, access);
       }
       return resolveLocked(va & ~PAGE_MASK, access);
     } finally {
@@ -235,13 +242,15 @@ final class Faults {
    * downwards), up to {@link Vmspace#FAULT_AROUND_MAX_PAGES}: Linux's fault-around is a fixed
    * 64 KiB, but there a fault costs a microsecond, and here it is an exit of tens of
    * microseconds. Growth beyond the base block never takes more than an eighth of the free
-   * frames, so speculation cannot starve the faults that follow.
+   * frames, so speculation cannot starve the faults that follow. {@code MADV_HUGEPAGE} on the
+   * entry starts at the largest block; {@code MADV_NOHUGEPAGE} keeps the base block.
    */
   void faultAround(VmEntry e, long va) {
     int pages = FAULT_AROUND_PAGES;
     boolean sequential = e.aroundPages != 0 && (va == e.aroundEnd || va + PAGE == e.aroundStart);
-    if (sequential) {
-      pages = Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
+    boolean huge = e.hugeAdvice == Madvise.MADV_HUGEPAGE;
+    if (e.hugeAdvice != Madvise.MADV_NOHUGEPAGE && (sequential || huge)) {
+      pages = huge ? FAULT_AROUND_MAX_PAGES : Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
       if (e.object == null) {
         long spare = (vm.space.frames().frameLimit() - vm.space.frames().framesInUse()) / 8;
         while (pages > FAULT_AROUND_PAGES && pages > spare) {
@@ -314,13 +323,19 @@ final class Faults {
 
   /**
    * The other read-only pages of {@code va}'s block in the same private writable mapping whose
-   * frames another address space shares (or nobody does any more); an object's own pages (read
-   * but never written) stay as they are.
+   * frames another address space shares (or nobody does any more). An object's own pages (read
+   * but never written) stay shared with the object, except in a private file mapping no larger
+   * than one block: that is a program's data segment, whose pages start-up writes one after the
+   * other (four of seven pages in a static glibc program, each a fault and a revocation batch
+   * at every exec), and a file cache page never changes, so an early copy reads the same as a
+   * late one.
    */
   void ownAround(VmEntry e, long va, Revocation r) {
     if (e.isShared() || !e.prot.canWrite()) {
       return;
     }
+    boolean ownObjectPages = e.object instanceof FileCacheObject
+        && Long.compareUnsigned(e.end - e.start, FAULT_AROUND_PAGES * PAGE) <= 0;
     long block = FAULT_AROUND_PAGES * PAGE;
     long start = Math.max(e.start, va & ~(block - 1));
     long end = Math.min(e.end, (va & ~(block - 1)) + block);
@@ -333,7 +348,7 @@ final class Faults {
       if (!n.isPresent() || (leaf & Pte.RW) != 0 || (leaf & Pte.US) == 0) {
         continue;
       }
-      if (e.object != null && e.object.frameIfPresent(e.pageIndex(p)) == Pte.address(leaf)) {
+      if (!ownObjectPages && e.object != null && e.object.frameIfPresent(e.pageIndex(p)) == Pte.address(leaf)) {
         continue;
       }
       if (!ownPage(e, n, r)) {

@@ -35,7 +35,7 @@ final class ForkCopy {
       }
       Vmspace child = Vmspace.create(childId, vm.space);
       for (VmEntry e : vm.map.entries()) {
-        VmEntry copy = new VmEntry(e.start, e.end, e.prot, e.flags, e.object, e.pgoff);
+        VmEntry copy = e.piece(e.start, e.end, e.prot);
         if (e.object != null) {
           e.object.addMapping();
         }

@@ -237,7 +237,7 @@ final class MapCalls {
       }
       for (VmEntry piece : vm.map.cut(addr, end)) {
         // The removed piece's reference to its object moves to its replacement.
-        vm.map.insert(new VmEntry(piece.start, piece.end, prot, piece.flags, piece.object, piece.pgoff));
+        vm.map.insert(piece.piece(piece.start, piece.end, prot));
       }
       Revocation r = new Revocation();
       vm.tables.revokeRange(addr, end, (va, leaf, out) -> {
@@ -287,6 +287,7 @@ final class MapCalls {
           vm.revoke(r);
         }
         case Madvise.MADV_WILLNEED -> vm.faults.populate(start, end);
+        case Madvise.MADV_HUGEPAGE, Madvise.MADV_NOHUGEPAGE -> advise(start, end, behav);
         case Madvise.MADV_INVAL -> vm.virtualTables.invalidate(start, end);
         default -> {
           // Advisory (NORMAL, RANDOM, SEQUENTIAL, NOSYNC, AUTOSYNC, NOCORE, CORE) and INVAL on
@@ -295,6 +296,28 @@ final class MapCalls {
       }
     } finally {
       vm.lock.unlock();
+    }
+  }
+
+  /**
+   * Records huge-page advice on the mapped parts of {@code [start, end)}, splitting the entries
+   * at its bounds; holes are skipped, as for the other advice. Ranges on the caller's own
+   * tables ({@code MAP_VPAGETABLE}) are left alone: the service does not fault them in.
+   */
+  private void advise(long start, long end, int behav) {
+    if (Long.compareUnsigned(start, end) >= 0) {
+      return; // an empty range: cut would split the entry around it into an empty piece
+    }
+    for (VmEntry e = vm.map.firstEndingAfter(start); e != null && Long.compareUnsigned(e.start, end) < 0; e = vm.map.next(e)) {
+      if (e.isVpagetable()) {
+        return;
+      }
+    }
+    for (VmEntry piece : vm.map.cut(start, end)) {
+      // The removed piece's reference to its object moves to its replacement, as in mprotect.
+      VmEntry advised = piece.piece(piece.start, piece.end, piece.prot);
+      advised.hugeAdvice = behav;
+      vm.map.insert(advised);
     }
   }
 }

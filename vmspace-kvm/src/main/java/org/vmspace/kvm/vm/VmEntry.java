@@ -28,6 +28,12 @@ final class VmEntry extends RbNode<VmEntry> {
   long aroundStart;
   long aroundEnd;
   int aroundPages;
+  /**
+   * {@link org.vmspace.api.Madvise#MADV_HUGEPAGE}, {@link
+   * org.vmspace.api.Madvise#MADV_NOHUGEPAGE} or 0 (no advice): how {@link Faults#faultAround}
+   * sizes its blocks. Pieces and fork copies keep it.
+   */
+  int hugeAdvice;
 
   VmEntry(long start, long end, Prot prot, int flags, VmObject object, long pgoff) {
     this.start = start;
@@ -36,6 +42,17 @@ final class VmEntry extends RbNode<VmEntry> {
     this.flags = flags;
     this.object = object;
     this.pgoff = pgoff;
+  }
+
+  /**
+   * A new entry for {@code [s, t)} of this one, with protection {@code newProt}: what a split,
+   * an mprotect or a fork copy inserts. It keeps the flags, the object, the page offset of its
+   * start and the huge-page advice, not the fault-around history.
+   */
+  VmEntry piece(long s, long t, Prot newProt) {
+    VmEntry p = new VmEntry(s, t, newProt, flags, object, pgoff + (s - start) / 4096);
+    p.hugeAdvice = hugeAdvice;
+    return p;
   }
 
   boolean isShared() {
@@ -54,7 +71,8 @@ final class VmEntry extends RbNode<VmEntry> {
   @Override
   public String toString() {
     return String.format(
-        "[0x%x-0x%x %s %s%s]", start, end, prot, MapFlags.toString(flags),
-        object == null ? "" : " obj+" + pgoff);
+        "[0x%x-0x%x %s %s%s%s]", start, end, prot, MapFlags.toString(flags),
+        object == null ? "" : " obj+" + pgoff,
+        hugeAdvice == 0 ? "" : " " + org.vmspace.api.Madvise.name(hugeAdvice));
   }
 }

@@ -241,7 +241,7 @@ final class AddressSpaceModel {
 
   /** The expected errno of an mcontrol (no MAP_VPAGETABLE mapping in the model), or null; applies it. */
   Errno mcontrol(long addr, long len, int behav) {
-    if (behav < 0 || behav > 11) {
+    if (behav < 0 || behav > org.vmspace.api.Madvise.MADV_CONTROL_END) {
       return Errno.EINVAL;
     }
     long start = addr & ~(PAGE - 1);

@@ -106,8 +106,9 @@ class AddressSpaceRandomTest {
         } else if (kind < 50) {
           long start = window(rnd);
           long len = rnd.nextLong(1, 8) * PAGE;
-          int behav = rnd.nextInt(20) == 0 ? 12 + rnd.nextInt(3) : pick(rnd, Madvise.MADV_DONTNEED,
-              Madvise.MADV_WILLNEED, Madvise.MADV_NORMAL, Madvise.MADV_FREE, Madvise.MADV_SEQUENTIAL);
+          int behav = rnd.nextInt(20) == 0 ? Madvise.MADV_CONTROL_END + 1 + rnd.nextInt(3) : pick(rnd, Madvise.MADV_DONTNEED,
+              Madvise.MADV_WILLNEED, Madvise.MADV_NORMAL, Madvise.MADV_FREE, Madvise.MADV_SEQUENTIAL,
+              Madvise.MADV_HUGEPAGE, Madvise.MADV_NOHUGEPAGE);
           Errno expected = behav > Madvise.MADV_CONTROL_END ? Errno.EINVAL : null;
           expectErrno(at + " mcontrol " + behav, expected, () -> g.vms.mcontrol(id, start, len, behav, 0));
           log(at + " mcontrol(0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(len) + ", " + behav + ")");

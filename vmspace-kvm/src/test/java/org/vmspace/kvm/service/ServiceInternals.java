@@ -84,4 +84,14 @@ public final class ServiceInternals {
       entry.release();
     }
   }
+
+  /** The main VM's KVM statistics by name ({@code pages_4k}, {@code pages_2m}...). */
+  public static java.util.Map<String, Long> vmStatistics(VmspaceService service) {
+    return ((KvmVmspaceService) service).context().main.vm.statistics();
+  }
+
+  /** Whether the service's guest memory was advised for host huge pages and the kernel took it. */
+  public static boolean hugePagesAdvised(VmspaceService service) {
+    return ((KvmVmspaceService) service).context().memory.hugePagesAdvised();
+  }
 }

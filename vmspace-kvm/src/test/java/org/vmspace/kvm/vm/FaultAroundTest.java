@@ -7,6 +7,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.MapFlags;
+import org.vmspace.api.Madvise;
 import org.vmspace.api.Prot;
 import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.FrameRefs;
@@ -207,5 +208,83 @@ class FaultAroundTest {
     assertThat(touch(BASE + 1024 * PAGE)).isTrue();
     assertThat(present(BASE + 1039 * PAGE)).isTrue();
     assertThat(present(BASE + 1040 * PAGE)).isFalse();
+  }
+
+  @Test
+  void hugePageAdviceMapsTheWhole2MiBBlockOnTheFirstFault() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048; // four 2 MiB blocks
+    anon(BASE, pages);
+    vm.mcontrol(BASE, pages * PAGE, Madvise.MADV_HUGEPAGE, 0);
+    assertThat(touch(BASE + 700 * PAGE)).isTrue();
+    assertThat(present(BASE + 512 * PAGE)).as("its block's first page").isTrue();
+    assertThat(present(BASE + 1023 * PAGE)).as("its block's last page").isTrue();
+    assertThat(present(BASE + 511 * PAGE)).as("the block before").isFalse();
+    assertThat(present(BASE + 1024 * PAGE)).as("the block after").isFalse();
+    int faults = 1;
+    for (long i = 0; i < pages; i++) {
+      faults += touch(BASE + i * PAGE) ? 1 : 0;
+    }
+    assertThat(faults).as("one fault per 2 MiB block, against 9 unadvised").isEqualTo(4);
+  }
+
+  @Test
+  void noHugePageAdviceNeverGrowsTheBlock() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    vm.mcontrol(BASE, pages * PAGE, Madvise.MADV_NOHUGEPAGE, 0);
+    int faults = 0;
+    for (long i = 0; i < pages; i++) {
+      faults += touch(BASE + i * PAGE) ? 1 : 0;
+    }
+    assertThat(faults).as("16 pages per fault, however sequential").isEqualTo(128);
+  }
+
+  @Test
+  void adviceCoversOnlyItsRangeAndSurvivesSplitsAndFork() {
+    context(64L << 20, 64L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    // Advice on the middle two blocks splits the entry; mprotect then splits the advised part.
+    vm.mcontrol(BASE + 512 * PAGE, 1024 * PAGE, Madvise.MADV_HUGEPAGE, 0);
+    vm.mprotect(BASE + 1024 * PAGE, 512 * PAGE, Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC);
+    assertThat(touch(BASE + 100 * PAGE)).isTrue();
+    assertThat(present(BASE + 116 * PAGE)).as("unadvised: the base block").isFalse();
+    assertThat(touch(BASE + 1100 * PAGE)).isTrue();
+    assertThat(present(BASE + 1024 * PAGE)).as("advised, after mprotect").isTrue();
+    assertThat(present(BASE + 1535 * PAGE)).isTrue();
+
+    Vmspace child = vm.fork(2);
+    try {
+      Vmspace parent = vm;
+      vm = child;
+      assertThat(touch(BASE + 600 * PAGE)).isTrue();
+      assertThat(present(BASE + 1023 * PAGE)).as("the child's copy keeps the advice").isTrue();
+      vm = parent;
+    } finally {
+      child.destroy();
+    }
+  }
+
+  @Test
+  void adviceOverHolesAppliesToTheMappedParts() {
+    context(64L << 20, 64L << 20);
+    anon(BASE + 512 * PAGE, 512);
+    vm.mcontrol(BASE, 2048 * PAGE, Madvise.MADV_HUGEPAGE, 0);
+    assertThat(touch(BASE + 520 * PAGE)).isTrue();
+    assertThat(present(BASE + 1023 * PAGE)).isTrue();
+    assertThat(vm.toString()).isNotNull();
+  }
+
+  /** Regression (HostileRandomTest, seed 1447446): an empty range split its entry into an empty piece. */
+  @Test
+  void adviceOnAnEmptyRangeChangesNothing() {
+    context(64L << 20, 64L << 20);
+    anon(BASE, 512);
+    vm.mcontrol(BASE + 42 * PAGE, 0, Madvise.MADV_HUGEPAGE, 0);
+    vm.verify();
+    assertThat(touch(BASE + 42 * PAGE)).isTrue();
+    assertThat(present(BASE + 64 * PAGE)).as("no advice took effect").isFalse();
   }
 }
