@@ -14,7 +14,6 @@ import org.vmspace.vkernel.sys.SyscallError;
  * machine reports of itself (uname, sysinfo).
  */
 final class ResourceCalls {
-
   private ResourceCalls() {}
 
   static long getrlimit(Call c) {
