@@ -16,13 +16,15 @@ import org.junit.jupiter.api.Timeout;
  * two processes storming each other with signals, a process that blocks every signal and spins,
  * a process with {@code vkernel.stuck.threads} threads, default 200, and a first process that
  * blocks every signal) are still ended by the vkernel: by a second Ctrl-C (the first goes to the
- * guest, which blocks it) and, without the threads, by {@code --timeout}. The times from the second SIGINT, and past the
+ * guest, which blocks it and says so when it takes it with sigwaitinfo) and, without the threads,
+ * by {@code --timeout}. The times from the second SIGINT, and past the
  * timeout, to the vkernel's exit are printed (under emulation they are tens of times the native
  * ones; only a hang fails the test).
  */
 @Tag("kvm")
 class HostileGuestsTest {
   private static final int THREADS = Integer.getInteger("vkernel.stuck.threads", 200);
+  private static final int BOMB_PIDS = Integer.getInteger("vkernel.threadBomb.pids", 300);
   /** A run that does not end this long after it was told to is a hang. */
   private static final Duration HANG = Duration.ofSeconds(90);
   private static Path program;
@@ -47,7 +49,9 @@ class HostileGuestsTest {
       setupNanos = System.nanoTime() - start;
       assertThat(ready).as("stdout; stderr: %s", ctrlC.stderr()).isEqualTo("ready: " + THREADS + " threads");
       ctrlC.signal("INT");
-      assertThat(ctrlC.waitFor(Duration.ofSeconds(3))).as("the first SIGINT is the guest's, which blocks it").isFalse();
+      // The witness: the first process, which blocks every signal, takes it with sigwaitinfo.
+      assertThat(ctrlC.nextLine(HANG)).as("the first SIGINT is the guest's, which blocks it").isEqualTo("SIGINT taken");
+      assertThat(ctrlC.process.isAlive()).as("still running after the first SIGINT").isTrue();
       long t0 = System.nanoTime();
       ctrlC.signal("INT");
       assertThat(ctrlC.waitFor(HANG)).as("ended by the second SIGINT").isTrue();
@@ -71,6 +75,49 @@ class HostileGuestsTest {
     System.out.printf("hostile guests (%d threads, %s): set-up %d ms; second Ctrl-C to exit %d ms; "
         + "exit at most %d ms past a %d s timeout (the JVM's start included)%n", THREADS,
         System.getProperty("vmspace.kvm.where", "native"), TimeUnit.NANOSECONDS.toMillis(setupNanos),
+        TimeUnit.NANOSECONDS.toMillis(ctrlCNanos), overrunMillis, timeoutSeconds);
+  }
+
+  /**
+   * A thread bomb under {@code --pids} ({@code vkernel.threadBomb.pids}, default 300; issue 16's
+   * 10^4 with {@code -Dvkernel.threadBomb.pids=10002}): stuck.c's thread-making process alone
+   * asks for a million threads, and pthread_create fails with EAGAIN once the cap holds every
+   * task (the first process, the bomb's main thread and its threads); then the first Ctrl-C
+   * reaches the guest, the second ends the run, and {@code --timeout} ends the same bomb. The
+   * times are printed.
+   */
+  @Test
+  @Timeout(value = 15, unit = TimeUnit.MINUTES)
+  void aThreadBombStopsAtThePidsCapAndCtrlCAndTheTimeoutStillEndIt() throws Exception {
+    List<String> bomb = List.of(program.toString(), "1000000", "alone");
+    String capped = "ready: " + (BOMB_PIDS - 2) + " threads, then EAGAIN";
+    long start = System.nanoTime();
+    long setupNanos;
+    long ctrlCNanos;
+    try (LiveRun ctrlC = LiveRun.start(List.of("--pids=" + BOMB_PIDS), bomb, false)) {
+      String ready = ctrlC.nextLine(HANG.multipliedBy(10));
+      setupNanos = System.nanoTime() - start;
+      assertThat(ready).as("stdout; stderr: %s", ctrlC.stderr()).isEqualTo(capped);
+      ctrlC.signal("INT");
+      assertThat(ctrlC.nextLine(HANG)).as("the first SIGINT is the guest's").isEqualTo("SIGINT taken");
+      long t0 = System.nanoTime();
+      ctrlC.signal("INT");
+      assertThat(ctrlC.waitFor(HANG)).as("ended by the second SIGINT").isTrue();
+      ctrlCNanos = System.nanoTime() - t0;
+      assertThat(ctrlC.process.exitValue()).as("stderr: %s", ctrlC.stderr()).isEqualTo(128 + 9);
+    }
+    long timeoutSeconds = TimeUnit.NANOSECONDS.toSeconds(setupNanos) + 5;
+    long overrunMillis;
+    start = System.nanoTime();
+    try (LiveRun timed = LiveRun.start(List.of("--pids=" + BOMB_PIDS, "--timeout=" + timeoutSeconds + "s"), bomb, false)) {
+      assertThat(timed.nextLine(HANG.multipliedBy(10))).as("stderr: %s", timed.stderr()).isEqualTo(capped);
+      assertThat(timed.waitFor(HANG.plusSeconds(timeoutSeconds))).as("ended by the timeout").isTrue();
+      overrunMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) - timeoutSeconds * 1000;
+      assertThat(timed.process.exitValue()).as("stderr: %s", timed.stderr()).isEqualTo(124);
+    }
+    System.out.printf("thread bomb (--pids=%d, %s): %d threads in %d ms (the JVM's start included); second Ctrl-C"
+        + " to exit %d ms; exit at most %d ms past a %d s timeout%n", BOMB_PIDS,
+        System.getProperty("vmspace.kvm.where", "native"), BOMB_PIDS - 2, TimeUnit.NANOSECONDS.toMillis(setupNanos),
         TimeUnit.NANOSECONDS.toMillis(ctrlCNanos), overrunMillis, timeoutSeconds);
   }
 

@@ -60,13 +60,15 @@ public final class Blocker {
     wakeBuf = arena.allocate(8, 8);
   }
 
-  /** The task's loop ended: later wakes do nothing, and the buffers are freed. */
+  /** The task's loop ended (or never started): later wakes do nothing, and the buffers are freed. */
   void close() {
     synchronized (wakeLock) {
       wakeClosed = true;
       Host.close(wakeFd);
     }
-    arena.close();
+    if (arena != null) {
+      arena.close();
+    }
   }
 
   boolean isBlocked() {

@@ -1,7 +1,5 @@
 package org.vmspace.vkernel.proc;
 
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.vmspace.vkernel.signal.SigInfo;
@@ -12,15 +10,16 @@ import org.vmspace.vkernel.signal.Signals;
  * the soft limit it gets SIGXCPU, and the soft limit moves up a second (so SIGXCPU comes again
  * each further second) while it is below the hard limit; at the hard limit, SIGKILL.
  *
- * <p>The CPU time is the host's count for the Java threads that run the process's tasks (guest
- * code runs inside their KVM_RUN calls, so it is counted too), as getrusage and times measure it;
- * a task that has exited no longer counts. It is sampled every {@value #PERIOD_MS} ms, and only
- * while a limit is set, so the signal comes up to that much late.
+ * <p>The CPU time is {@link ThreadGroup#cpuTimes}, as getrusage, times and
+ * CLOCK_PROCESS_CPUTIME_ID measure it: the host's count for the Java threads that run the
+ * process's tasks since each task started on its thread (guest code runs inside their KVM_RUN
+ * calls, so it is counted too), exited tasks' included. It is sampled every {@value #PERIOD_MS}
+ * ms, and only while a limit is set, so the signal comes up to that much late; a signal posted
+ * to a task spinning in guest code interrupts its run, so a handler runs within that time too.
  */
 public final class CpuLimit {
   /** How often a limited process's CPU time is sampled. */
   static final long PERIOD_MS = 100;
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static final long SECOND = 1_000_000_000L;
 
   private CpuLimit() {}
@@ -54,24 +53,12 @@ public final class CpuLimit {
     }
   }
 
-  /** The process's CPU time now, in nanoseconds. */
-  static long cpuNanos(ThreadGroup p) {
-    long sum = 0;
-    for (Task t : p.threadsSnapshot()) {
-      Thread j = t.javaThread();
-      if (j != null) {
-        sum += Math.max(0, THREADS.getThreadCpuTime(j.threadId()));
-      }
-    }
-    return sum;
-  }
-
   private static void check(ThreadGroup p) {
     if (p.exiting()) {
       stop(p);
       return;
     }
-    int signal = action(cpuNanos(p), p);
+    int signal = action(p.cpuTimes()[0], p);
     if (signal == Signals.SIGKILL) {
       stop(p);
     }

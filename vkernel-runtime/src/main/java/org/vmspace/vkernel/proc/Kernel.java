@@ -107,8 +107,7 @@ public final class Kernel implements ProcView, AutoCloseable {
   private final SecureRandom random = new SecureRandom();
   final ScheduledExecutorService timers;
   /** The Java threads guest threads run on (see {@link Task#start}). */
-  final java.util.concurrent.ExecutorService carriers = Executors.newCachedThreadPool(
-      Thread.ofPlatform().daemon(true).name("vk-carrier-", 1).factory());
+  final java.util.concurrent.ExecutorService carriers;
   private final int hostUid = Host.getuid();
   private final int hostGid = Host.getgid();
   private int nextPid = 2;
@@ -124,6 +123,16 @@ public final class Kernel implements ProcView, AutoCloseable {
    * @throws IllegalArgumentException if the root or /tmp directory cannot be opened
    */
   public Kernel(VmspaceService vms, KernelConfig config, java.util.function.Function<Kernel, ? extends SyscallTable> syscalls) {
+    this(vms, config, syscalls, Thread.ofPlatform().daemon(true).name("vk-carrier-", 1).factory());
+  }
+
+  /**
+   * As the public constructor, with the factory of the carrier threads (a test's may refuse to
+   * make one, as a host at its thread limit does).
+   */
+  Kernel(VmspaceService vms, KernelConfig config, java.util.function.Function<Kernel, ? extends SyscallTable> syscalls,
+      java.util.concurrent.ThreadFactory carrierThreads) {
+    this.carriers = Executors.newCachedThreadPool(carrierThreads);
     this.vms = vms;
     this.config = config;
     this.memory = new org.vmspace.vkernel.mem.MemoryBudget(config.memory());

@@ -1,5 +1,8 @@
 package org.vmspace.vkernel.proc;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.concurrent.RejectedExecutionException;
 import org.vmspace.api.Errno;
 import org.vmspace.api.RunResult;
 import org.vmspace.api.Trap;
@@ -11,6 +14,8 @@ import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.stats.SyscallCounters;
 import org.vmspace.vkernel.stats.SyscallEvent;
+import org.vmspace.vkernel.sys.LinuxErrno;
+import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * A guest thread: a Java platform thread running DragonFly's user-return loop around {@code
@@ -30,6 +35,7 @@ import org.vmspace.vkernel.stats.SyscallEvent;
  */
 public final class Task implements Runnable {
   private static final ThreadLocal<Task> CURRENT = new ThreadLocal<>();
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   final ThreadGroup process;
   /** The thread id; an exec from another thread makes it the group's pid (Linux's de_thread). */
@@ -61,6 +67,15 @@ public final class Task implements Runnable {
   /** This thread's system-call counts (its own thread writes them; the kernel sums them). */
   private final SyscallCounters counters;
   private volatile Thread javaThread;
+  /**
+   * The carrier's CPU time, total and user (ns), when this task started on it: a carrier runs
+   * task after task, so a task's own time is what the carrier used since. Written before {@link
+   * #javaThread} is published, read after it.
+   */
+  private long cpuBase;
+  private long userBase;
+  /** The task ended: its time went to its process's exited threads' (see {@link #retireCpu}). */
+  private volatile boolean cpuRetired;
 
   Task(Kernel kernel, ThreadGroup process, int tid) {
     this.kernel = kernel;
@@ -163,16 +178,38 @@ public final class Task implements Runnable {
    * Starts the loop on one of the kernel's carrier threads. Carriers outlive guest threads, so a
    * new process runs on a Java thread whose vCPU binding (and its timer and signal setup) is
    * already made.
+   *
+   * @throws SyscallError EAGAIN if no carrier is idle and the host makes no new thread (at its
+   *     thread or memory limit: Linux's clone says EAGAIN there too); the task then never ran,
+   *     and its caller takes it out of the tables and {@link #discard}s it
    */
   void start(String name) {
+    try {
+      execute(name);
+    } catch (OutOfMemoryError | RejectedExecutionException e) {
+      throw new SyscallError(LinuxErrno.EAGAIN, "no host thread for " + name + ": " + e.getMessage());
+    }
+  }
+
+  /** Frees what a task that never started holds (its wake eventfd, its counters' place). */
+  void discard() {
+    blocker.close();
+    kernel.stats.taskEnded(counters);
+  }
+
+  private void execute(String name) {
     kernel.carriers.execute(() -> {
       Thread self = Thread.currentThread();
       String carrierName = self.getName();
       self.setName(name);
+      cpuBase = Math.max(0, THREADS.getCurrentThreadCpuTime());
+      userBase = Math.max(0, THREADS.getCurrentThreadUserTime());
       javaThread = self;
       try {
         run();
       } finally {
+        // The carrier goes on to other tasks: this one no longer interrupts or counts it.
+        javaThread = null;
         self.setName(carrierName);
       }
     });
@@ -180,6 +217,36 @@ public final class Task implements Runnable {
 
   Thread javaThread() {
     return javaThread;
+  }
+
+  /**
+   * This thread's CPU time so far, total and user, in nanoseconds (as CLOCK_THREAD_CPUTIME_ID and
+   * RUSAGE_THREAD count it): the host's count for its carrier since the task started on it,
+   * guest code in KVM_RUN included; zero once it ended (its process keeps the time).
+   */
+  public long[] cpuTimes() {
+    Thread j = javaThread;
+    if (j == null || cpuRetired) {
+      return new long[2];
+    }
+    long total;
+    long user;
+    if (j == Thread.currentThread()) {
+      total = THREADS.getCurrentThreadCpuTime();
+      user = THREADS.getCurrentThreadUserTime();
+    } else {
+      total = THREADS.getThreadCpuTime(j.threadId());
+      user = THREADS.getThreadUserTime(j.threadId());
+    }
+    // -1: the thread is gone (or the JVM cannot measure it).
+    return new long[] {total < 0 ? 0 : Math.max(0, total - cpuBase), user < 0 ? 0 : Math.max(0, user - userBase)};
+  }
+
+  /** The task is ending (on its own thread): its CPU time, which it no longer reports. */
+  long[] retireCpu() {
+    long[] c = cpuTimes();
+    cpuRetired = true;
+    return c;
   }
 
   // ---------------------------------------------------------------- the loop

@@ -50,7 +50,8 @@ public final class TaskClone {
    * @throws SyscallError EINVAL for flag combinations Linux refuses (CLONE_SIGHAND without
    *     CLONE_VM, CLONE_THREAD without CLONE_SIGHAND, unknown flags), ENOSYS for CLONE_SIGHAND
    *     without CLONE_THREAD, EAGAIN at RLIMIT_NPROC or the kernel's task cap (see {@link
-   *     Kernel#checkTaskLimits}), ENOMEM past the memory budget
+   *     Kernel#checkTaskLimits}) or when the host makes no thread for the child, ENOMEM past the
+   *     memory budget
    */
   public static int clone(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     Kernel k = t.kernel();
@@ -125,7 +126,26 @@ public final class TaskClone {
     } finally {
       k.lock.unlock();
     }
-    launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
+    try {
+      launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
+    } catch (SyscallError e) {
+      // No host thread for it: the child never ran, and goes as if never made.
+      k.lock.lock();
+      try {
+        child.threads.remove(ct);
+        k.tasks.remove(ct.tid, ct);
+        k.removeProcess(child.pid);
+        if (child.parent != null) {
+          child.parent.children.remove(child);
+        }
+      } finally {
+        k.lock.unlock();
+      }
+      ct.discard();
+      child.fds.release();
+      mm.release();
+      throw e;
+    }
     CpuLimit.update(child);
     if ((flags & CLONE_VFORK) != 0) {
       awaitVforkRelease(t, child);
@@ -145,7 +165,7 @@ public final class TaskClone {
    * @throws SyscallError ENOSYS for a thread without CLONE_VM, CLONE_FS or CLONE_FILES (a thread
    *     with its own descriptor table or working directory, which the thread group here cannot
    *     represent; glibc, musl and Go always share them), ERESTARTSYS if the group is exiting,
-   *     EAGAIN at RLIMIT_NPROC or the kernel's task cap
+   *     EAGAIN at RLIMIT_NPROC or the kernel's task cap, or when the host makes no thread for it
    */
   private static int cloneThread(Task t, long flags, long newSp, long parentTid, long childTid, long tls) {
     long shared = CLONE_VM | CLONE_FS | CLONE_FILES;
@@ -165,7 +185,20 @@ public final class TaskClone {
     } finally {
       k.lock.unlock();
     }
-    launch(k, t, ct, flags, p.mm, parentTid, childTid, t.tid, "started thread " + ct.tid, "vk-" + p.pid + "-" + ct.tid);
+    try {
+      launch(k, t, ct, flags, p.mm, parentTid, childTid, t.tid, "started thread " + ct.tid, "vk-" + p.pid + "-" + ct.tid);
+    } catch (SyscallError e) {
+      // No host thread for it: the thread never ran, and goes as if never made.
+      k.lock.lock();
+      try {
+        p.threads.remove(ct);
+        k.tasks.remove(ct.tid, ct);
+      } finally {
+        k.lock.unlock();
+      }
+      ct.discard();
+      throw e;
+    }
     return ct.tid;
   }
 

@@ -31,6 +31,7 @@ public final class TaskExit {
     if (!t.exiting()) {
       p.requestExit(Signals.SIGKILL);
     }
+    p.retireCpu(t);
     AddressSpace mm = p.mm;
     if (mm != null) {
       walkRobustList(t, mm);

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.LongAdder;
 import org.vmspace.vkernel.fs.FdTable;
 import org.vmspace.vkernel.fs.FileDescription;
 import org.vmspace.vkernel.fs.ProcView;
@@ -82,6 +83,9 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   ScheduledFuture<?> alarm;
   /** The RLIMIT_CPU sampler (see {@link CpuLimit}), or null. */
   ScheduledFuture<?> cpuTimer;
+  /** The exited threads' CPU time, total and user (ns); see {@link #cpuTimes}. */
+  private final LongAdder exitedCpu = new LongAdder();
+  private final LongAdder exitedUser = new LongAdder();
   long alarmDeadline;
   long alarmInterval;
 
@@ -355,6 +359,30 @@ public final class ThreadGroup implements ProcView.ProcInfo {
 
   List<Task> threadsSnapshot() {
     return threads;
+  }
+
+  /**
+   * The process's CPU time, total and user, in nanoseconds (as CLOCK_PROCESS_CPUTIME_ID,
+   * RUSAGE_SELF and RLIMIT_CPU count it): its live threads' and, as Linux keeps them in the
+   * signal struct, its exited threads'. Without a lock: the exited threads' sum is read before
+   * the live ones, so a thread that exits meanwhile is missed once, never counted twice.
+   */
+  public long[] cpuTimes() {
+    long total = exitedCpu.sum();
+    long user = exitedUser.sum();
+    for (Task t : threads) {
+      long[] c = t.cpuTimes();
+      total += c[0];
+      user += c[1];
+    }
+    return new long[] {total, user};
+  }
+
+  /** Task {@code t} is ending (on its own thread): its CPU time stays the process's. */
+  void retireCpu(Task t) {
+    long[] c = t.retireCpu();
+    exitedCpu.add(c[0]);
+    exitedUser.add(c[1]);
   }
 
   // ---------------------------------------------------------------- ProcInfo

@@ -1,7 +1,5 @@
 package org.vmspace.vkernel.syscall;
 
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -16,8 +14,6 @@ import org.vmspace.vkernel.sys.SyscallError;
  * machine reports of itself (uname, sysinfo).
  */
 final class ResourceCalls {
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-
   private ResourceCalls() {}
 
   static long getrlimit(Call c) {
@@ -63,11 +59,9 @@ final class ResourceCalls {
     return 0;
   }
 
-  /** User and system CPU time of the calling process (one thread: the calling one). */
-  private static long[] cpuNanos(ThreadGroup p) {
-    long user = Math.max(0, THREADS.getCurrentThreadUserTime());
-    long total = Math.max(0, THREADS.getCurrentThreadCpuTime());
-    return new long[] {user, Math.max(0, total - user)};
+  /** User and system CPU time, in nanoseconds, from {@code {total, user}} as tasks count them. */
+  private static long[] userSystem(long[] times) {
+    return new long[] {times[1], Math.max(0, times[0] - times[1])};
   }
 
   static long getrusage(Call c) {
@@ -77,7 +71,7 @@ final class ResourceCalls {
     }
     ByteBuffer b = ByteBuffer.allocate(144).order(ByteOrder.LITTLE_ENDIAN);
     if (who != -1) {
-      long[] t = cpuNanos(c.process);
+      long[] t = userSystem(who == 1 ? c.thread.cpuTimes() : c.process.cpuTimes());
       b.putLong(0, t[0] / 1_000_000_000L).putLong(8, (t[0] / 1000) % 1_000_000);
       b.putLong(16, t[1] / 1_000_000_000L).putLong(24, (t[1] / 1000) % 1_000_000);
     }
@@ -86,7 +80,7 @@ final class ResourceCalls {
   }
 
   static long times(Call c) {
-    long[] t = cpuNanos(c.process);
+    long[] t = userSystem(c.process.cpuTimes());
     if (c.a(0) != 0) {
       ByteBuffer b = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
       b.putLong(0, t[0] / 10_000_000L).putLong(8, t[1] / 10_000_000L);

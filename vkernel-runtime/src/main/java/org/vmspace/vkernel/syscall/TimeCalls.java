@@ -1,22 +1,22 @@
 package org.vmspace.vkernel.syscall;
 
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Instant;
 import org.vmspace.vkernel.proc.Blocker;
 import org.vmspace.vkernel.proc.SignalDelivery;
+import org.vmspace.vkernel.proc.Task;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
 
 /**
  * Clocks and sleeping: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
  * clock_nanosleep, and getrandom. The monotonic clocks are the host's CLOCK_MONOTONIC ({@link
- * System#nanoTime()} on Linux), the real-time clock the host's.
+ * System#nanoTime()} on Linux), the real-time clock the host's, the CPU-time clocks the calling
+ * thread's and its process's ({@link Task#cpuTimes}, {@link
+ * org.vmspace.vkernel.proc.ThreadGroup#cpuTimes}).
  */
 final class TimeCalls {
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static final int CLOCK_REALTIME = 0;
   private static final int CLOCK_MONOTONIC = 1;
   private static final int CLOCK_PROCESS_CPUTIME_ID = 2;
@@ -32,12 +32,12 @@ final class TimeCalls {
   private TimeCalls() {}
 
   static long clockGettime(Call c) {
-    writeTimespec(c, c.a(1), now(c.i(0)));
+    writeTimespec(c, c.a(1), now(c.thread, c.i(0)));
     return 0;
   }
 
   static long clockGetres(Call c) {
-    now(c.i(0));
+    now(c.thread, c.i(0));
     if (c.a(1) != 0) {
       int clk = c.i(0);
       writeTimespec(c, c.a(1), clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE ? 4_000_000 : 1);
@@ -47,7 +47,7 @@ final class TimeCalls {
 
   static long gettimeofday(Call c) {
     if (c.a(0) != 0) {
-      long ns = now(CLOCK_REALTIME);
+      long ns = now(null, CLOCK_REALTIME);
       ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
       b.putLong(0, ns / 1_000_000_000L).putLong(8, (ns / 1000) % 1_000_000);
       c.mem().writeBytes(c.a(0), b.array());
@@ -59,7 +59,7 @@ final class TimeCalls {
   }
 
   static long time(Call c) {
-    long sec = now(CLOCK_REALTIME) / 1_000_000_000L;
+    long sec = now(null, CLOCK_REALTIME) / 1_000_000_000L;
     if (c.a(0) != 0) {
       c.mem().writeLong(c.a(0), sec);
     }
@@ -74,15 +74,16 @@ final class TimeCalls {
     return sleep(c, c.i(0), c.i(1), c.a(2), c.a(3));
   }
 
-  /** The clock's value in nanoseconds. */
-  static long now(int clock) {
+  /** The clock's value in nanoseconds, for task {@code t} (the CPU-time clocks are its own). */
+  static long now(Task t, int clock) {
     return switch (clock) {
       case CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI -> {
         Instant i = Instant.now();
         yield i.getEpochSecond() * 1_000_000_000L + i.getNano() + (clock == CLOCK_TAI ? 37_000_000_000L : 0);
       }
       case CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME -> System.nanoTime();
-      case CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID -> Math.max(0, THREADS.getCurrentThreadCpuTime());
+      case CLOCK_PROCESS_CPUTIME_ID -> t.process().cpuTimes()[0];
+      case CLOCK_THREAD_CPUTIME_ID -> t.cpuTimes()[0];
       default -> throw new SyscallError(LinuxErrno.EINVAL, "clock " + clock);
     };
   }
@@ -112,7 +113,7 @@ final class TimeCalls {
   /** A nanoTime deadline from an absolute timespec on {@code clock}. */
   static long absoluteDeadline(Call c, long addr, int clock) {
     long target = readTimespec(c, addr);
-    long d = System.nanoTime() + Math.max(0, target - now(clock));
+    long d = System.nanoTime() + Math.max(0, target - now(c.thread, clock));
     return d == 0 ? 1 : d;
   }
 
@@ -120,7 +121,7 @@ final class TimeCalls {
     if (clock == CLOCK_THREAD_CPUTIME_ID || clock < 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }
-    now(clock);
+    now(c.thread, clock);
     if ((flags & ~TIMER_ABSTIME) != 0) {
       throw new SyscallError(LinuxErrno.EINVAL);
     }

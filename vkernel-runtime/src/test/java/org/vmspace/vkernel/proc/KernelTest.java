@@ -248,4 +248,20 @@ class KernelTest {
     assertThat(e.code()).isZero();
     assertThat(kernel.pids()).isEmpty();
   }
+
+  @Test
+  void aForkTheHostHasNoThreadForFailsWithEagainAndTheShellGoesOn() throws Exception {
+    // One carrier thread, the first process's; then the host makes none, as at its thread limit.
+    java.util.concurrent.ThreadFactory host = Thread.ofPlatform().daemon(true).factory();
+    java.util.concurrent.atomic.AtomicInteger made = new java.util.concurrent.atomic.AtomicInteger();
+    kernel.close();
+    kernel = new Kernel(vms, KernelConfig.builder().root(Path.of("/"), false).build(), Syscalls::new,
+        r -> made.getAndIncrement() < 1 ? host.newThread(r) : null);
+    Kernel.Exit e = run(Duration.ofMinutes(1), BUSYBOX, "sh", "-c", "echo before; /bin/busybox true; echo not reached");
+    // Not an internal error that kills the shell: fork says EAGAIN, which ash reports and exits on.
+    assertThat(e.signal()).as("output: %s", output()).isZero();
+    assertThat(output()).startsWith("before\n").contains("can't fork").doesNotContain("not reached");
+    assertThat(e.code()).isNotZero();
+    assertThat(kernel.pids()).isEmpty();
+  }
 }
