@@ -2,7 +2,8 @@
  * errnos of changes to a mount's root, /proc/PID/fd entries as symbolic links, /proc/PID/comm,
  * the signal lines of /proc/PID/status, times of an open unlinked file, POSIX semaphores and
  * shared memory in /dev/shm, a semaphore in shared anonymous memory, PR_SET_CHILD_SUBREAPER,
- * AF_UNIX socket pairs, madvise huge-page advice. Prints one line per check;
+ * AF_UNIX socket pairs, madvise huge-page advice, wait4 reaping a child whose SIGCHLD interrupts
+ * it. Prints one line per check;
  * the vkernel's output must equal the native one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,6 +260,31 @@ static void huge_page_advice(void) {
   munmap(m, len);
 }
 
+/* A blocked wait4 whose child exits: the child's SIGCHLD wakes it, and Linux's do_wait looks for
+ * a zombie again before it answers EINTR, so wait4 returns the child and the handler runs after
+ * (busybox sh waits like this for every command; the vkernel answered EINTR first). */
+static volatile sig_atomic_t chld_seen;
+static void on_chld(int sig) { (void)sig; chld_seen++; }
+static void wait_reaps_before_eintr(void) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld; /* no SA_RESTART: an interrupted wait4 would be EINTR */
+  sigaction(SIGCHLD, &sa, &old);
+  chld_seen = 0;
+  pid_t child = fork();
+  if (child == 0) {
+    usleep(300 * 1000); /* the parent is blocked in wait4 by then */
+    _exit(7);
+  }
+  int st = 0;
+  pid_t r = wait4(child, &st, 0, NULL);
+  printf("wait4 woken by its child's SIGCHLD: %s, status %d, handler ran %d\n",
+         r == child ? "the child" : r < 0 ? strerror(errno) : "another pid", r == child ? WEXITSTATUS(st) : -1,
+         (int)chld_seen);
+  if (r != child) waitpid(child, &st, 0);
+  sigaction(SIGCHLD, &old, NULL);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   mount_roots();
@@ -270,5 +296,6 @@ int main(void) {
   subreaper();
   socket_pair();
   huge_page_advice();
+  wait_reaps_before_eintr();
   return 0;
 }

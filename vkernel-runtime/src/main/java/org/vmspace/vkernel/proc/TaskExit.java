@@ -248,6 +248,7 @@ public final class TaskExit {
   public static Reaped wait(Task t, int which, int options) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
+    boolean interrupted = false;
     while (true) {
       k.lock.lock();
       try {
@@ -274,9 +275,13 @@ public final class TaskExit {
       if ((options & WNOHANG) != 0) {
         return null;
       }
-      if (t.blocker().await(-1, (short) 0, 0, true) == Blocker.Wait.SIGNAL) {
+      // As Linux's do_wait: a signal ends the wait only after one more look for a zombie, since
+      // the signal is most often the SIGCHLD of the very child being waited for (busybox sh's
+      // wait4 would otherwise see EINTR for every command, and make the call twice).
+      if (interrupted) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS);
       }
+      interrupted = t.blocker().await(-1, (short) 0, 0, true) == Blocker.Wait.SIGNAL;
     }
   }
 
