@@ -3,10 +3,16 @@ package org.vmspace.kvm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.vmspace.kvm.testing.GuestFixture.at;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.vmspace.api.ExitStatistics;
+import org.vmspace.api.HostFile;
 import org.vmspace.api.MapFlags;
 import org.vmspace.api.Prot;
 import org.vmspace.api.RunResult;
@@ -20,17 +26,20 @@ import org.vmspace.kvm.testing.GuestFixture;
  * ({@code -Dvmspace.forkCopyPages}) the pages the parent owned are the child's own at once and
  * stay writable in the parent, so neither side takes a demand fault or a revocation for its
  * first writes; with a budget of 0 (pure copy-on-write) both do. Whatever the budget, each side
- * reads what it last wrote and never what the other wrote.
+ * reads what it last wrote and never what the other wrote. A forked child reading file text its
+ * parent never mapped but the cache holds takes one fault for all of it.
  */
 @Tag("kvm")
 class ForkCopyKvmTest {
   private static final long DATA = 0x6000_0000L;
   private static final long SMALL = 0x6800_0000L;
+  private static final long FILE_AT = 0x5000_0000L;
   private static final int PAGES = 32;
   private static final int RW = Prot.PROT_READ | Prot.PROT_WRITE;
   private static final String BUDGET = "vmspace.forkCopyPages";
 
   private final GuestFixture g = new GuestFixture();
+  @TempDir Path dir;
 
   @AfterEach
   void close() {
@@ -188,5 +197,34 @@ class ForkCopyKvmTest {
     assertThat(read(child, DATA)).as("budget %s: the child outlives the parent", budget).isEqualTo(1000);
     assertThat(read(child, DATA + 4096)).isEqualTo(4001);
     assertThat(read(child, SMALL + 4096 * 3)).isEqualTo(103);
+  }
+
+  @Test
+  void aChildReadingCachedTextItsParentNeverMappedTakesOneFault() throws IOException {
+    int pages = 64;
+    Path p = dir.resolve("text");
+    ByteBuffer bytes = ByteBuffer.allocate(pages * 4096).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < pages; i++) {
+      bytes.putLong(i * 4096, 5000 + i);
+    }
+    Files.write(p, bytes.array());
+    try (HostFile file = g.vms.openFile(p, false)) {
+      VmspaceId parent = g.space(1);
+      g.vms.mmap(parent, FILE_AT, pages * 4096L, Prot.PROT_READ | Prot.PROT_EXEC,
+          MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, file, 0);
+      assertThat(read(parent, FILE_AT)).isEqualTo(5000); // the cache holds page 0 only
+      // Another process reads the whole file into the cache.
+      VmspaceId reader = g.space(3);
+      g.vms.mmap(reader, FILE_AT, pages * 4096L, Prot.PROT_READ, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, file, 0);
+      for (int i = 0; i < pages; i++) {
+        assertThat(read(reader, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
+      }
+      VmspaceId child = VmspaceId.of(2);
+      g.vms.fork(parent, child);
+      for (int i = pages - 1; i >= 0; i -= 5) {
+        assertThat(read(child, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
+      }
+      assertThat(stats(child).demandFaults()).as("one fault maps every cached page").isEqualTo(1);
+    }
   }
 }
