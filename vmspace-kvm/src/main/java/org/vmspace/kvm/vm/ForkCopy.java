@@ -180,6 +180,9 @@ final class ForkCopy {
     if (copy < 0) {
       return false;
     }
+    // Another thread of the parent may write the page while it is copied: the child then gets
+    // the bytes of some moment during the fork, as on Linux, where such a thread can write
+    // through its cached writable translation until fork's final TLB flush.
     MemorySegment host = vm.space.memory().host();
     MemorySegment.copy(host, Pte.address(leaf), host, copy, PAGE);
     if (!child.tables.install(va, Faults.leafFor(copy, e.prot, false))) {
