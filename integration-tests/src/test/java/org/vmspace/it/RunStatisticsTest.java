@@ -72,7 +72,7 @@ class RunStatisticsTest {
     assertThat(kinds.get("trap")).isZero();
     assertThat(totals.get("faults to signals")).isZero();
     assertThat(kinds.get("demand fault")).as("exec'd images are faulted in").isPositive();
-    assertThat(totals.get("revocation batches")).as("fork write-protects the parent").isPositive();
+    assertThat(totals.get("revocation batches")).as("exec and exit unmap what was mapped").isPositive();
     assertThat(kinds.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(totals.get("exits"));
 
     List<RecordedEvent> events = RecordingFile.readAllEvents(jfr);

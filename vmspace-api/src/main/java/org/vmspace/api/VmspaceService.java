@@ -197,10 +197,12 @@ public interface VmspaceService extends AutoCloseable {
   void mprotect(VmspaceId id, long addr, long len, int prot);
 
   /**
-   * Creates {@code child} as a copy-on-write copy of {@code parent}: the same mappings, shared
-   * ones sharing their memory, private ones copied on the first write by either side, like
-   * fork(2). An extension of this project: DragonFly's vkernel did this in its own page tables.
-   * Afterwards parent and child are independent vmspaces.
+   * Creates {@code child} as a copy of {@code parent}: the same mappings, shared ones sharing
+   * their memory, private ones copied, like fork(2). When private pages are copied (at the fork
+   * or at either side's first write) is the implementation's choice: the KVM backend copies the
+   * pages the parent wrote at once, up to a budget, and the rest on first write. An extension of
+   * this project: DragonFly's vkernel did this in its own page tables. Afterwards parent and
+   * child are independent vmspaces.
    *
    * @throws VmspaceException in this order: {@link Errno#ENOENT} no such parent; {@link
    *     Errno#EINVAL} child is {@link VmspaceId#NULL}; {@link Errno#EEXIST} child is in use;

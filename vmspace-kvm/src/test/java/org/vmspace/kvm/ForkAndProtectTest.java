@@ -30,6 +30,7 @@ class ForkAndProtectTest {
 
   @AfterEach
   void close() {
+    System.clearProperty("vmspace.forkCopyPages");
     g.close();
   }
 
@@ -61,6 +62,8 @@ class ForkAndProtectTest {
 
   @Test
   void aCopyOnWriteFaultTakesItsNeighboursAlongWithoutMixingTheTwoSides() {
+    // Copy-on-write only (the fork's copy budget would give the child its own pages at once).
+    System.setProperty("vmspace.forkCopyPages", "0");
     VmspaceId parent = g.space(1);
     int pages = 32;
     g.anon(parent, DATA, pages * 4096L, RW);

@@ -26,6 +26,17 @@ public final class PageTables {
     long rewrite(long va, long leaf, Revocation out);
   }
 
+  /** Sees each present leaf of a range, read-only ({@link #forEachLeaf}). */
+  @FunctionalInterface
+  public interface LeafVisitor {
+    /**
+     * @param va the virtual address the leaf maps
+     * @param leaf the present leaf entry
+     * @return false to end the walk
+     */
+    boolean visit(long va, long leaf);
+  }
+
   private final TableMemory memory;
   private final PageWalker translator;
   private final TableWalker walker;
@@ -143,6 +154,28 @@ public final class PageTables {
     }
     memory.write(entryGpa, leaf | (current & (Pte.A | Pte.D)));
     return true;
+  }
+
+  /**
+   * Shows every present leaf in the user range {@code [start, end)} to {@code visitor}, in
+   * address order, without changing anything; the visitor may end the walk early.
+   *
+   * @throws IllegalArgumentException if the range is not in the user half
+   */
+  public void forEachLeaf(long start, long end, LeafVisitor visitor) {
+    checkUser(start);
+    if (end > start) {
+      checkUser(end - 1);
+      walker.walk(root, start, end, (va, level, entryGpa, entry) -> {
+        if (!Pte.isPresent(entry)) {
+          return TableWalker.Next.SKIP;
+        }
+        if (!TableWalker.isLeaf(level, entry)) {
+          return TableWalker.Next.DESCEND;
+        }
+        return visitor.visit(va, entry) ? TableWalker.Next.SKIP : TableWalker.Next.STOP;
+      });
+    }
   }
 
   /**

@@ -93,6 +93,15 @@ final class Faults {
         || !(e.object instanceof FileCacheObject || e.object instanceof ServiceMemoryObject)) {
       return;
     }
+    mapPresentPages(e);
+  }
+
+  /**
+   * Maps read-only every page of the first {@link #RESIDENT_SCAN_PAGES} of {@code e} that its
+   * object holds and these tables do not, as a read would (private writable pages are then
+   * copied on their first write); stops early without memory for tables.
+   */
+  private void mapPresentPages(VmEntry e) {
     long end = Math.min(e.end, e.start + RESIDENT_SCAN_PAGES * PAGE);
     for (long va = e.start; va < end; va += PAGE) {
       if (e.object.frameIfPresent(e.pageIndex(va)) < 0 || vm.tables.lookup(va).isPresent()) {
@@ -113,6 +122,13 @@ final class Faults {
    * Resolves a user-mode fault on {@code va} as the host kernel would: demand-zero for
    * anonymous memory, the object's page for object mappings, a copy for the first write to a
    * private page shared with an object or another address space.
+   *
+   * <p>A read or execute fault on a page a file's cache already holds means these tables lack
+   * pages the cache has: a forked child running code its parent never ran, whose text other
+   * processes read into the cache (a shell's child running a built-in). Such a fault maps every
+   * page of the mapping the cache holds, as {@link #mapResident} does at mmap, so the child
+   * takes one fault for that text instead of one per fault-around block. A fault on a page the
+   * cache lacks (a program's first run) does not scan: its neighbours are not cached either.
    */
   Fault resolve(long va, Access access) {
     vm.lock.lock();
@@ -139,9 +155,14 @@ final class Faults {
     }
     PageWalker.Translation t = vm.tables.lookup(va);
     if (!t.isPresent()) {
+      boolean cached = access != Access.WRITE && e.object instanceof FileCacheObject
+          && e.object.frameIfPresent(e.pageIndex(va)) >= 0;
       Fault f = mapPage(e, va, access);
       if (f == Fault.RESOLVED && FAULT_AROUND_PAGES > 1) {
         faultAround(e, va);
+      }
+      if (f == Fault.RESOLVED && cached) {
+        mapPresentPages(e);
       }
       return f;
     }

@@ -197,7 +197,8 @@ public final class Vmspace {
   }
 
   /**
-   * A copy-on-write copy of this address space under {@code childId}.
+   * A copy of this address space under {@code childId}: private pages copied at once up to a
+   * budget ({@code -Dvmspace.forkCopyPages}), the rest copy-on-write; see {@link ForkCopy}.
    *
    * @throws VmFailure EINVAL while on MAP_VPAGETABLE tables; ENOMEM without memory for the
    *     child's tables
