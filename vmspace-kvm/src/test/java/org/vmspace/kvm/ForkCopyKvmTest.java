@@ -7,6 +7,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -20,6 +25,7 @@ import org.vmspace.api.TrapFrame;
 import org.vmspace.api.VextFrame;
 import org.vmspace.api.VmspaceId;
 import org.vmspace.kvm.testing.GuestFixture;
+import org.vmspace.kvm.testing.Heartbeat;
 
 /**
  * What a fork costs each side afterwards, counted exactly: with the copy budget
@@ -98,6 +104,47 @@ class ForkCopyKvmTest {
     assertThat(p.demandFaults()).as("the parent's writes").isZero();
     assertThat(p.exits()).isEqualTo(1);
     assertThat(p.revocations()).isZero();
+  }
+
+  /**
+   * A page is copied with a memcpy, which a guest thread writing the page meanwhile could tear
+   * (the child would see a later word without an earlier one; Linux's shared page cannot). So a
+   * fork while another thread of the parent is in {@code ctl(RUN)} copies nothing: every owned
+   * page is downgraded and shared, as with a budget of 0.
+   */
+  @Test
+  void aForkWhileAnotherThreadRunsTheParentCopiesNothing() throws Exception {
+    System.setProperty(BUDGET, "512");
+    VmspaceId parent = writtenParent();
+    Heartbeat beat = new Heartbeat(g.vms, parent);
+    AtomicBoolean ended = new AtomicBoolean();
+    AtomicReference<Thread> spinner = new AtomicReference<>();
+    CompletableFuture<RunResult> run = CompletableFuture.supplyAsync(() -> {
+      spinner.set(Thread.currentThread());
+      try {
+        return g.vms.run(parent, at("spin_beat").rax(0).rcx(Heartbeat.ADDRESS), new VextFrame(), Duration.ofMinutes(10));
+      } finally {
+        ended.set(true);
+      }
+    });
+    long revocations;
+    try {
+      assertThat(beat.await(1, ended::get)).as("the other thread runs the parent").isTrue();
+      ExitStatistics before = stats(parent);
+      g.vms.fork(parent, VmspaceId.of(2));
+      revocations = stats(parent).minus(before).revocations();
+      assertThat(ended).as("still running after the fork").isFalse();
+    } finally {
+      while (!ended.get()) {
+        g.vms.interrupt(spinner.get());
+        Thread.sleep(1);
+      }
+    }
+    assertThat(run.get(1, TimeUnit.MINUTES)).isEqualTo(RunResult.INTERRUPTED);
+    assertThat(revocations).as("the parent's pages downgraded, none copied").isEqualTo(1);
+    assertThat(touch(VmspaceId.of(2), DATA, PAGES)).isEqualTo(PAGES);
+    assertThat(stats(VmspaceId.of(2)).demandFaults()).as("copy-on-write: one fault per block").isEqualTo(2);
+    beat.close();
   }
 
   @Test

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.vmspace.api.Errno;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.api.VmspaceService;
@@ -204,7 +205,10 @@ final class RunCommand implements Callable<Integer> {
     try {
       vms = Vmspaces.open(VmspaceOptions.builder().memoryLimit(MemoryOption.backendMemory(committable)).build());
     } catch (VmspaceException | IllegalStateException e) {
-      if (accel.mayEmulate()) {
+      // EINVAL is a bad setting (a -Dvmspace.* property), which the emulated machine would
+      // refuse as well: only an unusable KVM sends the run there.
+      boolean badSetting = e instanceof VmspaceException v && v.errno() == Errno.EINVAL;
+      if (accel.mayEmulate() && !badSetting) {
         return runEmulated(err, EmulatedMachine.whyNotKvm(e.getMessage()), environment);
       }
       err.println("vkernel: no way to run guest code here: " + e.getMessage());

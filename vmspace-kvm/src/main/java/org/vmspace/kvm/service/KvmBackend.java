@@ -10,6 +10,7 @@ import org.vmspace.api.VmspaceService;
 import org.vmspace.api.spi.VmspaceBackend;
 import org.vmspace.kvm.flavour.PvmFlavour;
 import org.vmspace.kvm.memory.GuestMemory;
+import org.vmspace.kvm.vm.Vmspace;
 
 /**
  * The KVM backend, found by {@link org.vmspace.api.Vmspaces} through {@link
@@ -45,6 +46,11 @@ public final class KvmBackend implements VmspaceBackend {
 
   @Override
   public VmspaceService open(VmspaceOptions options) {
+    try {
+      Vmspace.forkCopyPages(); // a bad -Dvmspace.forkCopyPages fails the open, not a later fork
+    } catch (IllegalArgumentException e) {
+      throw new VmspaceException(Errno.EINVAL, "vmspace_open", null, e.getMessage());
+    }
     FlavourProbe.Result r = FlavourProbe.result();
     BackendInfo info = probe();
     if (!info.available()) {

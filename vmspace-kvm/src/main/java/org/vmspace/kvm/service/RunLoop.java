@@ -82,6 +82,7 @@ final class RunLoop {
     long deadline = 0;
     Thread self = runner.thread();
     long start = System.nanoTime();
+    vs.enterRun();
     try {
       ctx.fpu.switchTo(v, x);
       // From the snapshot: a MADV_SETMAP meanwhile must not put the caller's root in this VM.
@@ -106,6 +107,7 @@ final class RunLoop {
       }
       return loop(v, domain, vs, f, x, runner, deadline);
     } finally {
+      vs.exitRun();
       if (vpage != null) {
         vs.exitVpageRun(self);
       }

@@ -17,7 +17,8 @@ import org.vmspace.kvm.paging.Revocation;
 /**
  * Fork of one address space: the child gets every mapping and shares the shared ones. Private
  * pages the parent owns outright (writable in its tables) are copied into the child at once, up
- * to a budget of pages per fork ({@link #budgetPages}), whole mappings smallest first; the
+ * to a budget of pages per fork ({@link #budgetPages}), whole mappings smallest first, when no
+ * thread runs the parent meanwhile (a single-threaded process's fork, the common case); the
  * parent keeps those writable. Every other private page is shared read-only by both until one
  * side writes; one rewrite of the parent's tables both downgrades the writable private leaves
  * that were not copied and installs the child's leaves.
@@ -86,33 +87,44 @@ final class ForkCopy {
         }
         child.map.insert(copy);
       }
-      Set<VmEntry> eager = eagerEntries(budget());
-      Revocation parentDowngrades = new Revocation();
-      boolean[] failed = {false};
-      vm.tables.revokeRange(0, 1L << 47, (va, leaf, out) -> {
-        VmEntry e = vm.map.find(va);
-        boolean owned = !e.isShared() && (leaf & Pte.RW) != 0;
-        if (failed[0]) {
-          return owned ? leaf & ~(Pte.RW | Pte.D) : leaf;
+      boolean window = vm.copyWindow();
+      try {
+        return forkLocked(child, window ? eagerEntries(budget()) : Set.of());
+      } finally {
+        if (window) {
+          vm.closeCopyWindow();
         }
-        if (owned && eager.contains(e) && copyInto(child, e, va, leaf, failed)) {
-          return leaf; // the parent keeps its page writable: nothing to revoke
-        }
-        long shared = owned ? leaf & ~(Pte.RW | Pte.D) : leaf;
-        if (!failed[0]) {
-          share(child, va, shared, failed);
-        }
-        return shared;
-      }, parentDowngrades);
-      vm.revoke(parentDowngrades);
-      if (failed[0]) {
-        child.destroy();
-        throw new VmFailure(Errno.ENOMEM, "no memory for the child's page tables");
       }
-      return child;
     } finally {
       vm.lock.unlock();
     }
+  }
+
+  /** The rest of {@link #fork}, with the mappings {@code eager} whose owned pages are copied. */
+  private Vmspace forkLocked(Vmspace child, Set<VmEntry> eager) {
+    Revocation parentDowngrades = new Revocation();
+    boolean[] failed = {false};
+    vm.tables.revokeRange(0, 1L << 47, (va, leaf, out) -> {
+      VmEntry e = vm.map.find(va);
+      boolean owned = !e.isShared() && (leaf & Pte.RW) != 0;
+      if (failed[0]) {
+        return owned ? leaf & ~(Pte.RW | Pte.D) : leaf;
+      }
+      if (owned && eager.contains(e) && copyInto(child, e, va, leaf, failed)) {
+        return leaf; // the parent keeps its page writable: nothing to revoke
+      }
+      long shared = owned ? leaf & ~(Pte.RW | Pte.D) : leaf;
+      if (!failed[0]) {
+        share(child, va, shared, failed);
+      }
+      return shared;
+    }, parentDowngrades);
+    vm.revoke(parentDowngrades);
+    if (failed[0]) {
+      child.destroy();
+      throw new VmFailure(Errno.ENOMEM, "no memory for the child's page tables");
+    }
+    return child;
   }
 
   /**
@@ -180,9 +192,9 @@ final class ForkCopy {
     if (copy < 0) {
       return false;
     }
-    // Another thread of the parent may write the page while it is copied: the child then gets
-    // the bytes of some moment during the fork, as on Linux, where such a thread can write
-    // through its cached writable translation until fork's final TLB flush.
+    // No thread runs the parent while it is copied (Vmspace.copyWindow), so the child gets the
+    // page as of the fork, as Linux's shared page would give it: a memcpy racing with a writer
+    // could give it a later word without an earlier one.
     MemorySegment host = vm.space.memory().host();
     MemorySegment.copy(host, Pte.address(leaf), host, copy, PAGE);
     if (!child.tables.install(va, Faults.leafFor(copy, e.prot, false))) {

@@ -1,6 +1,7 @@
 package org.vmspace.kvm.vm;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import org.vmspace.api.Backing;
 import org.vmspace.api.Errno;
@@ -85,6 +86,10 @@ public final class Vmspace {
   boolean destroyed;
   /** Set by MADV_SETMAP: the address space then runs on the caller's tables in that domain. */
   volatile Vpage vpage;
+  /** Threads inside {@code ctl(RUN)} on this address space now (see {@link #enterRun()}). */
+  private final AtomicInteger runners = new AtomicInteger();
+  /** Set while a fork copies pages from under the lock (see {@link #enterRun()}). */
+  private volatile boolean forking;
   /** Threads running this address space on the caller's tables now (to stop on revocation). */
   final java.util.Set<Thread> vpageRunners = java.util.concurrent.ConcurrentHashMap.newKeySet();
   // The calls, by responsibility; each takes the lock above.
@@ -135,6 +140,55 @@ public final class Vmspace {
   /** The caller's tables in force (after MADV_SETMAP), or null: runs use the service's own. */
   public Vpage vpage() {
     return vpage;
+  }
+
+  /**
+   * The pages a fork copies at most ({@code -Dvmspace.forkCopyPages}, default 512; 0 is
+   * copy-on-write only), read at each fork.
+   *
+   * @throws IllegalArgumentException if the property is not a number of pages, 0 or more
+   */
+  public static int forkCopyPages() {
+    return ForkCopy.budgetPages();
+  }
+
+  /**
+   * A thread starts a {@code ctl(RUN)} on this address space: from here to {@link #exitRun()}
+   * it may write the guest's pages. A fork copies a page only while no thread can write it (the
+   * copy is a memcpy, and a child must see the parent's memory as of one moment, as Linux's
+   * shared pages give it), so a thread that arrives while a fork copies waits for the fork's
+   * end. With {@link #copyWindow()} this is Dekker's handshake: one of the two sees the other.
+   */
+  public void enterRun() {
+    runners.incrementAndGet();
+    if (forking) {
+      lock.lock(); // the fork holds it until its copies are done
+      lock.unlock();
+    }
+  }
+
+  /** The thread's {@code ctl(RUN)} that {@link #enterRun()} began has ended. */
+  public void exitRun() {
+    runners.decrementAndGet();
+  }
+
+  /**
+   * Opens a fork's copy window (under the lock): true if no thread runs this address space, so
+   * that none can write a page until {@link #closeCopyWindow()}; false if one does (the fork
+   * then shares every private page copy-on-write).
+   */
+  boolean copyWindow() {
+    forking = true;
+    if (runners.get() == 0) {
+      return true;
+    }
+    forking = false;
+    return false;
+  }
+
+  /** Closes the window {@link #copyWindow()} opened. */
+  void closeCopyWindow() {
+    forking = false;
   }
 
   /** Registers a thread running on the caller's tables, to be stopped if they are revoked. */
