@@ -16,15 +16,38 @@ import picocli.CommandLine.Command;
     subcommands = {InfoCommand.class, RunCommand.class, PagetableCheckCommand.class, CommandLine.HelpCommand.class})
 public final class VkernelCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  /** Whether the process exits when the command returns (its {@link #main}). */
+  private final boolean processExits;
+
+  /** The command run in a process that goes on after it (a test's JVM): it releases everything. */
+  public VkernelCommand() {
+    this(false);
+  }
+
+  private VkernelCommand(boolean processExits) {
+    this.processExits = processExits;
+  }
+
+  /**
+   * Whether the process exits when the command returns, so that a subcommand may leave to that
+   * exit what the host takes back then (see {@link org.vmspace.vkernel.proc.KernelConfig#exitsWithProcess}).
+   */
+  boolean processExits() {
+    return processExits;
+  }
 
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
-  /** Runs the command line and returns its exit status. */
+  /** Runs the command line and returns its exit status; the process goes on after it. */
   public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new VkernelCommand());
+    return execute(new VkernelCommand(false), args, out, err);
+  }
+
+  private static int execute(VkernelCommand command, String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cl = new CommandLine(command);
     cl.setOut(out);
     cl.setErr(err);
     // Everything after the program's name is its own: `vkernel run ls -l` passes -l to ls.
@@ -40,7 +63,7 @@ public final class VkernelCommand implements Runnable {
   public static void main(String[] args) {
     PrintWriter out = new PrintWriter(System.out, true);
     PrintWriter err = new PrintWriter(System.err, true);
-    int status = execute(args, out, err);
+    int status = execute(new VkernelCommand(true), args, out, err);
     out.flush();
     err.flush();
     System.exit(status);

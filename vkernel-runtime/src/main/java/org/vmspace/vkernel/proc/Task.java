@@ -86,6 +86,7 @@ public final class Task implements Runnable {
     this.affinity = kernel.cpuMask();
     this.blocker = new Blocker(this);
     this.counters = kernel.stats.newTask();
+    kernel.end.taskMade(); // last: a task that failed to be made is not counted
   }
 
   /**
@@ -195,6 +196,7 @@ public final class Task implements Runnable {
   void discard() {
     blocker.close();
     kernel.stats.taskEnded(counters);
+    kernel.end.taskEnded();
   }
 
   private void execute(String name) {
@@ -267,6 +269,7 @@ public final class Task implements Runnable {
         blocker.close();
         CURRENT.remove();
         kernel.stats.taskEnded(counters);
+        kernel.end.taskEnded(); // last: the end of a run waits for it
       }
     }
   }

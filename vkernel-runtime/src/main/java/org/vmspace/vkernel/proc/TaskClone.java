@@ -83,6 +83,9 @@ public final class TaskClone {
     try {
       int pid;
       try {
+        if (k.end.ending()) {
+          throw new SyscallError(LinuxErrno.ERESTARTSYS); // every process is being killed
+        }
         k.checkTaskLimits(parent);
         pid = k.allocatePid();
       } catch (SyscallError e) {
@@ -177,7 +180,7 @@ public final class TaskClone {
     Task ct;
     k.lock.lock();
     try {
-      if (p.exiting()) {
+      if (p.exiting() || k.end.ending()) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS); // a fatal signal is on its way, as Linux
       }
       k.checkTaskLimits(p);

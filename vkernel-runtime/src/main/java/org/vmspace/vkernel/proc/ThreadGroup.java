@@ -75,7 +75,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   private final SigAction[] actions = new SigAction[Signals.NSIG + 1];
   private long pending;
   private final SigInfo[] pendingInfo = new SigInfo[Signals.NSIG + 1];
-  private boolean exiting;
+  /** Set under this monitor, read without it: every blocked wait of every thread checks it. */
+  private volatile boolean exiting;
   private int exitStatus;
   /** The signalfds this process watches (see {@link SignalFd}); changed without a lock. */
   final java.util.Set<SignalFd> signalFds = new java.util.concurrent.CopyOnWriteArraySet<>();
@@ -349,7 +350,7 @@ public final class ThreadGroup implements ProcView.ProcInfo {
     }
   }
 
-  public synchronized boolean exiting() {
+  public boolean exiting() {
     return exiting;
   }
 
