@@ -305,7 +305,9 @@ public final class Kernel implements ProcView, AutoCloseable {
    * killed with everything else, what ended it.
    */
   private Exit awaitEnd(ThreadGroup p, Duration timeout) throws InterruptedException {
-    CompletableFuture<Object> ended = CompletableFuture.anyOf(mainExit, end.quiet());
+    // Not the end of every task: a task that never ends (stuck in a host call) must not keep a
+    // kill from outside from ending the run.
+    CompletableFuture<Object> ended = CompletableFuture.anyOf(mainExit, end.killed());
     boolean timedOut = false;
     try {
       if (timeout == null) {

@@ -34,6 +34,8 @@ final class RunEnd {
   private final AtomicInteger live = new AtomicInteger();
   /** Kernel lock to set; read without it. */
   private volatile boolean ending;
+  /** Completed by {@link #killAll}; replaced by {@link #reset}. */
+  private volatile CompletableFuture<Void> killed = new CompletableFuture<>();
   /** Completed once the kernel is ending and no task is live; replaced by {@link #reset}. */
   private volatile CompletableFuture<Void> quiet = new CompletableFuture<>();
 
@@ -63,6 +65,11 @@ final class RunEnd {
     return live.get();
   }
 
+  /** Completed when {@link #killAll} has been called: what a run waits for besides its first process. */
+  CompletableFuture<Void> killed() {
+    return killed;
+  }
+
   /** Completed when the kernel is ending and every task has ended. */
   CompletableFuture<Void> quiet() {
     return quiet;
@@ -87,6 +94,7 @@ final class RunEnd {
     for (ThreadGroup p : all) {
       p.requestExit(Signals.SIGKILL);
     }
+    killed.complete(null);
   }
 
   /**
@@ -141,6 +149,7 @@ final class RunEnd {
   /** Ready for the next run: no longer ending. Under the kernel lock, with the tables empty. */
   void reset() {
     ending = false;
+    killed = new CompletableFuture<>();
     quiet = new CompletableFuture<>();
   }
 }

@@ -131,8 +131,10 @@ public final class TaskClone {
     }
     try {
       launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
-    } catch (SyscallError e) {
-      // No host thread for it: the child never ran, and goes as if never made.
+    } catch (RuntimeException e) {
+      // No host thread for it (EAGAIN), or the service failed (a VmspaceException, which the
+      // caller gets as its errno): the child never ran, and goes as if never made. Left in the
+      // tables, it would count against --pids forever and be waited for at the run's end.
       k.lock.lock();
       try {
         child.threads.remove(ct);
@@ -190,8 +192,8 @@ public final class TaskClone {
     }
     try {
       launch(k, t, ct, flags, p.mm, parentTid, childTid, t.tid, "started thread " + ct.tid, "vk-" + p.pid + "-" + ct.tid);
-    } catch (SyscallError e) {
-      // No host thread for it: the thread never ran, and goes as if never made.
+    } catch (RuntimeException e) {
+      // As for a process: never ran, so never made.
       k.lock.lock();
       try {
         p.threads.remove(ct);

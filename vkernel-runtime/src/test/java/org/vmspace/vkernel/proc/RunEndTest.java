@@ -1,7 +1,10 @@
 package org.vmspace.vkernel.proc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
@@ -13,7 +16,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.vmspace.api.Errno;
 import org.vmspace.api.MemoryObject;
+import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.vkernel.elf.Vdso;
 import org.vmspace.vkernel.fs.FdTable;
@@ -33,6 +38,7 @@ import org.vmspace.vkernel.signal.Signals;
 class RunEndTest {
   private final Arena arena = Arena.ofAuto();
   private final ByteArrayOutputStream traced = new ByteArrayOutputStream();
+  private VmspaceService vms;
   private Kernel kernel;
 
   @AfterEach
@@ -43,7 +49,7 @@ class RunEndTest {
   }
 
   private Kernel kernel(boolean exitsWithProcess) {
-    VmspaceService vms = mock(VmspaceService.class);
+    vms = mock(VmspaceService.class);
     MemoryObject vdso = mock(MemoryObject.class);
     when(vdso.segment()).thenReturn(arena.allocate(Vdso.SIZE, 4096));
     when(vms.createMemoryObject(anyLong())).thenReturn(vdso);
@@ -121,6 +127,7 @@ class RunEndTest {
     assertThat(traced.toString(StandardCharsets.UTF_8)).contains("+++ killed by SIGKILL +++");
     // Ready for the next run.
     assertThat(kernel.end.ending()).isFalse();
+    assertThat(kernel.end.killed()).isNotDone();
     assertThat(kernel.end.quiet()).isNotDone();
   }
 
@@ -129,6 +136,8 @@ class RunEndTest {
     kernel(false);
     ThreadGroup p = process(100, 2);
     kernel.killAll();
+    // What a run waits for before its bounded wait for the tasks: never a task that may not end.
+    assertThat(kernel.end.killed()).isDone();
     loopEnds(p.threads.get(0));
     assertThat(kernel.end.quiet()).isNotDone();
     assertThat(kernel.end.live()).isEqualTo(1);
@@ -199,5 +208,25 @@ class RunEndTest {
     assertThat(kernel.processes).isEmpty();
     Host.close(readEnd);
     p.fds.release();
+  }
+
+  @Test
+  void aThreadTheServiceFailsToCopyIsUndoneAndNotWaitedFor() {
+    kernel(false);
+    ThreadGroup p = process(100, 1);
+    Task parent = p.threads.get(0);
+    // The parent's vector state was live in a vCPU another thread held (the EBUSY musl turned
+    // into pthread_create's EAGAIN, issue 16's 143 threads under --pids=300).
+    doThrow(new VmspaceException(Errno.EBUSY, "vmspace_copy_vector_state", null, "live in a running vCPU"))
+        .when(vms).copyVectorState(any(), any());
+    long thread = TaskClone.CLONE_VM | TaskClone.CLONE_FS | TaskClone.CLONE_FILES | TaskClone.CLONE_SIGHAND
+        | TaskClone.CLONE_THREAD;
+    assertThatThrownBy(() -> TaskClone.clone(parent, thread, 0, 0, 0, 0)).isInstanceOf(VmspaceException.class);
+    assertThat(p.threads).containsExactly(parent);
+    assertThat(kernel.tasks).containsOnlyKeys(100);
+    assertThat(kernel.end.live()).as("the undone thread is not waited for").isEqualTo(1);
+    kernel.killAll();
+    loopEnds(parent);
+    assertThat(kernel.end.quiet()).isDone();
   }
 }
