@@ -338,6 +338,15 @@ public final class ThreadGroup implements ProcView.ProcInfo {
    * next opportunity. The first request wins.
    */
   public void requestExit(int status) {
+    requestExit(status, true);
+  }
+
+  /**
+   * As {@link #requestExit(int)}; with {@code wakeBlocked} false, a thread parked in a blocking
+   * wait ({@link Blocker#isBlocked}) is left there, for the process's exit to end (see {@link
+   * RunEnd}): only the threads that run are woken, or interrupted out of the guest.
+   */
+  void requestExit(int status, boolean wakeBlocked) {
     synchronized (this) {
       if (exiting) {
         return;
@@ -346,7 +355,9 @@ public final class ThreadGroup implements ProcView.ProcInfo {
       exitStatus = status;
     }
     for (Task t : threadsSnapshot()) {
-      t.blocker().wake(true);
+      if (wakeBlocked || !t.blocker().isBlocked()) {
+        t.blocker().wake(true);
+      }
     }
   }
 

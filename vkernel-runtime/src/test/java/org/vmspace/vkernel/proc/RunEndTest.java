@@ -229,4 +229,54 @@ class RunEndTest {
     loopEnds(parent);
     assertThat(kernel.end.quiet()).isDone();
   }
+
+  /**
+   * Starts a thread that parks {@code t} in a blocking wait (as a guest's read of a pipe nobody
+   * writes), records what ended the wait in {@code woke}, then ends {@code t}'s loop; returns once
+   * it is parked.
+   */
+  private Thread park(Task t, java.util.concurrent.atomic.AtomicReference<Blocker.Wait> woke)
+      throws InterruptedException {
+    Thread thread = Thread.ofPlatform().start(() -> {
+      t.blocker().open();
+      woke.set(t.blocker().await(-1, (short) 0, 0, true));
+      loopEnds(t);
+    });
+    while (!t.blocker().isBlocked() && woke.get() == null) {
+      Thread.sleep(1);
+    }
+    return thread;
+  }
+
+  @Test
+  void aKillWakesEveryParkedThread() throws Exception {
+    kernel(false);
+    ThreadGroup p = process(100, 1);
+    java.util.concurrent.atomic.AtomicReference<Blocker.Wait> woke = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread parked = park(p.threads.get(0), woke);
+    kernel.killAll();
+    parked.join();
+    assertThat(woke.get()).isEqualTo(Blocker.Wait.SIGNAL);
+    assertThat(kernel.end.awaitQuiet(Duration.ofMinutes(1))).isTrue();
+  }
+
+  @Test
+  void aKernelWhoseProcessExitsNextLeavesParkedThreadsToThatExit() throws Exception {
+    kernel(true);
+    ThreadGroup p = process(100, 2);
+    Task waiting = p.threads.get(0);
+    java.util.concurrent.atomic.AtomicReference<Blocker.Wait> woke = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread parked = park(waiting, woke);
+    // The other task neither waits nor has ended: it runs, and the end waits for it.
+    assertThat(kernel.end.still()).isFalse();
+    kernel.killAll();
+    loopEnds(p.threads.get(1));
+    assertThat(kernel.end.awaitQuiet(Duration.ofMinutes(1))).isTrue();
+    assertThat(waiting.blocker().isBlocked()).as("not woken by the kill").isTrue();
+    assertThat(woke.get()).isNull();
+    // Woken later (its descriptor became ready, say), it sees its process exiting and ends.
+    waiting.blocker().wake(false);
+    parked.join();
+    assertThat(woke.get()).isEqualTo(Blocker.Wait.SIGNAL);
+  }
 }
