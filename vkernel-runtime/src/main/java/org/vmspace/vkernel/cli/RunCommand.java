@@ -254,6 +254,11 @@ final class RunCommand implements Callable<Integer> {
         forwarded.uninstall();
       }
       reports.report(kernel, vms);
+      if (exits && jfr == null && kernel.guestThreadsLeft()) {
+        // Threads left parked by a kill: the JVM's exit would wait for them. (A --jfr run exits
+        // as usual: JFR's shutdown hook deletes its disk repository.)
+        parent.exitAtOnce();
+      }
       if (exit.timedOut()) {
         err.println("vkernel: " + program + ": timed out after " + timeout + "; killed");
         return 124;

@@ -343,6 +343,15 @@ public final class Kernel implements ProcView, AutoCloseable {
     end.killAll();
   }
 
+  /**
+   * Whether some guest thread's loop has not ended: after a kill in a kernel whose process exits
+   * next ({@link KernelConfig#exitsWithProcess}), the threads left parked in a blocking wait,
+   * which only that exit ends; or a thread stuck in a host call.
+   */
+  public boolean guestThreadsLeft() {
+    return end.live() > 0;
+  }
+
   /** Empties the process and task tables after a run (see {@link RunEnd#tearDown}). */
   void clearTables() {
     lock.lock();
