@@ -305,8 +305,7 @@ public final class Kernel implements ProcView, AutoCloseable {
    * killed with everything else, what ended it.
    */
   private Exit awaitEnd(ThreadGroup p, Duration timeout) throws InterruptedException {
-    // Not the end of every task: a task that never ends (stuck in a host call) must not keep a
-    // kill from outside from ending the run.
+    // Not every task's end: one stuck in a host call must not keep a kill from ending the run.
     CompletableFuture<Object> ended = CompletableFuture.anyOf(mainExit, end.killed());
     boolean timedOut = false;
     try {
@@ -343,11 +342,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     end.killAll();
   }
 
-  /**
-   * Whether some guest thread's loop has not ended: after a kill in a kernel whose process exits
-   * next ({@link KernelConfig#exitsWithProcess}), the threads left parked in a blocking wait,
-   * which only that exit ends; or a thread stuck in a host call.
-   */
+  /** Whether a guest thread's loop has not ended (left parked by a kill: see {@link RunEnd}). */
   public boolean guestThreadsLeft() {
     return end.live() > 0;
   }
@@ -366,11 +361,7 @@ public final class Kernel implements ProcView, AutoCloseable {
     }
   }
 
-  /**
-   * Kills every guest, waits for their threads (10 s at most) and releases what the kernel holds;
-   * with {@link KernelConfig#exitsWithProcess}, only what would outlive the process (the private
-   * {@code /dev/shm} directory), the rest being the process exit's.
-   */
+  /** Kills every guest and releases what the kernel holds (see {@link KernelConfig#exitsWithProcess}). */
   @Override
   public void close() {
     end.killAll();
