@@ -45,7 +45,11 @@ final class LiveRun implements AutoCloseable {
 
   /** {@code vkernel run [options] -- command} in {@link Guests#WORK} with {@link Guests#env()}. */
   static LiveRun start(List<String> options, List<String> command, boolean stdinFromTest) throws IOException {
-    List<String> cmd = new ArrayList<>(Guests.javaCommand());
+    // SIGINT, SIGTERM and SIGHUP at their defaults, whatever this JVM inherited: a Maven run
+    // from a background job of a non-interactive shell ignores SIGINT, the vkernel would inherit
+    // that, and no Ctrl-C of a test would reach it (coreutils' env execs: the pid is the JVM's).
+    List<String> cmd = new ArrayList<>(List.of("/usr/bin/env", "--default-signal=INT,TERM,HUP"));
+    cmd.addAll(Guests.javaCommand());
     cmd.addAll(List.of("run", "--accel=kvm", "--clear-env"));
     Guests.env().forEach((k, v) -> cmd.add("--env=" + k + "=" + v));
     cmd.addAll(options);

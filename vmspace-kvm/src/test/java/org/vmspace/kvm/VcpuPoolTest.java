@@ -168,6 +168,48 @@ class VcpuPoolTest {
     }
   }
 
+  /**
+   * A fork copies the parent's vector state while other threads take over the vCPU it is live
+   * in (more live threads than vCPUs): the copy waits for the new holder to save it, as a run
+   * does, instead of failing with EBUSY, which musl's pthread_create turned into EAGAIN (issue
+   * 16: a thread bomb stopped at 143 threads under --pids=300).
+   */
+  @Test
+  void copyVectorStateWaitsForAVcpuBeingTakenOver() throws Exception {
+    try (GuestFixture g = new GuestFixture(KvmTests.open(VmspaceOptions.builder().maxVcpus(2).build()))) {
+      VmspaceId id = g.space(1);
+      java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      List<Thread> others = new ArrayList<>();
+      for (int t = 0; t < 3; t++) {
+        others.add(Thread.ofPlatform().start(() -> {
+          try {
+            VextFrame x = new VextFrame();
+            while (!done.get()) {
+              assertThat(g.run(id, at("one_syscall"), x)).isEqualTo(RunResult.SYSCALL);
+            }
+          } catch (Throwable e) {
+            failure.compareAndSet(null, e);
+          }
+        }));
+      }
+      try {
+        VextFrame parent = new VextFrame();
+        TrapFrame fp = at("xmm_roundtrip").rdi(0xF0F0L);
+        for (int i = 0; i < 2000 && failure.get() == null; i++) {
+          assertThat(g.run(id, fp.copy(), parent)).isEqualTo(RunResult.SYSCALL);
+          g.vms.copyVectorState(parent, new VextFrame());
+        }
+      } finally {
+        done.set(true);
+        for (Thread t : others) {
+          t.join();
+        }
+      }
+      assertThat(failure.get()).isNull();
+    }
+  }
+
   @Test
   void fsAndGsBasesComeFromTheVextFrame() {
     try (GuestFixture g = new GuestFixture()) {

@@ -55,6 +55,7 @@ import picocli.CommandLine.Parameters;
     sortOptions = false)
 final class RunCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  @CommandLine.ParentCommand VkernelCommand parent;
 
   @Option(names = "--root", paramLabel = "DIR",
       description = "Host directory to use as the guest's / (writable by the guest).")
@@ -220,7 +221,10 @@ final class RunCommand implements Callable<Integer> {
       vms.close();
       return 125;
     }
-    config.trace(traceOut).net(netPolicy);
+    // In the vkernel process itself, what its exit takes back is not released one by one first:
+    // with 10^4 guest threads that took seconds after a second Ctrl-C (issue 16).
+    boolean exits = parent != null && parent.processExits();
+    config.trace(traceOut).net(netPolicy).exitsWithProcess(exits);
     if (cpus != null) {
       config.cpus(cpus);
     }
@@ -254,6 +258,11 @@ final class RunCommand implements Callable<Integer> {
         forwarded.uninstall();
       }
       reports.report(kernel, vms);
+      if (exits && jfr == null && kernel.guestThreadsLeft()) {
+        // Threads left parked by a kill: the JVM's exit would wait for them. (A --jfr run exits
+        // as usual: JFR's shutdown hook deletes its disk repository.)
+        parent.exitAtOnce();
+      }
       if (exit.timedOut()) {
         err.println("vkernel: " + program + ": timed out after " + timeout + "; killed");
         return 124;
@@ -266,7 +275,9 @@ final class RunCommand implements Callable<Integer> {
           traceOut.close();
         }
       }
-      vms.close();
+      if (!exits) {
+        vms.close(); // else the process's exit closes the VM and unmaps its memory
+      }
       if (tmp != null) {
         Vfs.deleteTree(tmp);
       }

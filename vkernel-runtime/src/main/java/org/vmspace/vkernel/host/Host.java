@@ -87,6 +87,8 @@ public final class Host {
       LOOKUP.findOrThrow("ioctl"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
       Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
   private static final MethodHandle PIPE2 = fn("pipe2", JAVA_INT, ADDRESS, JAVA_INT);
+  private static final MethodHandle EXIT_NOW =
+      LINKER.downcallHandle(LOOKUP.findOrThrow("_exit"), FunctionDescriptor.ofVoid(JAVA_INT));
   private static final MethodHandle SOCKETPAIR = fn("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
   private static final MethodHandle DUP = fn("dup", JAVA_INT, JAVA_INT);
   private static final MethodHandle EVENTFD = fn("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
@@ -164,6 +166,21 @@ public final class Host {
     } catch (Throwable t) {
       throw rethrow(t);
     }
+  }
+
+  /**
+   * _exit(2): ends the process at once with {@code status}, without shutdown hooks or the JVM's
+   * exit, which waits some 0.3 s (and more under load) when thousands of threads are in native
+   * code, as guest threads parked in a blocking wait are. The caller has flushed and closed
+   * whatever must not be lost. Does not return.
+   */
+  public static void exitNow(int status) {
+    try {
+      EXIT_NOW.invokeExact(status);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+    throw new IllegalStateException("_exit returned");
   }
 
   public static int close(int fd) {

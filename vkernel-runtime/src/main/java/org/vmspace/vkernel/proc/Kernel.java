@@ -99,6 +99,8 @@ public final class Kernel implements ProcView, AutoCloseable {
   final Map<Integer, ThreadGroup> processes = new HashMap<>();
   /** Every live task by thread id (a thread group's first task has the group's pid). */
   final Map<Integer, Task> tasks = new HashMap<>();
+  /** How a run ends: the tasks still live, and killing every process at once. */
+  final RunEnd end = new RunEnd(this);
   /** Kernel lock: the processes in the table whose threads have all left ({@link #lastThreadLeft}). */
   private int exitedUnreaped;
   private final AtomicLong nextVmspace = new AtomicLong(1);
@@ -285,6 +287,7 @@ public final class Kernel implements ProcView, AutoCloseable {
       } finally {
         lock.unlock();
       }
+      t.discard();
       p.fds.release();
       if (p.mm != null) {
         p.mm.release();
@@ -292,36 +295,35 @@ public final class Kernel implements ProcView, AutoCloseable {
       throw e;
     }
     t.start("vk-" + p.pid);
+    return awaitEnd(p, timeout);
+  }
+
+  /**
+   * Waits for the first process {@code p} to exit (or for {@code timeout}, or for the kill of
+   * every guest from outside), then kills what is left and waits for it (10 s at most: a thread
+   * stuck in a host call is left behind). The status is {@code p}'s: how it exited, or, if it was
+   * killed with everything else, what ended it.
+   */
+  private Exit awaitEnd(ThreadGroup p, Duration timeout) throws InterruptedException {
+    // Not every task's end: one stuck in a host call must not keep a kill from ending the run.
+    CompletableFuture<Object> ended = CompletableFuture.anyOf(mainExit, end.killed());
     boolean timedOut = false;
-    int status;
     try {
-      status = timeout == null ? mainExit.get() : mainExit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      if (timeout == null) {
+        ended.get();
+      } else {
+        ended.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      }
     } catch (TimeoutException e) {
       timedOut = true;
-      killAll();
-      status = awaitQuietly(mainExit);
     } catch (ExecutionException e) {
       throw new IllegalStateException(e.getCause());
     }
-    killAll();
-    awaitAllThreads(Duration.ofSeconds(10));
-    lock.lock();
-    try {
-      main = null;
-      processes.clear();
-      tasks.clear();
-    } finally {
-      lock.unlock();
-    }
+    end.killAll();
+    boolean quiet = end.awaitQuiet(Duration.ofSeconds(10));
+    int status = mainExit.isDone() ? mainExit.join() : p.exitStatus();
+    end.tearDown(quiet);
     return new Exit(status, timedOut);
-  }
-
-  private static int awaitQuietly(CompletableFuture<Integer> f) throws InterruptedException {
-    try {
-      return f.get(10, TimeUnit.SECONDS);
-    } catch (ExecutionException | TimeoutException e) {
-      return Signals.SIGKILL;
-    }
   }
 
   private static List<byte[]> bytes(List<String> strings) {
@@ -332,54 +334,49 @@ public final class Kernel implements ProcView, AutoCloseable {
     return out;
   }
 
-  /** Kills every process (SIGKILL), whatever it blocks or ignores; {@link #run} then returns. */
+  /**
+   * Kills every process (SIGKILL), whatever it blocks or ignores, and makes no new one until the
+   * run is over; {@link #run} then returns (see {@link RunEnd}).
+   */
   public void killAll() {
-    List<ThreadGroup> all;
+    end.killAll();
+  }
+
+  /** Whether a guest thread's loop has not ended (left parked by a kill: see {@link RunEnd}). */
+  public boolean guestThreadsLeft() {
+    return end.live() > 0;
+  }
+
+  /** Empties the process and task tables after a run (see {@link RunEnd#tearDown}). */
+  void clearTables() {
     lock.lock();
     try {
-      all = new ArrayList<>(processes.values());
+      main = null;
+      processes.clear();
+      tasks.clear();
+      exitedUnreaped = 0;
+      end.reset();
     } finally {
       lock.unlock();
     }
-    for (ThreadGroup p : all) {
-      p.requestExit(Signals.SIGKILL);
-    }
   }
 
-  private void awaitAllThreads(Duration limit) throws InterruptedException {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (System.nanoTime() < deadline) {
-      boolean any = false;
-      lock.lock();
-      try {
-        for (ThreadGroup p : processes.values()) {
-          if (!p.threads.isEmpty()) {
-            any = true;
-            break;
-          }
-        }
-      } finally {
-        lock.unlock();
-      }
-      if (!any) {
-        return;
-      }
-      Thread.sleep(2);
-    }
-  }
-
+  /** Kills every guest and releases what the kernel holds (see {@link KernelConfig#exitsWithProcess}). */
   @Override
   public void close() {
-    killAll();
+    end.killAll();
     try {
-      awaitAllThreads(Duration.ofSeconds(10));
+      end.tearDown(end.awaitQuiet(Duration.ofSeconds(10)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     timers.shutdownNow();
-    carriers.shutdown();
-    files.close();
-    vdso.close();
+    if (!config.exitsWithProcess()) {
+      // Interrupts every idle carrier, one by one: 0.5 s for 10^4 of them.
+      carriers.shutdown();
+      files.close();
+      vdso.close();
+    }
     vfs.close();
   }
 

@@ -28,11 +28,17 @@ import org.vmspace.vkernel.fs.FdTable;
  *     EAGAIN at it; also the first process's RLIMIT_NPROC
  * @param files the first process's RLIMIT_NOFILE hard limit (its soft limit is 1024 when that is
  *     lower), 1 to {@link FdTable#NR_OPEN}
+ * @param exitsWithProcess whether the kernel's process exits right after its run (the {@code
+ *     vkernel} command): then what the host takes back at that exit (host descriptors, guest
+ *     memory and vmspaces, the file cache, the idle carrier threads, which are daemons) is left to
+ *     it when every guest is killed and at {@link Kernel#close}, rather than released one by one,
+ *     which with 10^4 guest threads takes seconds; what would outlive the process (the private
+ *     {@code /dev/shm} directory) is still deleted at close
  * @throws IllegalArgumentException if cpus, memory, pids or files is out of range
  * @throws NullPointerException if root, hostname or net is null
  */
 public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStream trace, String hostname, int cpus,
-    NetPolicy net, long memory, int pids, int files) {
+    NetPolicy net, long memory, int pids, int files, boolean exitsWithProcess) {
   /** The most CPUs a guest can be shown (one 64-bit affinity word). */
   public static final int MAX_CPUS = 64;
   /** The least --memory: a dynamically linked program, its libraries and a few threads. */
@@ -110,6 +116,7 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     private long memory = defaultMemory(hostMemory());
     private int pids = defaultPids(hostMemory());
     private int files = FdTable.DEFAULT_LIMIT;
+    private boolean exitsWithProcess;
 
     public Builder root(Path dir, boolean writable) {
       this.root = dir;
@@ -162,8 +169,18 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
       return this;
     }
 
+    /**
+     * Whether the process exits right after the run, and leaves what the host takes back to that
+     * exit (default false: everything is released, as a long-lived process needs).
+     */
+    public Builder exitsWithProcess(boolean exits) {
+      this.exitsWithProcess = exits;
+      return this;
+    }
+
     public KernelConfig build() {
-      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus, net, memory, pids, files);
+      return new KernelConfig(root, rootWritable, tmp, trace, hostname, cpus, net, memory, pids, files,
+          exitsWithProcess);
     }
   }
 }

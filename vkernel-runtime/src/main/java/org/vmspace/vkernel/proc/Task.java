@@ -74,6 +74,8 @@ public final class Task implements Runnable {
    */
   private long cpuBase;
   private long userBase;
+  /** Its loop has ended, or it was discarded without running: it runs no more guest code or call. */
+  private volatile boolean loopEnded;
   /** The task ended: its time went to its process's exited threads' (see {@link #retireCpu}). */
   private volatile boolean cpuRetired;
 
@@ -86,6 +88,7 @@ public final class Task implements Runnable {
     this.affinity = kernel.cpuMask();
     this.blocker = new Blocker(this);
     this.counters = kernel.stats.newTask();
+    kernel.end.taskMade(); // last: a task that failed to be made is not counted
   }
 
   /**
@@ -193,8 +196,10 @@ public final class Task implements Runnable {
 
   /** Frees what a task that never started holds (its wake eventfd, its counters' place). */
   void discard() {
+    loopEnded = true;
     blocker.close();
     kernel.stats.taskEnded(counters);
+    kernel.end.taskEnded();
   }
 
   private void execute(String name) {
@@ -217,6 +222,11 @@ public final class Task implements Runnable {
 
   Thread javaThread() {
     return javaThread;
+  }
+
+  /** Whether its loop has ended (or it was discarded unstarted). */
+  boolean loopEnded() {
+    return loopEnded;
   }
 
   /**
@@ -267,6 +277,8 @@ public final class Task implements Runnable {
         blocker.close();
         CURRENT.remove();
         kernel.stats.taskEnded(counters);
+        loopEnded = true;
+        kernel.end.taskEnded(); // last: the end of a run waits for it
       }
     }
   }

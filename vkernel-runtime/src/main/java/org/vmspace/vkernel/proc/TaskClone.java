@@ -83,6 +83,9 @@ public final class TaskClone {
     try {
       int pid;
       try {
+        if (k.end.ending()) {
+          throw new SyscallError(LinuxErrno.ERESTARTSYS); // every process is being killed
+        }
         k.checkTaskLimits(parent);
         pid = k.allocatePid();
       } catch (SyscallError e) {
@@ -128,8 +131,10 @@ public final class TaskClone {
     }
     try {
       launch(k, t, ct, flags, parent.mm, parentTid, childTid, child.pid, "started by " + parent.pid, "vk-" + child.pid);
-    } catch (SyscallError e) {
-      // No host thread for it: the child never ran, and goes as if never made.
+    } catch (RuntimeException e) {
+      // No host thread for it (EAGAIN), or the service failed (a VmspaceException, which the
+      // caller gets as its errno): the child never ran, and goes as if never made. Left in the
+      // tables, it would count against --pids forever and be waited for at the run's end.
       k.lock.lock();
       try {
         child.threads.remove(ct);
@@ -177,7 +182,7 @@ public final class TaskClone {
     Task ct;
     k.lock.lock();
     try {
-      if (p.exiting()) {
+      if (p.exiting() || k.end.ending()) {
         throw new SyscallError(LinuxErrno.ERESTARTSYS); // a fatal signal is on its way, as Linux
       }
       k.checkTaskLimits(p);
@@ -187,8 +192,8 @@ public final class TaskClone {
     }
     try {
       launch(k, t, ct, flags, p.mm, parentTid, childTid, t.tid, "started thread " + ct.tid, "vk-" + p.pid + "-" + ct.tid);
-    } catch (SyscallError e) {
-      // No host thread for it: the thread never ran, and goes as if never made.
+    } catch (RuntimeException e) {
+      // As for a process: never ran, so never made.
       k.lock.lock();
       try {
         p.threads.remove(ct);

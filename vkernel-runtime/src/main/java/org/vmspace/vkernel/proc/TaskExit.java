@@ -24,12 +24,19 @@ public final class TaskExit {
    * else ended the group. A loop that ended for no reason (an internal error) kills the group.
    * Before leaving, the task's robust futex list is walked and its CLONE_CHILD_CLEARTID word
    * cleared and woken, so that threads waiting for its locks or joining it go on.
+   *
+   * <p>When every guest is being killed ({@link RunEnd#ending}), none of that is done: no guest
+   * thread outlives the end to wait for those words or for this task's exit, and {@link
+   * RunEnd#tearDown} releases the processes' resources once every loop has ended.
    */
   static void threadExited(Task t) {
     Kernel k = t.kernel();
     ThreadGroup p = t.process;
     if (!t.exiting()) {
       p.requestExit(Signals.SIGKILL);
+    }
+    if (k.end.ending()) {
+      return;
     }
     p.retireCpu(t);
     AddressSpace mm = p.mm;
@@ -117,9 +124,12 @@ public final class TaskExit {
     }
   }
 
-  private static void finishExit(ThreadGroup p) {
+  /**
+   * What an exiting process gives back: its timers, signalfd watches, descriptors, POSIX record
+   * locks, address space and System V IPC undo state; a vfork parent waiting for it goes on.
+   */
+  static void releaseResources(ThreadGroup p) {
     Kernel k = p.kernel();
-    int status = p.exitStatus();
     if (p.alarm != null) {
       p.alarm.cancel(false);
     }
@@ -137,6 +147,21 @@ public final class TaskExit {
     // SEM_UNDO adjustments, and the removed segments only this process still had attached.
     k.ipc.exit(p.pid);
     TaskClone.releaseVfork(p);
+  }
+
+  /** The trace's line for a process that ended with wait status {@code status}, if tracing. */
+  static void traceExit(ThreadGroup p, int status) {
+    Kernel k = p.kernel();
+    if (k.trace != null) {
+      int sig = status & 0x7f;
+      k.trace.event(p.pid, sig != 0 ? "+++ killed by " + Signals.name(sig) + " +++" : "+++ exited with " + ((status >> 8) & 0xff) + " +++");
+    }
+  }
+
+  private static void finishExit(ThreadGroup p) {
+    Kernel k = p.kernel();
+    int status = p.exitStatus();
+    releaseResources(p);
     ThreadGroup parent;
     boolean notify;
     List<ThreadGroup> orphanSignals = new ArrayList<>();
@@ -183,10 +208,7 @@ public final class TaskExit {
     for (ThreadGroup z : adoptedZombies) {
       notifyParent(z, reaper, z.waitStatus);
     }
-    if (k.trace != null) {
-      int sig = status & 0x7f;
-      k.trace.event(p.pid, sig != 0 ? "+++ killed by " + Signals.name(sig) + " +++" : "+++ exited with " + ((status >> 8) & 0xff) + " +++");
-    }
+    traceExit(p, status);
     if (notify) {
       notifyParent(p, parent, status);
     }

@@ -75,7 +75,8 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   private final SigAction[] actions = new SigAction[Signals.NSIG + 1];
   private long pending;
   private final SigInfo[] pendingInfo = new SigInfo[Signals.NSIG + 1];
-  private boolean exiting;
+  /** Set under this monitor, read without it: every blocked wait of every thread checks it. */
+  private volatile boolean exiting;
   private int exitStatus;
   /** The signalfds this process watches (see {@link SignalFd}); changed without a lock. */
   final java.util.Set<SignalFd> signalFds = new java.util.concurrent.CopyOnWriteArraySet<>();
@@ -337,6 +338,15 @@ public final class ThreadGroup implements ProcView.ProcInfo {
    * next opportunity. The first request wins.
    */
   public void requestExit(int status) {
+    requestExit(status, true);
+  }
+
+  /**
+   * As {@link #requestExit(int)}; with {@code wakeBlocked} false, a thread parked in a blocking
+   * wait ({@link Blocker#isBlocked}) is left there, for the process's exit to end (see {@link
+   * RunEnd}): only the threads that run are woken, or interrupted out of the guest.
+   */
+  void requestExit(int status, boolean wakeBlocked) {
     synchronized (this) {
       if (exiting) {
         return;
@@ -345,11 +355,13 @@ public final class ThreadGroup implements ProcView.ProcInfo {
       exitStatus = status;
     }
     for (Task t : threadsSnapshot()) {
-      t.blocker().wake(true);
+      if (wakeBlocked || !t.blocker().isBlocked()) {
+        t.blocker().wake(true);
+      }
     }
   }
 
-  public synchronized boolean exiting() {
+  public boolean exiting() {
     return exiting;
   }
 

@@ -14,8 +14,8 @@ import org.vmspace.vkernel.syscall.Syscalls;
  * Kernel#run} makes the first one, but its task is never started; each {@link #exec} replaces
  * its program as execve(2) would (a failed one leaves the previous program in place).
  *
- * <p>Its one task holds a host eventfd that only a started task closes: one descriptor per
- * harness, for the life of the test JVM.
+ * <p>Its one task is never started: {@link #close} discards it (its host eventfd, and the count
+ * of live tasks that the kernel's close waits for).
  */
 public final class ExecHarness implements AutoCloseable {
   private final Kernel kernel;
@@ -72,6 +72,7 @@ public final class ExecHarness implements AutoCloseable {
     } finally {
       kernel.lock.unlock();
     }
+    task.discard();
     kernel.close();
   }
 }

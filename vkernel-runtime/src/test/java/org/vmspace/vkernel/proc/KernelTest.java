@@ -198,6 +198,33 @@ class KernelTest {
   }
 
   @Test
+  void aKillOfEveryProcessEndsTheRunReleasesTheirMemoryAndTheNextRunStillForks() throws Exception {
+    AtomicBoolean ended = new AtomicBoolean();
+    // The kill comes from outside (a second Ctrl-C) once every process is in place.
+    Thread killer = Thread.ofPlatform().start(() -> {
+      try {
+        while (!ended.get() && !(Files.exists(out) && Files.readString(out).startsWith("started\n"))) {
+          Thread.sleep(5);
+        }
+      } catch (IOException | InterruptedException e) {
+        return;
+      }
+      kernel.killAll();
+    });
+    Kernel.Exit e = run(Duration.ofHours(1), BUSYBOX, "sh", "-c", "sleep 100000 & sleep 100000 & echo started; wait");
+    ended.set(true);
+    killer.join();
+    assertThat(e.timedOut()).isFalse();
+    assertThat(e.signal()).as("output: %s", output()).isEqualTo(Signals.SIGKILL);
+    assertThat(kernel.pids()).isEmpty();
+    assertThat(kernel.memory().committed()).as("every address space released").isZero();
+    // No longer ending: the next program runs, and forks.
+    Kernel.Exit next = run(Duration.ofMinutes(1), BUSYBOX, "sh", "-c", "/bin/busybox true && echo forked");
+    assertThat(output()).isEqualTo("forked\n");
+    assertThat(next.code()).isZero();
+  }
+
+  @Test
   void processesLeftBehindAreKilledWhenTheFirstExits() throws Exception {
     Kernel.Exit e = run(Duration.ofHours(1), BUSYBOX, "sh", "-c", "sleep 100000 & echo started");
     assertThat(output()).isEqualTo("started\n");

@@ -59,40 +59,13 @@ public final class FpuStates {
     }
     State next = states.get(owner, k -> new State());
     synchronized (next) {
-      long deadline = 0;
-      Vcpu elsewhere;
-      while ((elsewhere = next.liveIn) != null && elsewhere != v) {
-        VcpuPool pool = elsewhere.pool;
-        if (pool != null && pool.tryLockIdle(elsewhere)) {
-          try {
-            if (elsewhere.fpuOwner == owner) {
-              elsewhere.saveFpu(next.area);
-              next.saved = true;
-              elsewhere.fpuOwner = null;
-            }
-          } finally {
-            pool.release(elsewhere);
-          }
-          break;
+      whereLive(next, v, elsewhere -> {
+        if (elsewhere.fpuOwner == owner) {
+          elsewhere.saveFpu(next.area);
+          next.saved = true;
+          elsewhere.fpuOwner = null;
         }
-        // Another thread holds that vCPU: either it is about to run another guest thread there
-        // and waits for this monitor to save this state first (a race, over as soon as the
-        // monitor is free), or it runs this very frame (a caller's error, which persists).
-        long now = System.nanoTime();
-        if (deadline == 0) {
-          deadline = now + HANDOVER_NANOS;
-        } else if (now - deadline > 0) {
-          throw new IllegalStateException(
-              "the vext frame's register state is live in a running " + elsewhere
-                  + ": one vext frame may be run by one thread at a time");
-        }
-        try {
-          next.wait(1);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted while the vext frame's state was live in " + elsewhere, e);
-        }
-      }
+      });
       v.loadFpu(next.saved ? next.area : initial);
       next.liveIn = v;
     }
@@ -103,22 +76,21 @@ public final class FpuStates {
    * child's thread the parent's registers. {@code from}'s state, if live in an idle vCPU, is
    * saved first and stays live there; {@code to} loses any state it had.
    *
-   * @throws IllegalStateException if either state is live in a vCPU that is running
+   * @throws IllegalStateException if either state stays live for 2 seconds in a vCPU another
+   *     thread holds (a vCPU just taken over by another thread is waited for, as in {@link
+   *     #switchTo}: failing at once made a fork or pthread_create fail with EAGAIN)
    */
   public void copy(Object from, Object to) {
     State copy = new State();
     State src = states.getIfPresent(from);
     if (src != null) {
       synchronized (src) {
-        Vcpu live = src.liveIn;
-        if (live != null) {
-          withIdle(live, () -> {
-            if (live.fpuOwner == from) {
-              live.saveFpu(src.area);
-              src.saved = true;
-            }
-          });
-        }
+        whereLive(src, null, live -> {
+          if (live.fpuOwner == from) {
+            live.saveFpu(src.area);
+            src.saved = true;
+          }
+        });
         if (src.saved) {
           MemorySegment.copy(src.area, 0, copy.area, 0, src.area.byteSize());
           copy.saved = true;
@@ -128,29 +100,54 @@ public final class FpuStates {
     State old = states.getIfPresent(to);
     if (old != null) {
       synchronized (old) {
-        Vcpu live = old.liveIn;
-        if (live != null) {
-          withIdle(live, () -> {
-            if (live.fpuOwner == to) {
-              live.fpuOwner = null;
-            }
-          });
-          old.liveIn = null;
-        }
+        whereLive(old, null, live -> {
+          if (live.fpuOwner == to) {
+            live.fpuOwner = null;
+          }
+        });
+        old.liveIn = null;
       }
     }
     states.put(to, copy);
   }
 
-  private static void withIdle(Vcpu v, Runnable action) {
-    VcpuPool pool = v.pool;
-    if (pool == null || !pool.tryLockIdle(v)) {
-      throw new IllegalStateException("the vext frame's register state is live in a running " + v);
-    }
-    try {
-      action.run();
-    } finally {
-      pool.release(v);
+  /**
+   * Runs {@code action} on the vCPU where {@code s} is live (other than {@code except}), held idle
+   * for it; nothing if the state is live nowhere. The caller holds {@code s}'s monitor. While
+   * another thread holds that vCPU, waits: either that thread is about to run another guest
+   * thread there and waits for this monitor to save this state first (a race, over as soon as
+   * the monitor is free, which the wait releases; the state is then live nowhere), or it runs
+   * this very frame (a caller's error, which persists).
+   *
+   * @throws IllegalStateException after 2 seconds of that, or if interrupted
+   */
+  private static void whereLive(State s, Vcpu except, java.util.function.Consumer<Vcpu> action) {
+    long deadline = 0;
+    Vcpu live;
+    while ((live = s.liveIn) != null && live != except) {
+      VcpuPool pool = live.pool;
+      if (pool != null && pool.tryLockIdle(live)) {
+        try {
+          action.accept(live);
+        } finally {
+          pool.release(live);
+        }
+        return;
+      }
+      long now = System.nanoTime();
+      if (deadline == 0) {
+        deadline = now + HANDOVER_NANOS;
+      } else if (now - deadline > 0) {
+        throw new IllegalStateException("the vext frame's register state is live in a running " + live
+            + ": one vext frame may be run by one thread at a time");
+      }
+      try {
+        s.wait(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while the vext frame's state was live in " + live, e);
+      }
     }
   }
+
 }
