@@ -2,7 +2,6 @@ package org.vmspace.kvm.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.Collection;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -10,11 +9,8 @@ import org.vmspace.api.MapFlags;
 import org.vmspace.api.Madvise;
 import org.vmspace.api.Prot;
 import org.vmspace.kvm.memory.FrameAllocator;
-import org.vmspace.kvm.memory.FrameRefs;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Access;
-import org.vmspace.kvm.paging.Revocation;
-import org.vmspace.kvm.paging.TableMemory;
 import org.vmspace.kvm.vm.Vmspace.Fault;
 
 /**
@@ -27,67 +23,18 @@ class FaultAroundTest {
   private static final long PAGE = 4096;
   private static final long TWO_MIB = 2L << 20;
   private static final long BASE = 0x4000_0000L; // 2 MiB (indeed 1 GiB) aligned
-  private static final long SYSTEM = TWO_MIB; // frames below this are not the allocator's
 
+  private HostSpace host;
   private GuestMemory memory;
   private FrameAllocator frames;
-  private FrameRefs refs;
+  private PhysicalSpace space;
   private Vmspace vm;
 
   private void context(long memoryBytes, long limitBytes) {
-    memory = GuestMemory.create("fault-around-test", memoryBytes);
-    frames = new FrameAllocator(memory, SYSTEM, memoryBytes, limitBytes);
-    refs = new FrameRefs(SYSTEM, memoryBytes);
-    TableMemory tables = TableMemory.in(memory, frames);
-    PhysicalSpace space = new PhysicalSpace() {
-      @Override
-      public GuestMemory memory() {
-        return memory;
-      }
-
-      @Override
-      public FrameAllocator frames() {
-        return frames;
-      }
-
-      @Override
-      public FrameRefs refs() {
-        return refs;
-      }
-
-      @Override
-      public TableMemory tableMemory() {
-        return tables;
-      }
-
-      @Override
-      public long templateRoot() {
-        return 0; // page 0 of the system area: zero, no kernel half
-      }
-
-      @Override
-      public ExecutionDomain vpageDomain(ServiceMemoryObject object) {
-        throw new UnsupportedOperationException();
-      }
-
-      @Override
-      public void stopRuns(Collection<Thread> runners) {}
-
-      @Override
-      public void revoke(Revocation r) {
-        for (int i = 0; i < r.storeCount(); i++) {
-          memory.writeLong(r.entryGpa(i), r.value(i));
-        }
-        for (int i = 0; i < r.releaseCount(); i++) {
-          if (refs.release(r.release(i))) {
-            frames.free(r.release(i));
-          }
-        }
-        if (r.frameCount() > 0) {
-          frames.free(r.frames(), r.frameCount());
-        }
-      }
-    };
+    host = new HostSpace("fault-around-test", memoryBytes, limitBytes);
+    memory = host.memory();
+    frames = host.frames();
+    space = host;
     vm = Vmspace.create(1, space);
   }
 
@@ -96,8 +43,8 @@ class FaultAroundTest {
     if (vm != null) {
       vm.destroy();
     }
-    if (memory != null) {
-      memory.close();
+    if (host != null) {
+      host.close();
     }
   }
 

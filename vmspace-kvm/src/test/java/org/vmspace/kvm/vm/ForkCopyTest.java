@@ -2,7 +2,6 @@ package org.vmspace.kvm.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.Collection;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.MapFlags;
@@ -13,8 +12,6 @@ import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Access;
 import org.vmspace.kvm.paging.PageWalker;
 import org.vmspace.kvm.paging.Pte;
-import org.vmspace.kvm.paging.Revocation;
-import org.vmspace.kvm.paging.TableMemory;
 import org.vmspace.kvm.vm.Vmspace.Fault;
 
 /**
@@ -28,74 +25,26 @@ class ForkCopyTest {
   private static final long BASE = 0x4000_0000L;
   private static final long SMALL = 0x5000_0000L;
   private static final long SHARED = 0x5800_0000L;
-  private static final long SYSTEM = 2L << 20;
 
+  private HostSpace host;
   private GuestMemory memory;
   private FrameAllocator frames;
   private FrameRefs refs;
   private PhysicalSpace space;
 
   private void context(long memoryBytes, long limitBytes) {
-    memory = GuestMemory.create("fork-copy-test", memoryBytes);
-    frames = new FrameAllocator(memory, SYSTEM, memoryBytes, limitBytes);
-    refs = new FrameRefs(SYSTEM, memoryBytes);
-    TableMemory tables = TableMemory.in(memory, frames);
-    space = new PhysicalSpace() {
-      @Override
-      public GuestMemory memory() {
-        return memory;
-      }
-
-      @Override
-      public FrameAllocator frames() {
-        return frames;
-      }
-
-      @Override
-      public FrameRefs refs() {
-        return refs;
-      }
-
-      @Override
-      public TableMemory tableMemory() {
-        return tables;
-      }
-
-      @Override
-      public long templateRoot() {
-        return 0;
-      }
-
-      @Override
-      public ExecutionDomain vpageDomain(ServiceMemoryObject object) {
-        throw new UnsupportedOperationException();
-      }
-
-      @Override
-      public void stopRuns(Collection<Thread> runners) {}
-
-      @Override
-      public void revoke(Revocation r) {
-        for (int i = 0; i < r.storeCount(); i++) {
-          memory.writeLong(r.entryGpa(i), r.value(i));
-        }
-        for (int i = 0; i < r.releaseCount(); i++) {
-          if (refs.release(r.release(i))) {
-            frames.free(r.release(i));
-          }
-        }
-        if (r.frameCount() > 0) {
-          frames.free(r.frames(), r.frameCount());
-        }
-      }
-    };
+    host = new HostSpace("fork-copy-test", memoryBytes, limitBytes);
+    memory = host.memory();
+    frames = host.frames();
+    refs = host.refs();
+    space = host;
   }
 
   @AfterEach
   void close() {
     System.clearProperty(ForkCopy.BUDGET_PROPERTY);
-    if (memory != null) {
-      memory.close();
+    if (host != null) {
+      host.close();
     }
   }
 
