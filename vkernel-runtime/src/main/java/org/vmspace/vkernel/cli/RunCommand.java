@@ -90,7 +90,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--pids", paramLabel = "N",
       description = "The most guest tasks (processes and threads) at once: fork, clone and pthread_create get"
-          + " EAGAIN at it (default: one per 2 MiB of host memory, 512-32768).")
+          + " EAGAIN at it (default: one per 2 MiB of host memory, 512-32768, and no more than the threads the host"
+          + " still allows this process, less 128 for the JVM's own).")
   Integer pids;
 
   @Option(names = "--files", paramLabel = "N",
@@ -197,6 +198,12 @@ final class RunCommand implements Callable<Integer> {
     }
     if (pids != null) {
       config.pids(pids);
+      java.util.OptionalLong room = KernelConfig.hostThreadRoom();
+      if (room.isPresent() && pids > room.getAsLong()) {
+        err.println("vkernel: warning: --pids=" + pids + " is more than the " + room.getAsLong()
+            + " threads the host still allows this process: past them clone fails with EAGAIN from the host,"
+            + " and a second Ctrl-C may find no thread to take it");
+      }
     }
     if (files != null) {
       config.files(files);

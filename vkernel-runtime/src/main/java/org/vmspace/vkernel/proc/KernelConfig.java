@@ -91,6 +91,25 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     return (int) Math.max(MIN_DEFAULT_PIDS, Math.min(MAX_DEFAULT_PIDS, hostBytes / (2L << 20)));
   }
 
+  /**
+   * The default --pids on a host that lets this process make only {@code hostThreadRoom} more
+   * threads (empty: no stated limit): {@link #defaultPids(long)}, but at most that room less
+   * {@link HostThreadRoom#JVM_HEADROOM} (at least 1), so that the cap, not the host, stops a
+   * thread bomb, and the JVM keeps threads for its own work (the SIGINT of a second Ctrl-C).
+   */
+  public static int defaultPids(long hostBytes, java.util.OptionalLong hostThreadRoom) {
+    int byMemory = defaultPids(hostBytes);
+    if (hostThreadRoom.isEmpty()) {
+      return byMemory;
+    }
+    return (int) Math.max(1, Math.min(byMemory, hostThreadRoom.getAsLong() - HostThreadRoom.JVM_HEADROOM));
+  }
+
+  /** How many more threads the host lets this process make now, if it says (see {@link HostThreadRoom}). */
+  public static java.util.OptionalLong hostThreadRoom() {
+    return HostThreadRoom.now();
+  }
+
   /** The host's CPU count as this JVM sees it, at most {@link #MAX_CPUS}: the default. */
   public static int hostCpus() {
     return Math.min(MAX_CPUS, Runtime.getRuntime().availableProcessors());
@@ -114,7 +133,7 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
     private int cpus = hostCpus();
     private NetPolicy net = NetPolicy.LOOPBACK;
     private long memory = defaultMemory(hostMemory());
-    private int pids = defaultPids(hostMemory());
+    private int pids = defaultPids(hostMemory(), HostThreadRoom.now());
     private int files = FdTable.DEFAULT_LIMIT;
     private boolean exitsWithProcess;
 
@@ -157,7 +176,10 @@ public record KernelConfig(Path root, boolean rootWritable, Path tmp, PrintStrea
       return this;
     }
 
-    /** The most tasks at once (default: one per 2 MiB of host memory, 512 to 32768). */
+    /**
+     * The most tasks at once (default: one per 2 MiB of host memory, 512 to 32768, but no more
+     * than the threads the host still allows this process less 128 for the JVM).
+     */
     public Builder pids(int count) {
       this.pids = count;
       return this;
