@@ -10,9 +10,9 @@ import java.util.function.Function;
 
 /**
  * How many more threads the host lets this process make, as far as the host says: the room left
- * under the pids controller of the process's cgroup (v1 or v2: {@code pids.max - pids.current})
- * and under the kernel's {@code threads-max} (less every thread the host runs, from {@code
- * /proc/loadavg}), whichever is smaller. Every guest task is a host thread, so a task cap above
+ * under the pids controller of the process's cgroup (v1 or v2: {@code pids.max - pids.current}).
+ * (Not {@code threads-max}: a JVM on some hosts reads a value there that is not the host's, and a
+ * machine-wide table is rarely what stops one process first.) Every guest task is a host thread, so a task cap above
  * this room would let a guest use up the host's threads before the cap says EAGAIN, and the JVM
  * could then not start the thread that handles the vkernel's own SIGINT (a lost Ctrl-C).
  * Never throws: what cannot be read does not count.
@@ -50,10 +50,7 @@ final class HostThreadRoom {
         room = min(room, difference(read.apply(dir.resolve("pids.max")), read.apply(dir.resolve("pids.current"))));
       }
     }
-    Optional<String> loadavg = read.apply(Path.of("/proc/loadavg"));
-    Optional<String> running = loadavg.map(s -> s.trim().split("\\s+")).filter(a -> a.length >= 4 && a[3].contains("/"))
-        .map(a -> a[3].substring(a[3].indexOf('/') + 1));
-    return min(room, difference(read.apply(Path.of("/proc/sys/kernel/threads-max")), running));
+    return room;
   }
 
   /** {@code max - current}, empty when either is missing or max is "max" (no limit). */
@@ -77,7 +74,11 @@ final class HostThreadRoom {
 
   private static Optional<String> read(Path p) {
     try {
-      return Optional.of(Files.readString(p));
+      // Not Files.readString: it trusts the size a pseudo-file reports (0 in /proc/sys, where it
+      // read "1" of "192735" on this project's host); a stream reads to the end.
+      try (var in = Files.newInputStream(p)) {
+        return Optional.of(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII));
+      }
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

@@ -11,7 +11,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * The host's thread room from cgroup v1 and v2 pids controllers and threads-max, and the default
+ * The host's thread room from cgroup v1 and v2 pids controllers, and the default
  * --pids it bounds (issue 16: a cap above the host's room let a thread bomb use up the host's
  * threads, and the JVM could not start the thread that takes the second Ctrl-C).
  */
@@ -21,7 +21,7 @@ class HostThreadRoomTest {
   }
 
   @Test
-  void aV1PidsControllerAndThreadsMaxGiveTheSmallerRoom() {
+  void aV1PidsControllerGivesTheRoomAndThreadsMaxDoesNotCount() {
     List<String> cgroup = List.of("9:systemd:/", "8:pids:/job", "4:memory:/x", "0::/");
     var read = files(Map.of(
         "/sys/fs/cgroup/pids/job/pids.max", "400\n",
@@ -37,12 +37,6 @@ class HostThreadRoomTest {
     assertThat(HostThreadRoom.of(List.of("0::/user/a"), limited)).hasValue(960);
     var unlimited = files(Map.of("/sys/fs/cgroup/user/a/pids.max", "max", "/sys/fs/cgroup/user/a/pids.current", "40"));
     assertThat(HostThreadRoom.of(List.of("0::/user/a"), unlimited)).isEmpty();
-  }
-
-  @Test
-  void threadsMaxLessTheHostsThreadsWhenNoControllerSaysLess() {
-    var read = files(Map.of("/proc/sys/kernel/threads-max", "1000", "/proc/loadavg", "0.1 0.2 0.3 2/900 77"));
-    assertThat(HostThreadRoom.of(List.of("8:pids:/"), read)).hasValue(100);
   }
 
   @Test
