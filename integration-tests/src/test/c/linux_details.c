@@ -271,9 +271,24 @@ static void wait_reaps_before_eintr(void) {
   sa.sa_handler = on_chld; /* no SA_RESTART: an interrupted wait4 would be EINTR */
   sigaction(SIGCHLD, &sa, &old);
   chld_seen = 0;
+  pid_t parent = getpid();
   pid_t child = fork();
   if (child == 0) {
-    usleep(300 * 1000); /* the parent is blocked in wait4 by then */
+    /* Exit once the parent sleeps (in its wait4), not after a guess at how long that takes:
+     * the SIGCHLD must wake a blocked wait4 for the check to mean anything. */
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)parent);
+    for (int i = 0; i < 20000; i++) {
+      int fd = open(path, O_RDONLY);
+      ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
+      if (fd >= 0) close(fd);
+      if (n > 0) {
+        stat[n] = 0;
+        char *end = strrchr(stat, ')');
+        if (end && end[1] == ' ' && end[2] == 'S') break;
+      }
+      usleep(1000);
+    }
     _exit(7);
   }
   int st = 0;
