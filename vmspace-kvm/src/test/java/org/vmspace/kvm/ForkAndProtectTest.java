@@ -34,17 +34,6 @@ class ForkAndProtectTest {
     g.close();
   }
 
-  private long read(VmspaceId id, long va) {
-    TrapFrame f = at("read_report").rbx(va);
-    assertThat(g.run(id, f, new VextFrame())).as("read 0x%x", va).isEqualTo(RunResult.SYSCALL);
-    return f.rdi();
-  }
-
-  private void write(VmspaceId id, long va, long value) {
-    TrapFrame f = at("write_report").rbx(va).rdi(value);
-    assertThat(g.run(id, f, new VextFrame())).as("write 0x%x", va).isEqualTo(RunResult.SYSCALL);
-  }
-
   private TrapFrame tryWrite(VmspaceId id, long va) {
     TrapFrame f = at("do_write").rbx(va).rax(1);
     g.run(id, f, new VextFrame());
@@ -68,30 +57,30 @@ class ForkAndProtectTest {
     int pages = 32;
     g.anon(parent, DATA, pages * 4096L, RW);
     for (int i = 0; i < pages; i++) {
-      write(parent, DATA + 4096L * i, 1000 + i);
+      g.writeReport(parent, DATA + 4096L * i, 1000 + i);
     }
     VmspaceId child = VmspaceId.of(2);
     g.vms.fork(parent, child);
     // One write in the child copies its block; every page of both sides must still read as
     // that side last wrote it, whichever side writes next.
-    write(child, DATA + 4096L * 5, 2005);
+    g.writeReport(child, DATA + 4096L * 5, 2005);
     for (int i = 0; i < pages; i += 3) {
-      write(parent, DATA + 4096L * i, 3000 + i);
+      g.writeReport(parent, DATA + 4096L * i, 3000 + i);
     }
     for (int i = 1; i < pages; i += 4) {
-      write(child, DATA + 4096L * i, 4000 + i);
+      g.writeReport(child, DATA + 4096L * i, 4000 + i);
     }
     for (int i = 0; i < pages; i++) {
       long expectParent = i % 3 == 0 ? 3000 + i : 1000 + i;
       long expectChild = i % 4 == 1 ? 4000 + i : i == 5 ? 2005 : 1000 + i;
-      assertThat(read(parent, DATA + 4096L * i)).as("parent page %d", i).isEqualTo(expectParent);
-      assertThat(read(child, DATA + 4096L * i)).as("child page %d", i).isEqualTo(expectChild);
+      assertThat(g.readReport(parent, DATA + 4096L * i)).as("parent page %d", i).isEqualTo(expectParent);
+      assertThat(g.readReport(child, DATA + 4096L * i)).as("child page %d", i).isEqualTo(expectChild);
     }
     // The child is gone: the parent's pages are its own again and take writes.
     g.vms.destroy(child);
     for (int i = 0; i < pages; i++) {
-      write(parent, DATA + 4096L * i, 5000 + i);
-      assertThat(read(parent, DATA + 4096L * i)).isEqualTo(5000 + i);
+      g.writeReport(parent, DATA + 4096L * i, 5000 + i);
+      assertThat(g.readReport(parent, DATA + 4096L * i)).isEqualTo(5000 + i);
     }
   }
 
@@ -100,25 +89,25 @@ class ForkAndProtectTest {
     VmspaceId parent = g.space(1);
     g.anon(parent, DATA, 4 * 4096, RW);
     g.vms.mmap(parent, DATA + 0x10000, 4096, RW, MapFlags.MAP_SHARED | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0);
-    write(parent, DATA, 1);
-    write(parent, DATA + 0x10000, 100);
+    g.writeReport(parent, DATA, 1);
+    g.writeReport(parent, DATA + 0x10000, 100);
     VmspaceId child = VmspaceId.of(2);
     g.vms.fork(parent, child);
-    assertThat(read(child, DATA)).isEqualTo(1);
-    write(child, DATA, 2);
-    assertThat(read(parent, DATA)).as("the parent keeps its page").isEqualTo(1);
-    write(parent, DATA, 3);
-    assertThat(read(child, DATA)).isEqualTo(2);
-    assertThat(read(parent, DATA)).isEqualTo(3);
+    assertThat(g.readReport(child, DATA)).isEqualTo(1);
+    g.writeReport(child, DATA, 2);
+    assertThat(g.readReport(parent, DATA)).as("the parent keeps its page").isEqualTo(1);
+    g.writeReport(parent, DATA, 3);
+    assertThat(g.readReport(child, DATA)).isEqualTo(2);
+    assertThat(g.readReport(parent, DATA)).isEqualTo(3);
     // Shared memory stays shared.
-    write(child, DATA + 0x10000, 200);
-    assertThat(read(parent, DATA + 0x10000)).isEqualTo(200);
+    g.writeReport(child, DATA + 0x10000, 200);
+    assertThat(g.readReport(parent, DATA + 0x10000)).isEqualTo(200);
     // Untouched pages: zero in both, and separate afterwards.
-    write(child, DATA + 4096, 7);
-    assertThat(read(parent, DATA + 4096)).isZero();
+    g.writeReport(child, DATA + 4096, 7);
+    assertThat(g.readReport(parent, DATA + 4096)).isZero();
     // The program text and stack came along: the child ran at all.
     g.vms.destroy(parent);
-    assertThat(read(child, DATA)).as("the child outlives the parent").isEqualTo(2);
+    assertThat(g.readReport(child, DATA)).as("the child outlives the parent").isEqualTo(2);
   }
 
   @Test
@@ -137,7 +126,7 @@ class ForkAndProtectTest {
       assertThat(t.rdi()).as("the child saw the parent's bytes").isEqualTo(size / 4096);
       g.vms.destroy(child);
     }
-    assertThat(read(parent, DATA)).isEqualTo(1);
+    assertThat(g.readReport(parent, DATA)).isEqualTo(1);
   }
 
   @Test
@@ -152,37 +141,37 @@ class ForkAndProtectTest {
   void mprotectDowngradesAndUpgradesWithoutLosingData() {
     VmspaceId id = g.space(1);
     g.anon(id, DATA, 3 * 4096, RW);
-    write(id, DATA + 4096, 0x55);
+    g.writeReport(id, DATA + 4096, 0x55);
     g.vms.mprotect(id, DATA + 4096, 4096, Prot.PROT_READ);
     TrapFrame w = tryWrite(id, DATA + 4096);
     assertThat(w.trapno()).isEqualTo(Trap.T_PAGEFLT);
     assertThat(w.err()).isEqualTo(Trap.PF_USER | Trap.PF_WRITE | Trap.PF_PRESENT);
-    assertThat(read(id, DATA + 4096)).isEqualTo(0x55);
+    assertThat(g.readReport(id, DATA + 4096)).isEqualTo(0x55);
     assertThat(g.vms.pwrite(id, MemorySegment.ofArray(new long[1]), 8, 0, DATA + 4096)).isZero();
-    write(id, DATA, 1); // the neighbours keep their protection
-    write(id, DATA + 8192, 2);
+    g.writeReport(id, DATA, 1); // the neighbours keep their protection
+    g.writeReport(id, DATA + 8192, 2);
     g.vms.mprotect(id, DATA + 4096, 4096, Prot.PROT_NONE);
     TrapFrame r = at("do_read").rbx(DATA + 4096);
     assertThat(g.run(id, r, new VextFrame())).isEqualTo(RunResult.PAGEFAULT);
     assertThat(r.err()).isEqualTo(Trap.PF_USER | Trap.PF_PRESENT);
     assertThat(g.vms.pread(id, MemorySegment.ofArray(new long[1]), 8, 0, DATA + 4096)).isZero();
     g.vms.mprotect(id, DATA + 4096, 4096, RW);
-    assertThat(read(id, DATA + 4096)).as("kept through PROT_NONE").isEqualTo(0x55);
-    write(id, DATA + 4096, 0x66);
-    assertThat(read(id, DATA + 4096)).isEqualTo(0x66);
+    assertThat(g.readReport(id, DATA + 4096)).as("kept through PROT_NONE").isEqualTo(0x55);
+    g.writeReport(id, DATA + 4096, 0x66);
+    assertThat(g.readReport(id, DATA + 4096)).isEqualTo(0x66);
   }
 
   @Test
   void mprotectOfForkedMemoryStaysCopyOnWrite() {
     VmspaceId parent = g.space(1);
     g.anon(parent, DATA, 4096, RW);
-    write(parent, DATA, 10);
+    g.writeReport(parent, DATA, 10);
     VmspaceId child = VmspaceId.of(2);
     g.vms.fork(parent, child);
     g.vms.mprotect(child, DATA, 4096, Prot.PROT_READ);
     g.vms.mprotect(child, DATA, 4096, RW);
-    write(child, DATA, 11);
-    assertThat(read(parent, DATA)).isEqualTo(10);
+    g.writeReport(child, DATA, 11);
+    assertThat(g.readReport(parent, DATA)).isEqualTo(10);
   }
 
   @Test

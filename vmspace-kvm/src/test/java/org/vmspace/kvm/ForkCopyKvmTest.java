@@ -64,17 +64,6 @@ class ForkCopyKvmTest {
     return f.rdi();
   }
 
-  private long read(VmspaceId id, long va) {
-    TrapFrame f = at("read_report").rbx(va);
-    assertThat(g.run(id, f, new VextFrame())).as("read 0x%x", va).isEqualTo(RunResult.SYSCALL);
-    return f.rdi();
-  }
-
-  private void write(VmspaceId id, long va, long value) {
-    TrapFrame f = at("write_report").rbx(va).rdi(value);
-    assertThat(g.run(id, f, new VextFrame())).as("write 0x%x", va).isEqualTo(RunResult.SYSCALL);
-  }
-
   /** A parent whose {@link #PAGES} pages at DATA it has written (each page's first byte is 1). */
   private VmspaceId writtenParent() {
     VmspaceId parent = g.space(1);
@@ -213,37 +202,37 @@ class ForkCopyKvmTest {
     g.anon(parent, SMALL, 4 * 4096L, RW);
     g.vms.mmap(parent, SMALL + 0x10000, 4096, RW, MapFlags.MAP_SHARED | MapFlags.MAP_ANON | MapFlags.MAP_FIXED, null, 0);
     for (int i = 0; i < PAGES; i++) {
-      write(parent, DATA + 4096L * i, 1000 + i);
+      g.writeReport(parent, DATA + 4096L * i, 1000 + i);
     }
     for (int i = 0; i < 4; i++) {
-      write(parent, SMALL + 4096L * i, 100 + i);
+      g.writeReport(parent, SMALL + 4096L * i, 100 + i);
     }
-    write(parent, SMALL + 0x10000, 7);
+    g.writeReport(parent, SMALL + 0x10000, 7);
     g.vms.fork(parent, child);
     for (int i = 0; i < PAGES; i += 3) {
-      write(parent, DATA + 4096L * i, 3000 + i);
+      g.writeReport(parent, DATA + 4096L * i, 3000 + i);
     }
     for (int i = 1; i < PAGES; i += 4) {
-      write(child, DATA + 4096L * i, 4000 + i);
+      g.writeReport(child, DATA + 4096L * i, 4000 + i);
     }
-    write(child, SMALL, 200);
-    write(parent, SMALL + 4096, 301);
-    write(child, SMALL + 0x10000, 8);
+    g.writeReport(child, SMALL, 200);
+    g.writeReport(parent, SMALL + 4096, 301);
+    g.writeReport(child, SMALL + 0x10000, 8);
     for (int i = 0; i < PAGES; i++) {
       long expectParent = i % 3 == 0 ? 3000 + i : 1000 + i;
       long expectChild = i % 4 == 1 ? 4000 + i : 1000 + i;
-      assertThat(read(parent, DATA + 4096L * i)).as("budget %s, parent page %d", budget, i).isEqualTo(expectParent);
-      assertThat(read(child, DATA + 4096L * i)).as("budget %s, child page %d", budget, i).isEqualTo(expectChild);
+      assertThat(g.readReport(parent, DATA + 4096L * i)).as("budget %s, parent page %d", budget, i).isEqualTo(expectParent);
+      assertThat(g.readReport(child, DATA + 4096L * i)).as("budget %s, child page %d", budget, i).isEqualTo(expectChild);
     }
-    assertThat(read(parent, SMALL)).as("budget %s", budget).isEqualTo(100);
-    assertThat(read(child, SMALL)).as("budget %s", budget).isEqualTo(200);
-    assertThat(read(parent, SMALL + 4096)).as("budget %s", budget).isEqualTo(301);
-    assertThat(read(child, SMALL + 4096)).as("budget %s", budget).isEqualTo(101);
-    assertThat(read(parent, SMALL + 0x10000)).as("shared memory stays shared").isEqualTo(8);
+    assertThat(g.readReport(parent, SMALL)).as("budget %s", budget).isEqualTo(100);
+    assertThat(g.readReport(child, SMALL)).as("budget %s", budget).isEqualTo(200);
+    assertThat(g.readReport(parent, SMALL + 4096)).as("budget %s", budget).isEqualTo(301);
+    assertThat(g.readReport(child, SMALL + 4096)).as("budget %s", budget).isEqualTo(101);
+    assertThat(g.readReport(parent, SMALL + 0x10000)).as("shared memory stays shared").isEqualTo(8);
     g.vms.destroy(parent);
-    assertThat(read(child, DATA)).as("budget %s: the child outlives the parent", budget).isEqualTo(1000);
-    assertThat(read(child, DATA + 4096)).isEqualTo(4001);
-    assertThat(read(child, SMALL + 4096 * 3)).isEqualTo(103);
+    assertThat(g.readReport(child, DATA)).as("budget %s: the child outlives the parent", budget).isEqualTo(1000);
+    assertThat(g.readReport(child, DATA + 4096)).isEqualTo(4001);
+    assertThat(g.readReport(child, SMALL + 4096 * 3)).isEqualTo(103);
   }
 
   @Test
@@ -259,17 +248,17 @@ class ForkCopyKvmTest {
       VmspaceId parent = g.space(1);
       g.vms.mmap(parent, FILE_AT, pages * 4096L, Prot.PROT_READ | Prot.PROT_EXEC,
           MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, file, 0);
-      assertThat(read(parent, FILE_AT)).isEqualTo(5000); // the cache holds page 0 only
+      assertThat(g.readReport(parent, FILE_AT)).isEqualTo(5000); // the cache holds page 0 only
       // Another process reads the whole file into the cache.
       VmspaceId reader = g.space(3);
       g.vms.mmap(reader, FILE_AT, pages * 4096L, Prot.PROT_READ, MapFlags.MAP_PRIVATE | MapFlags.MAP_FIXED, file, 0);
       for (int i = 0; i < pages; i++) {
-        assertThat(read(reader, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
+        assertThat(g.readReport(reader, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
       }
       VmspaceId child = VmspaceId.of(2);
       g.vms.fork(parent, child);
       for (int i = pages - 1; i >= 0; i -= 5) {
-        assertThat(read(child, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
+        assertThat(g.readReport(child, FILE_AT + 4096L * i)).isEqualTo(5000 + i);
       }
       assertThat(stats(child).demandFaults()).as("one fault maps every cached page").isEqualTo(1);
     }

@@ -71,6 +71,32 @@ public final class GuestFixture implements AutoCloseable {
     return buf.get(ValueLayout.JAVA_LONG, 0);
   }
 
+  /**
+   * Runs {@code read_report}: the guest reads the quad at {@code va} and reports it in rdi.
+   *
+   * @throws IllegalStateException if the run does not end in the report's system call
+   */
+  public long readReport(VmspaceId id, long va) {
+    TrapFrame f = at("read_report").rbx(va);
+    expectReport(run(id, f, new VextFrame()), "read", va);
+    return f.rdi();
+  }
+
+  /**
+   * Runs {@code write_report}: the guest writes {@code value} to the quad at {@code va}.
+   *
+   * @throws IllegalStateException if the run does not end in the report's system call
+   */
+  public void writeReport(VmspaceId id, long va, long value) {
+    expectReport(run(id, at("write_report").rbx(va).rdi(value), new VextFrame()), "write", va);
+  }
+
+  private static void expectReport(RunResult r, String what, long va) {
+    if (r != RunResult.SYSCALL) {
+      throw new IllegalStateException(what + " 0x" + Long.toHexString(va) + " ended in " + r + ", not its report");
+    }
+  }
+
   /** Runs without a timeout. */
   public RunResult run(VmspaceId id, TrapFrame f, VextFrame x) {
     return vms.run(id, f, x);
