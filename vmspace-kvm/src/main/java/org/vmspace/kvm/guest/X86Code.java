@@ -1,38 +1,77 @@
 package org.vmspace.kvm.guest;
 
-import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
 
 /**
  * A minimal x86-64 machine-code emitter for the guest stubs: only the handful of instructions
  * the stubs use, each method one instruction with its encoding spelled out. Not thread-safe.
+ * The revocation path emits one instruction per cleared page-table entry, so the buffer is a
+ * plain array that grows by doubling, with no per-instruction allocation.
  */
 public final class X86Code {
-  private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+  private byte[] bytes = new byte[64];
+  private int size;
 
   /** The bytes emitted so far. */
   public byte[] toByteArray() {
-    return bytes.toByteArray();
+    return Arrays.copyOf(bytes, size);
   }
 
   /** The number of bytes emitted so far (the offset of the next instruction). */
   public int size() {
-    return bytes.size();
+    return size;
   }
 
-  private X86Code emit(int... b) {
-    for (int x : b) {
-      bytes.write(x);
+  /** Forgets every byte emitted, keeping the buffer for the next code. */
+  public X86Code clear() {
+    size = 0;
+    return this;
+  }
+
+  /** The buffer, valid up to {@link #size()} until the next emit; not a copy. */
+  public byte[] buffer() {
+    return bytes;
+  }
+
+  private void room(int n) {
+    if (size + n > bytes.length) {
+      bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + n));
     }
+  }
+
+  private X86Code emit(int b0) {
+    room(1);
+    bytes[size++] = (byte) b0;
+    return this;
+  }
+
+  private X86Code emit(int b0, int b1) {
+    room(2);
+    bytes[size++] = (byte) b0;
+    bytes[size++] = (byte) b1;
+    return this;
+  }
+
+  private X86Code emit(int b0, int b1, int b2) {
+    room(3);
+    bytes[size++] = (byte) b0;
+    bytes[size++] = (byte) b1;
+    bytes[size++] = (byte) b2;
     return this;
   }
 
   private X86Code imm32(int v) {
-    return emit(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+    room(4);
+    for (int i = 0; i < 4; i++) {
+      bytes[size++] = (byte) (v >>> (8 * i));
+    }
+    return this;
   }
 
   private X86Code imm64(long v) {
+    room(8);
     for (int i = 0; i < 8; i++) {
-      bytes.write((int) (v >>> (8 * i)) & 0xff);
+      bytes[size++] = (byte) (v >>> (8 * i));
     }
     return this;
   }

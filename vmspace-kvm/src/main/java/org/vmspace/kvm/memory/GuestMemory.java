@@ -172,12 +172,12 @@ public final class GuestMemory implements AutoCloseable {
 
   /** Reads the 64-bit little-endian word at {@code gpa}. */
   public long readLong(long gpa) {
-    return host.get(ValueLayout.JAVA_LONG, gpa);
+    return host.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa);
   }
 
   /** Writes the 64-bit little-endian word at {@code gpa} (a host-side store). */
   public void writeLong(long gpa, long value) {
-    host.set(ValueLayout.JAVA_LONG, gpa, value);
+    host.set(ValueLayout.JAVA_LONG_UNALIGNED, gpa, value);
   }
 
   /**

@@ -42,6 +42,14 @@ public final class PageTables {
   private final TableWalker walker;
   private final long root;
   private int tables = 1;
+  /**
+   * The leaf table (PT) the last install stored into, and the first address of the 2 MiB it
+   * maps ({@code -1} for none): installs come in runs of neighbouring pages (fault-around, fork,
+   * the pages of a cached image), and this saves each of them the walk from the root. Forgotten
+   * whenever a table is unlinked.
+   */
+  private long lastLeafTableVa = -1;
+  private long lastLeafTable;
 
   private PageTables(TableMemory memory, long root) {
     this.memory = memory;
@@ -94,15 +102,37 @@ public final class PageTables {
    */
   public boolean install(long va, long leaf) {
     checkUser(va);
+    long leafTableVa = va & -Pte.span(2);
+    if (leafTableVa == lastLeafTableVa) {
+      long entryGpa = lastLeafTable + 8L * Pte.index(va, 1);
+      storeLeaf(va, entryGpa, memory.read(entryGpa), leaf);
+      return true;
+    }
     Install install = new Install(leaf);
     walker.walk(root, va, install);
-    return !install.outOfMemory;
+    if (install.outOfMemory) {
+      return false;
+    }
+    lastLeafTableVa = leafTableVa;
+    lastLeafTable = install.leafTable;
+    return true;
+  }
+
+  private void storeLeaf(long va, long entryGpa, long entry, long leaf) {
+    if (Pte.isPresent(entry)) {
+      throw new IllegalStateException(
+          "leaf for 0x" + Long.toHexString(va) + " is present (" + Pte.toString(entry)
+              + "): present entries change only through a revocation");
+    }
+    memory.write(entryGpa, leaf);
   }
 
   /** The installing visitor: creates missing tables on the path, then stores the leaf. */
   private final class Install implements TableWalker.Visitor {
     private final long leaf;
     private boolean outOfMemory;
+    /** The leaf table the leaf went into. */
+    private long leafTable;
 
     Install(long leaf) {
       this.leaf = leaf;
@@ -111,12 +141,8 @@ public final class PageTables {
     @Override
     public TableWalker.Next visit(long va, int level, long entryGpa, long entry) {
       if (level == 1) {
-        if (Pte.isPresent(entry)) {
-          throw new IllegalStateException(
-              "leaf for 0x" + Long.toHexString(va) + " is present (" + Pte.toString(entry)
-                  + "): present entries change only through a revocation");
-        }
-        memory.write(entryGpa, leaf);
+        storeLeaf(va, entryGpa, entry, leaf);
+        leafTable = entryGpa - 8L * Pte.index(va, 1);
         return TableWalker.Next.STOP;
       }
       if (!Pte.isPresent(entry)) {
@@ -166,7 +192,7 @@ public final class PageTables {
     checkUser(start);
     if (end > start) {
       checkUser(end - 1);
-      walker.walk(root, start, end, (va, level, entryGpa, entry) -> {
+      walker.walkPresent(root, start, end, (va, level, entryGpa, entry) -> {
         if (!Pte.isPresent(entry)) {
           return TableWalker.Next.SKIP;
         }
@@ -187,7 +213,7 @@ public final class PageTables {
     checkUser(start);
     if (end > start) {
       checkUser(end - 1);
-      walker.walk(root, start, end, new Rewrite(start, end, rewriter, out));
+      walker.walkPresent(root, start, end, new Rewrite(start, end, rewriter, out));
     }
   }
 
@@ -234,6 +260,7 @@ public final class PageTables {
     @Override
     public void leave(long va, int level, long entryGpa, long entry) {
       if (empty[level - 1] && covers(va, Pte.span(level))) {
+        lastLeafTableVa = -1;
         out.store(entryGpa, 0);
         out.freeAfter(Pte.address(entry));
         tables--;
@@ -269,6 +296,7 @@ public final class PageTables {
     }
     out.freeAfter(root);
     tables = 0;
+    lastLeafTableVa = -1;
   }
 
   private static void checkUser(long va) {

@@ -46,6 +46,8 @@ public final class Maintenance {
   private final FrameRefs refs;
   private final Runnable shootdown;
   private final ReentrantLock lock = new ReentrantLock();
+  /** The code of the batch being built, reused under {@link #lock}. */
+  private final X86Code code = new X86Code();
 
   /**
    * @param memory the memory holding the VM's system area from its first byte (the code buffer
@@ -105,21 +107,16 @@ public final class Maintenance {
 
   private void storeAll(Revocation r) {
     int n = r.storeCount();
-    Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    // Group the stores by page so each page needs one base-register load.
-    Arrays.sort(order, (a, b) -> Long.compareUnsigned(r.entryGpa(a), r.entryGpa(b)));
-    X86Code code = new X86Code();
+    long[] order = storeOrder(r);
+    code.clear();
     long page = -1;
     for (int k = 0; k < n; k++) {
-      int i = order[k];
+      int i = (int) (order[k] & INDEX_MASK);
       long gpa = r.entryGpa(i);
       long value = r.value(i);
       if (code.size() > GuestLayout.MAINTENANCE_CODE_SIZE - 64 - TAIL) {
         runBatch(code);
-        code = new X86Code();
+        code.clear();
         page = -1;
       }
       long entryPage = gpa & ~(GuestLayout.PAGE - 1);
@@ -137,13 +134,40 @@ public final class Maintenance {
     runBatch(code);
   }
 
+  /** The low bits of a {@link #storeOrder} key: the store's index. */
+  private static final int INDEX_BITS = 24;
+  private static final long INDEX_MASK = (1L << INDEX_BITS) - 1;
+
+  /**
+   * The stores' indexes in ascending entry address, stores to the same entry in the order they
+   * were made (the last one wins): each key is the entry's address over its index, so one sort
+   * of primitives does it. Grouping by address lets each table page take one base-register
+   * load. Entry addresses are 8-byte aligned guest-physical addresses, so {@code gpa >>> 3}
+   * leaves room for the index below 2^42 bytes (4 TiB) of guest memory.
+   */
+  static long[] storeOrder(Revocation r) {
+    int n = r.storeCount();
+    if (n > INDEX_MASK) {
+      throw new IllegalArgumentException("more than 2^24 stores in one revocation: " + n);
+    }
+    long[] keys = new long[n];
+    for (int i = 0; i < n; i++) {
+      long gpa = r.entryGpa(i);
+      if ((gpa & 7) != 0 || Long.compareUnsigned(gpa, 1L << (63 - INDEX_BITS + 3)) >= 0) {
+        throw new IllegalArgumentException("not a page-table entry address: 0x" + Long.toHexString(gpa));
+      }
+      keys[i] = (gpa >>> 3) << INDEX_BITS | i;
+    }
+    Arrays.sort(keys);
+    return keys;
+  }
+
   private void runBatch(X86Code body) {
     int doneOffset = body.size();
     body.outAlImm8(GuestLayout.PORT_MAINTENANCE).hlt();
-    byte[] bytes = body.toByteArray();
     java.lang.foreign.MemorySegment.copy(
-        java.lang.foreign.MemorySegment.ofArray(bytes), 0,
-        memory.host(), layout.maintenanceCode(), bytes.length);
+        java.lang.foreign.MemorySegment.ofArray(body.buffer()), 0,
+        memory.host(), layout.maintenanceCode(), body.size());
     long codeVa = GuestLayout.kernelVa(layout.maintenanceCode());
     KvmRun run = vcpu.kvmRun();
     run.reg(KvmRegs.RIP, codeVa);

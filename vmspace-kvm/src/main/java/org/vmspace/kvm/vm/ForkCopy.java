@@ -104,8 +104,14 @@ final class ForkCopy {
   private Vmspace forkLocked(Vmspace child, Set<VmEntry> eager) {
     Revocation parentDowngrades = new Revocation();
     boolean[] failed = {false};
+    // Leaves come in address order, so most fall in the entry of the leaf before them.
+    VmEntry[] last = {null};
     vm.tables.revokeRange(0, 1L << 47, (va, leaf, out) -> {
-      VmEntry e = vm.map.find(va);
+      VmEntry e = last[0];
+      if (e == null || Long.compareUnsigned(va, e.start) < 0 || Long.compareUnsigned(va, e.end) >= 0) {
+        e = vm.map.find(va);
+        last[0] = e;
+      }
       boolean owned = !e.isShared() && (leaf & Pte.RW) != 0;
       if (failed[0]) {
         return owned ? leaf & ~(Pte.RW | Pte.D) : leaf;

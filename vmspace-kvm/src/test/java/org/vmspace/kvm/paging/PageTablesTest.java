@@ -108,6 +108,24 @@ class PageTablesTest {
   }
 
   @Test
+  void anInstallAfterItsLeafTableWasUnlinkedGetsANewTable() {
+    PageTables t = tables();
+    t.install(0x40_0000, Pte.userLeaf(0x9000, Prot.READ));
+    Revocation r = new Revocation();
+    t.revokeRange(0x40_0000, 0x60_0000, (va, leaf, out) -> 0, r);
+    assertThat(r.frameCount()).isEqualTo(1);
+    mem.apply(r);
+    // The next install in the same 2 MiB must not go into the table just unlinked.
+    assertThat(t.install(0x40_1000, Pte.userLeaf(0xA000, Prot.READ))).isTrue();
+    assertThat(t.lookup(0x40_1000).isPresent()).isTrue();
+    assertThat(Pte.address(t.lookup(0x40_1000).leaf())).isEqualTo(0xA000);
+    // And neighbours installed after it go into the new table, not the old one.
+    assertThat(t.install(0x40_2000, Pte.userLeaf(0xB000, Prot.READ))).isTrue();
+    assertThat(Pte.address(t.lookup(0x40_2000).leaf())).isEqualTo(0xB000);
+    assertThat(Pte.address(t.lookup(0x40_1000).leaf())).isEqualTo(0xA000);
+  }
+
+  @Test
   void aPartlyUnmappedTableStays() {
     PageTables t = tables();
     t.install(0x40_0000, Pte.userLeaf(0x9000, Prot.READ));

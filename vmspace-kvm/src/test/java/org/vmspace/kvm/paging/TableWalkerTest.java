@@ -32,6 +32,43 @@ class TableWalkerTest {
   }
 
   @Test
+  void aWalkOfPresentEntriesShowsThoseAndOnlyThose() {
+    for (long va = 0x200000 - 0x3000; va < 0x200000 + 0x3000; va += 0x2000) {
+      tables.install(va, Pte.userLeaf(0x900000, Prot.READ));
+    }
+    long notPresent = 0x1FE000L | Pte.RW; // a non-zero entry without P
+    mem.write(pteOf(0x1FE000), notPresent);
+    List<String> all = new ArrayList<>();
+    List<String> present = new ArrayList<>();
+    walker.walk(tables.root(), 0x1FC000, 0x203000, (va, level, gpa, entry) -> {
+      if (Pte.isPresent(entry)) {
+        all.add(level + ":" + Long.toHexString(va));
+      }
+      return TableWalker.Next.DESCEND;
+    });
+    walker.walkPresent(tables.root(), 0x1FC000, 0x203000, (va, level, gpa, entry) -> {
+      assertThat(Pte.isPresent(entry)).isTrue();
+      present.add(level + ":" + Long.toHexString(va));
+      return TableWalker.Next.DESCEND;
+    });
+    assertThat(present).isEqualTo(all).containsExactly(
+        "4:0", "3:0", "2:0", "1:1fd000", "1:1ff000", "2:200000", "1:201000");
+    assertThatThrownBy(() -> walker.walkPresent(tables.root(), 5, 5, (va, level, gpa, entry) -> TableWalker.Next.SKIP))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private long pteOf(long va) {
+    long[] at = {-1};
+    walker.walk(tables.root(), va, (v, level, gpa, entry) -> {
+      if (level == 1) {
+        at[0] = gpa;
+      }
+      return TableWalker.Next.DESCEND;
+    });
+    return at[0];
+  }
+
+  @Test
   void leaveFollowsEachDescentAndStopEndsTheWalk() {
     tables.install(0x5000, Pte.userLeaf(0x900000, Prot.READ));
     List<Integer> left = new ArrayList<>();
