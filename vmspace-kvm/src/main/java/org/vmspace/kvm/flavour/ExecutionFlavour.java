@@ -81,4 +81,13 @@ public interface ExecutionFlavour {
   default boolean needsTlbShootdown() {
     return false;
   }
+
+  /**
+   * Whether a revocation may be made by host-side stores into the tables followed by the TLB
+   * shootdown, with no maintenance vCPU run: only where the hardware walks the tables (nested
+   * paging), since a shadowing KVM never sees a host-side store. False by default.
+   */
+  default boolean revokesWithHostStores() {
+    return false;
+  }
 }

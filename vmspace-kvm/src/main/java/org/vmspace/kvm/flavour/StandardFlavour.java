@@ -24,9 +24,10 @@ import org.vmspace.kvm.guest.X86Code;
  *   <li>A standard KVM reports the RIP of the {@code out} itself at the exit (and would skip it
  *       on the next entry unless RIP changes, which the run loop sees to); the exits are trusted
  *       at that RIP or just after it, and only at CPL0.
- *   <li>Revocations: the guest-side stores stay (they are what keeps KVM's shadow MMU correct
- *       on hosts without nested paging), and with nested paging the other vCPUs' TLBs must be
- *       flushed too: {@link #needsTlbShootdown()}.
+ *   <li>Revocations: with nested paging the stores are made from the host and every vCPU's
+ *       TLB is flushed ({@link #needsTlbShootdown()}, {@link #revokesWithHostStores()}); on
+ *       hosts without it they are guest-side stores, which are what keeps KVM's shadow MMU
+ *       correct, and the TLBs are flushed as well.
  * </ul>
  */
 public final class StandardFlavour implements ExecutionFlavour {
@@ -119,5 +120,11 @@ public final class StandardFlavour implements ExecutionFlavour {
   @Override
   public boolean needsTlbShootdown() {
     return true;
+  }
+
+  /** With nested paging ({@link NestedPaging#hostStoresAllowed()}); never under shadow paging. */
+  @Override
+  public boolean revokesWithHostStores() {
+    return NestedPaging.hostStoresAllowed();
   }
 }

@@ -12,6 +12,7 @@ import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.FrameRefs;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableMemory;
 import org.vmspace.kvm.vcpu.Vcpu;
 
 /**
@@ -34,6 +35,12 @@ import org.vmspace.kvm.vcpu.Vcpu;
  * flavour's shootdown runs after the stores. The frames are freed only after both. About 1 us
  * per store on the PVM host (emulated CPL0), native speed on VMX/SVM, plus one KVM_RUN per
  * batch of up to about 5000 stores. Thread-safe: one batch at a time.
+ *
+ * <p>Where the hardware walks the tables (nested paging, {@code
+ * ExecutionFlavour.revokesWithHostStores()}) a guest-side store is no more than a memory write,
+ * so the stores are made from the host instead, in the order they were asked for, and no
+ * maintenance vCPU runs; the shootdown that follows is what makes them take effect everywhere,
+ * as it was after guest-side stores. Such revocations run concurrently.
  */
 public final class Maintenance {
   /** Bytes reserved at the end of the code buffer for the final out and hlt. */
@@ -45,6 +52,7 @@ public final class Maintenance {
   private final FrameAllocator frames;
   private final FrameRefs refs;
   private final Runnable shootdown;
+  private final TableMemory hostTables;
   private final ReentrantLock lock = new ReentrantLock();
   /** The code of the batch being built, reused under {@link #lock}. */
   private final X86Code code = new X86Code();
@@ -57,9 +65,16 @@ public final class Maintenance {
    * @param shootdown run after the stores and before any frame is freed, for flavours whose
    *     other vCPUs may still hold the old translations in their TLBs; null where the stores
    *     themselves revoke everywhere (see {@code ExecutionFlavour.needsTlbShootdown()})
+   * @param hostTables where to make the stores from the host, or null to make them from the
+   *     guest with {@code vcpu}; only for nested paging, and then {@code shootdown} is required
+   * @throws IllegalArgumentException for host stores without a shootdown
    */
   public Maintenance(Vcpu vcpu, GuestMemory memory, GuestLayout layout, FrameAllocator frames,
-      FrameRefs refs, Runnable shootdown) {
+      FrameRefs refs, Runnable shootdown, TableMemory hostTables) {
+    if (hostTables != null && shootdown == null) {
+      throw new IllegalArgumentException("host-side stores need a TLB shootdown after them");
+    }
+    this.hostTables = hostTables;
     this.vcpu = vcpu;
     this.memory = memory;
     this.layout = layout;
@@ -76,7 +91,12 @@ public final class Maintenance {
    *     (leaked rather than reused while a translation to them might remain)
    */
   public void apply(Revocation r) {
-    if (r.storeCount() > 0) {
+    if (r.storeCount() > 0 && hostTables != null) {
+      for (int i = 0; i < r.storeCount(); i++) {
+        hostTables.write(r.entryGpa(i), r.value(i));
+      }
+      shootdown.run();
+    } else if (r.storeCount() > 0) {
       lock.lock();
       try {
         storeAll(r);

@@ -67,7 +67,10 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
     image.write(flavour.stubs());
     this.maintenanceVcpu = Vcpu.create(vm, 0, image, flavour, cpuid, false);
     this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames, refs,
-        flavour.needsTlbShootdown() ? this::shootdown : null);
+        flavour.needsTlbShootdown() ? this::shootdown : null,
+        flavour.needsTlbShootdown() && flavour.revokesWithHostStores()
+            ? (objectMemory != null ? objectMemory : org.vmspace.kvm.paging.TableMemory.in(system, frames))
+            : null);
     this.vcpus = new VcpuPool(maxVcpus, 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
   }
 

@@ -80,13 +80,19 @@ public final class FlavourProbe {
     try {
       int cs = syscallCodeSelector(facts);
       if (cs == GuestLayout.USER_CS) {
+        facts.put("revocations", "guest-side stores (KVM shadows the tables)");
         return new Result(
             true, new PvmFlavour(), "pvm",
             "user syscall stayed at CPL3 (CS 0x33)" + (pvmModule ? ", kvm_pvm loaded" : ""), facts);
       }
       if (cs == GuestLayout.KERNEL_CS) {
+        StandardFlavour standard = new StandardFlavour();
+        facts.put("revocations", standard.revokesWithHostStores()
+            ? "host-side stores and a TLB shootdown (nested paging)"
+            : "guest-side stores and a TLB shootdown ("
+                + (org.vmspace.kvm.flavour.NestedPaging.inUse() ? "-D" + org.vmspace.kvm.flavour.NestedPaging.PROPERTY + "=guest" : "shadow paging") + ")");
         return new Result(
-            true, new StandardFlavour(), "standard",
+            true, standard, "standard",
             "user syscall entered CPL0 (CS 0x10): hardware virtualization (VMX/SVM)", facts);
       }
       return new Result(false, null, "unknown", "probe guest exited with CS 0x" + Integer.toHexString(cs), facts);
