@@ -10,14 +10,15 @@ import jdk.jfr.StackTrace;
 /**
  * A JFR event per revocation batch of a vmspace (see {@link
  * org.vmspace.api.ExitStatistics#revocations()}): the vmspace and how many page-table entries
- * were stored from the guest side; its duration covers the stores, the TLB shootdown where the
- * flavour needs one, and the freeing of the frames. Disabled by default; {@code vkernel run
+ * were stored (from the guest side under shadow paging, from the host under nested paging);
+ * its duration covers the stores, the TLB shootdown where the flavour needs one, and the
+ * freeing of the frames. Disabled by default; {@code vkernel run
  * --jfr} enables {@code org.vmspace.Revocation}.
  */
 @Name("org.vmspace.Revocation")
 @Label("Revocation Batch")
 @Category({"vmspace", "Exits"})
-@Description("Page-table entries of a vmspace changed or removed from the guest side (munmap, mprotect, fork, copy-on-write...)")
+@Description("Present page-table entries of a vmspace changed or removed (munmap, mprotect, fork, copy-on-write...)")
 @Enabled(false)
 @StackTrace(false)
 final class RevocationEvent extends jdk.jfr.Event {
