@@ -71,7 +71,10 @@ final class AllBenchmarks {
     String mem = field(Path.of("/proc/meminfo"), "MemTotal").replaceAll("[^0-9]", "");
     m.put("memory", mem.isEmpty() ? "?" : String.format(Locale.ROOT, "%.1f GiB", Long.parseLong(mem) / 1048576.0));
     m.put("kernel", "Linux " + Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip());
-    m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+    String jit = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> a.startsWith("-XX:")).collect(java.util.stream.Collectors.joining(" "));
+    m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version")
+        + (jit.isEmpty() ? ", default JIT" : ", " + jit));
     m.put("date", Instant.now().truncatedTo(ChronoUnit.MINUTES).toString());
     m.put("runs", System.getProperty("bench.runs"));
     return m;
