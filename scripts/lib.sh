@@ -28,11 +28,10 @@ find_jdk() {
 }
 
 # The JVM options the vkernel runs with, unless VKERNEL_JAVA_OPTIONS gives others (an empty
-# value means the JVM's defaults): C1 only. A vkernel's Java is system-call and exit handling,
-# warm rather than hot; measured natively on 2026-12-07 (docs/vkernel.md, *The JIT*), C2's
-# compilations and C1's profiling code cost more than C2's code saved: sh-pipeline's 1000 steps
-# took 17 s instead of 24-26 s, sha256sum of 64 MiB 3.4 s instead of 4.8-5.1 s, 4000 steps
-# (65 s) the same either way. The emulated machine's inner JVM has its own set (EmulatedMachine).
+# value means the JVM's defaults): C1 only. A fresh vkernel JVM's Java is mostly warm exit
+# handling, which tiered compilation leaves in C1's slow profiling tier while C2 compiles; see
+# docs/vkernel.md, *The JIT*, for the runs measured both ways. The emulated machine's inner JVM
+# has its own set (EmulatedMachine).
 vkernel_java_options() {
   if [ "${VKERNEL_JAVA_OPTIONS+set}" = set ]; then
     echo "$VKERNEL_JAVA_OPTIONS"
