@@ -127,11 +127,11 @@ public final class Maintenance {
 
   private void storeAll(Revocation r) {
     int n = r.storeCount();
-    long[] order = storeOrder(r);
+    int[] order = storeOrder(r);
     code.clear();
     long page = -1;
     for (int k = 0; k < n; k++) {
-      int i = (int) (order[k] & INDEX_MASK);
+      int i = order[k];
       long gpa = r.entryGpa(i);
       long value = r.value(i);
       if (code.size() > GuestLayout.MAINTENANCE_CODE_SIZE - 64 - TAIL) {
@@ -154,32 +154,48 @@ public final class Maintenance {
     runBatch(code);
   }
 
-  /** The low bits of a {@link #storeOrder} key: the store's index. */
+  /** The low bits of a packed {@link #storeOrder} key: the store's index. */
   private static final int INDEX_BITS = 24;
   private static final long INDEX_MASK = (1L << INDEX_BITS) - 1;
+  /** Entry addresses below this pack with an index into a positive long. */
+  private static final long PACKED_GPA_END = 1L << (63 - INDEX_BITS + 3);
 
   /**
    * The stores' indexes in ascending entry address, stores to the same entry in the order they
-   * were made (the last one wins): each key is the entry's address over its index, so one sort
-   * of primitives does it. Grouping by address lets each table page take one base-register
-   * load. Entry addresses are 8-byte aligned guest-physical addresses, so {@code gpa >>> 3}
-   * leaves room for the index below 2^42 bytes (4 TiB) of guest memory.
+   * were made (the last one wins). Grouping by address lets each table page take one
+   * base-register load. Usually one sort of primitives does it, each key the entry's address
+   * ({@code gpa >>> 3}: entries are 8-byte aligned) over its index; a revocation of more than
+   * 2^24 stores, or one reaching past 4 TiB or off an 8-byte boundary, takes a stable sort of
+   * boxed indexes instead.
    */
-  static long[] storeOrder(Revocation r) {
+  static int[] storeOrder(Revocation r) {
     int n = r.storeCount();
-    if (n > INDEX_MASK) {
-      throw new IllegalArgumentException("more than 2^24 stores in one revocation: " + n);
-    }
-    long[] keys = new long[n];
-    for (int i = 0; i < n; i++) {
+    boolean packs = n <= INDEX_MASK + 1;
+    for (int i = 0; i < n && packs; i++) {
       long gpa = r.entryGpa(i);
-      if ((gpa & 7) != 0 || Long.compareUnsigned(gpa, 1L << (63 - INDEX_BITS + 3)) >= 0) {
-        throw new IllegalArgumentException("not a page-table entry address: 0x" + Long.toHexString(gpa));
-      }
-      keys[i] = (gpa >>> 3) << INDEX_BITS | i;
+      packs = (gpa & 7) == 0 && Long.compareUnsigned(gpa, PACKED_GPA_END) < 0;
     }
-    Arrays.sort(keys);
-    return keys;
+    int[] order = new int[n];
+    if (packs) {
+      long[] keys = new long[n];
+      for (int i = 0; i < n; i++) {
+        keys[i] = (r.entryGpa(i) >>> 3) << INDEX_BITS | i;
+      }
+      Arrays.sort(keys);
+      for (int k = 0; k < n; k++) {
+        order[k] = (int) (keys[k] & INDEX_MASK);
+      }
+      return order;
+    }
+    Integer[] boxed = new Integer[n];
+    for (int i = 0; i < n; i++) {
+      boxed[i] = i;
+    }
+    Arrays.sort(boxed, (a, b) -> Long.compareUnsigned(r.entryGpa(a), r.entryGpa(b))); // stable
+    for (int k = 0; k < n; k++) {
+      order[k] = boxed[k];
+    }
+    return order;
   }
 
   private void runBatch(X86Code body) {

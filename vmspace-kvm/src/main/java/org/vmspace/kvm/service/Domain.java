@@ -11,6 +11,7 @@ import org.vmspace.kvm.ioctl.KvmVm;
 import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Revocation;
+import org.vmspace.kvm.paging.TableMemory;
 import org.vmspace.kvm.revoke.Maintenance;
 import org.vmspace.kvm.linux.Libc;
 import org.vmspace.kvm.vcpu.KickSignal;
@@ -34,7 +35,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
   final VcpuPool vcpus;
   private final Vcpu maintenanceVcpu;
   private final boolean ownsSystemMemory;
-  private final org.vmspace.kvm.paging.TableMemory objectMemory;
+  private final TableMemory objectMemory;
 
   /**
    * Writes the system image into {@code system} and creates the maintenance vCPU (id 0); user
@@ -57,7 +58,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
       int maxVcpus,
       FrameAllocator frames,
       org.vmspace.kvm.memory.FrameRefs refs,
-      org.vmspace.kvm.paging.TableMemory objectMemory) {
+      TableMemory objectMemory) {
     this.objectMemory = objectMemory;
     this.vm = vm;
     this.layout = layout;
@@ -69,7 +70,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
     this.maintenance = new Maintenance(maintenanceVcpu, system, layout, frames, refs,
         flavour.needsTlbShootdown() ? this::shootdown : null,
         flavour.needsTlbShootdown() && flavour.revokesWithHostStores()
-            ? (objectMemory != null ? objectMemory : org.vmspace.kvm.paging.TableMemory.in(system, frames))
+            ? (objectMemory != null ? objectMemory : TableMemory.in(system, frames))
             : null);
     this.vcpus = new VcpuPool(maxVcpus, 1, id -> Vcpu.create(vm, id, image, flavour, cpuid, true));
   }
@@ -120,7 +121,7 @@ final class Domain implements org.vmspace.kvm.vm.ExecutionDomain, AutoCloseable 
   }
 
   @Override
-  public org.vmspace.kvm.paging.TableMemory tableMemory() {
+  public TableMemory tableMemory() {
     if (objectMemory == null) {
       throw new IllegalStateException("the main domain has no caller tables");
     }

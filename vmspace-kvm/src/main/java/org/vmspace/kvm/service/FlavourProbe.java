@@ -9,6 +9,7 @@ import org.vmspace.api.MapFlags;
 import org.vmspace.api.Prot;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.kvm.flavour.ExecutionFlavour;
+import org.vmspace.kvm.flavour.NestedPaging;
 import org.vmspace.kvm.flavour.PvmFlavour;
 import org.vmspace.kvm.flavour.StandardFlavour;
 import org.vmspace.kvm.guest.GuestLayout;
@@ -90,7 +91,7 @@ public final class FlavourProbe {
         facts.put("revocations", standard.revokesWithHostStores()
             ? "host-side stores and a TLB shootdown (nested paging)"
             : "guest-side stores and a TLB shootdown ("
-                + (org.vmspace.kvm.flavour.NestedPaging.inUse() ? "-D" + org.vmspace.kvm.flavour.NestedPaging.PROPERTY + "=guest" : "shadow paging") + ")");
+                + (NestedPaging.inUse() ? "-D" + NestedPaging.PROPERTY + "=guest" : "shadow paging") + ")");
         return new Result(
             true, standard, "standard",
             "user syscall entered CPL0 (CS 0x10): hardware virtualization (VMX/SVM)", facts);
