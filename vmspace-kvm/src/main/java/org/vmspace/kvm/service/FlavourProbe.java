@@ -88,10 +88,7 @@ public final class FlavourProbe {
       }
       if (cs == GuestLayout.KERNEL_CS) {
         StandardFlavour standard = new StandardFlavour();
-        facts.put("revocations", standard.revokesWithHostStores()
-            ? "host-side stores and a TLB shootdown (nested paging)"
-            : "guest-side stores and a TLB shootdown ("
-                + (NestedPaging.inUse() ? "-D" + NestedPaging.PROPERTY + "=guest" : "shadow paging") + ")");
+        facts.put("revocations", standardRevocations(standard));
         return new Result(
             true, standard, "standard",
             "user syscall entered CPL0 (CS 0x10): hardware virtualization (VMX/SVM)", facts);
@@ -99,6 +96,22 @@ public final class FlavourProbe {
       return new Result(false, null, "unknown", "probe guest exited with CS 0x" + Integer.toHexString(cs), facts);
     } catch (RuntimeException e) {
       return new Result(false, null, "unknown", "probe guest failed: " + e.getMessage(), facts);
+    }
+  }
+
+  /**
+   * How the standard flavour revokes here, for {@code vkernel info}. Never throws: a bad {@value
+   * NestedPaging#PROPERTY} is said here, and fails {@code vmspace_open} with EINVAL, instead of
+   * making the probe report KVM unusable.
+   */
+  private static String standardRevocations(StandardFlavour standard) {
+    try {
+      return standard.revokesWithHostStores()
+          ? "host-side stores and a TLB shootdown (nested paging)"
+          : "guest-side stores and a TLB shootdown ("
+              + (NestedPaging.inUse() ? "-D" + NestedPaging.PROPERTY + "=guest" : "shadow paging") + ")";
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
     }
   }
 

@@ -8,6 +8,7 @@ import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.api.spi.VmspaceBackend;
+import org.vmspace.kvm.flavour.NestedPaging;
 import org.vmspace.kvm.flavour.PvmFlavour;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.vm.Vmspace;
@@ -47,7 +48,10 @@ public final class KvmBackend implements VmspaceBackend {
   @Override
   public VmspaceService open(VmspaceOptions options) {
     try {
-      Vmspace.forkCopyPages(); // a bad -Dvmspace.forkCopyPages fails the open, not a later fork
+      // A bad -Dvmspace.forkCopyPages or -Dvmspace.revocationStores fails the open, not a later
+      // fork or the first address space.
+      Vmspace.forkCopyPages();
+      NestedPaging.hostStoresAllowed();
     } catch (IllegalArgumentException e) {
       throw new VmspaceException(Errno.EINVAL, "vmspace_open", null, e.getMessage());
     }
