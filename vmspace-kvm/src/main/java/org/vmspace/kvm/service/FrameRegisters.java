@@ -149,9 +149,9 @@ final class FrameRegisters {
    * mode copies 48 bytes instead of setting 24 fields, which matters where this code is warm
    * but not compiled by C2 (every exception exit, and every exit under C1 only).
    */
-  private static final MemorySegment USER_CS = userSegment(KvmSregs.CS,
+  private static final MemorySegment USER_CS_BYTES = userSegment(KvmSregs.CS,
       GuestLayout.USER_CS, 11, true, false);
-  private static final MemorySegment USER_SS = userSegment(KvmSregs.SS,
+  private static final MemorySegment USER_SS_BYTES = userSegment(KvmSregs.SS,
       GuestLayout.USER_DS, 3, false, true);
 
   private static MemorySegment userSegment(long seg, int selector, int type, boolean longMode, boolean defaultBig) {
@@ -163,8 +163,8 @@ final class FrameRegisters {
   /** Sets CS and SS of the sync registers to the user segments (flat, DPL 3, 64-bit code). */
   static void toUserSegments(KvmRun run) {
     MemorySegment s = run.segment();
-    MemorySegment.copy(USER_CS, 0, s, KvmRun.SYNC_SREGS + KvmSregs.CS, KVM_SEGMENT_SIZE);
-    MemorySegment.copy(USER_SS, 0, s, KvmRun.SYNC_SREGS + KvmSregs.SS, KVM_SEGMENT_SIZE);
+    MemorySegment.copy(USER_CS_BYTES, 0, s, KvmRun.SYNC_SREGS + KvmSregs.CS, KVM_SEGMENT_SIZE);
+    MemorySegment.copy(USER_SS_BYTES, 0, s, KvmRun.SYNC_SREGS + KvmSregs.SS, KVM_SEGMENT_SIZE);
   }
 
   /**
