@@ -198,6 +198,22 @@ public final class GuestMemory implements AutoCloseable {
   }
 
   /**
+   * Zeroes {@code [gpa, gpa + length)} with host stores, keeping its host pages resident. The
+   * caller guarantees that no guest translation to it remains. After {@link #close()} it does
+   * nothing.
+   */
+  public void zero(long gpa, long length) {
+    fdLock.readLock().lock();
+    try {
+      if (!closed) {
+        host.asSlice(gpa, length).fill((byte) 0);
+      }
+    } finally {
+      fdLock.readLock().unlock();
+    }
+  }
+
+  /**
    * Unmaps the memory and closes the memfd. Threads that still hold a view get {@link
    * IllegalStateException} on access, never a crash; a VM still running on the memory sees its
    * next access fail.

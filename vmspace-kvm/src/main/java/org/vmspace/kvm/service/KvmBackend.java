@@ -10,6 +10,7 @@ import org.vmspace.api.VmspaceService;
 import org.vmspace.api.spi.VmspaceBackend;
 import org.vmspace.kvm.flavour.NestedPaging;
 import org.vmspace.kvm.flavour.PvmFlavour;
+import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.vm.Vmspace;
 
@@ -48,9 +49,10 @@ public final class KvmBackend implements VmspaceBackend {
   @Override
   public VmspaceService open(VmspaceOptions options) {
     try {
-      // A bad -Dvmspace.forkCopyPages or -Dvmspace.revocationStores fails the open, not a later
-      // fork or the first address space.
+      // A bad -Dvmspace.forkCopyPages, -Dvmspace.revocationStores or -Dvmspace.keptFreePages
+      // fails the open, not a later fork or the first address space.
       Vmspace.forkCopyPages();
+      FrameAllocator.keptPagesProperty();
       NestedPaging.hostStoresAllowed();
     } catch (IllegalArgumentException e) {
       throw new VmspaceException(Errno.EINVAL, "vmspace_open", null, e.getMessage());

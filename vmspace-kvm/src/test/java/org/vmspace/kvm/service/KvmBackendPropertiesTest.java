@@ -9,6 +9,7 @@ import org.vmspace.api.Errno;
 import org.vmspace.api.VmspaceException;
 import org.vmspace.api.VmspaceOptions;
 import org.vmspace.kvm.flavour.NestedPaging;
+import org.vmspace.kvm.memory.FrameAllocator;
 
 /**
  * The backend's system properties are checked at {@code vmspace_open}, with EINVAL, before
@@ -20,6 +21,7 @@ class KvmBackendPropertiesTest {
   void clear() {
     System.clearProperty(NestedPaging.PROPERTY);
     System.clearProperty("vmspace.forkCopyPages");
+    System.clearProperty(FrameAllocator.KEPT_PROPERTY);
   }
 
   @Test
@@ -35,5 +37,13 @@ class KvmBackendPropertiesTest {
     System.setProperty("vmspace.forkCopyPages", "-1");
     assertThatThrownBy(() -> new KvmBackend().open(VmspaceOptions.builder().build()))
         .isInstanceOfSatisfying(VmspaceException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+  }
+
+  @Test
+  void aBadKeptFramesValueFailsTheOpenWithEinval() {
+    System.setProperty(FrameAllocator.KEPT_PROPERTY, "lots");
+    assertThatThrownBy(() -> new KvmBackend().open(VmspaceOptions.builder().build()))
+        .isInstanceOfSatisfying(VmspaceException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL))
+        .hasMessageContaining(FrameAllocator.KEPT_PROPERTY);
   }
 }
