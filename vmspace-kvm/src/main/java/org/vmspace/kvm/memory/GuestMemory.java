@@ -175,6 +175,15 @@ public final class GuestMemory implements AutoCloseable {
     return host.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa);
   }
 
+  /**
+   * Reads the {@code count} 64-bit little-endian words from {@code gpa} into {@code
+   * into[0..count)} with one bulk copy: for page-table walks, where a call of {@link #readLong}
+   * per entry costs more than the copy.
+   */
+  public void readLongs(long gpa, int count, long[] into) {
+    MemorySegment.copy(host, ValueLayout.JAVA_LONG_UNALIGNED, gpa, into, 0, count);
+  }
+
   /** Writes the 64-bit little-endian word at {@code gpa} (a host-side store). */
   public void writeLong(long gpa, long value) {
     host.set(ValueLayout.JAVA_LONG_UNALIGNED, gpa, value);

@@ -68,10 +68,11 @@ public final class PageTables {
     if (root < 0) {
       return null;
     }
-    for (int i = KERNEL_HALF; i < Pte.ENTRIES; i++) {
-      long e = memory.read(kernelRoot + 8L * i);
-      if (e != 0) {
-        memory.write(root + 8L * i, e);
+    long[] upper = new long[Pte.ENTRIES - KERNEL_HALF];
+    memory.readEntries(kernelRoot + 8L * KERNEL_HALF, upper.length, upper);
+    for (int i = 0; i < upper.length; i++) {
+      if (upper[i] != 0) {
+        memory.write(root + 8L * (KERNEL_HALF + i), upper[i]);
       }
     }
     return new PageTables(memory, root);
@@ -288,10 +289,11 @@ public final class PageTables {
       }
       return 0;
     }, out);
-    for (int i = KERNEL_HALF; i < Pte.ENTRIES; i++) {
-      long entryGpa = root + 8L * i;
-      if (Pte.isPresent(memory.read(entryGpa))) {
-        out.store(entryGpa, 0);
+    long[] upper = new long[Pte.ENTRIES - KERNEL_HALF];
+    memory.readEntries(root + 8L * KERNEL_HALF, upper.length, upper);
+    for (int i = 0; i < upper.length; i++) {
+      if (Pte.isPresent(upper[i])) {
+        out.store(root + 8L * (KERNEL_HALF + i), 0);
       }
     }
     out.freeAfter(root);

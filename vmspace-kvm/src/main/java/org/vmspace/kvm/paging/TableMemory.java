@@ -15,6 +15,16 @@ public interface TableMemory {
   long read(long gpa);
 
   /**
+   * Reads {@code count} consecutive entries from {@code gpa} into {@code into[0..count)}, as
+   * {@code count} calls of {@link #read} would; memory that can copies them at once.
+   */
+  default void readEntries(long gpa, int count, long[] into) {
+    for (int i = 0; i < count; i++) {
+      into[i] = read(gpa + 8L * i);
+    }
+  }
+
+  /**
    * Whether an entry at {@code gpa} is in this memory. Entries of guest-written tables may
    * point anywhere; an entry outside reads as 0 (not present) where the memory allows it, and
    * is never written. The default, for memory the service owns, holds every address.
@@ -42,6 +52,11 @@ public interface TableMemory {
       }
 
       @Override
+      public void readEntries(long gpa, int count, long[] into) {
+        memory.readLongs(gpa, count, into);
+      }
+
+      @Override
       public void write(long gpa, long value) {
         memory.writeLong(gpa, value);
       }
@@ -65,6 +80,15 @@ public interface TableMemory {
       @Override
       public long read(long gpa) {
         return contains(gpa) ? memory.get(ValueLayout.JAVA_LONG_UNALIGNED, gpa) : 0;
+      }
+
+      @Override
+      public void readEntries(long gpa, int count, long[] into) {
+        if (count > 0 && contains(gpa) && contains(gpa + 8L * (count - 1))) {
+          MemorySegment.copy(memory, ValueLayout.JAVA_LONG_UNALIGNED, gpa, into, 0, count);
+        } else {
+          TableMemory.super.readEntries(gpa, count, into);
+        }
       }
 
       @Override

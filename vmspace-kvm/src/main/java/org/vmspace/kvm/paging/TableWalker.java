@@ -85,7 +85,10 @@ public final class TableWalker {
   /**
    * Walks like {@link #walk(long, long, long, Visitor)}, but shows the visitor only present
    * entries: for visitors that skip the others anyway, which saves a call for each of the many
-   * empty entries of a sparse table.
+   * empty entries of a sparse table. Each table's entries in the range are read when the walk
+   * enters it (one bulk read), so a visitor may change the entry it visits (the walker reads it
+   * again before descending) but must not change other entries of the tables being walked
+   * (queue such changes, as a {@link Revocation} does).
    *
    * @return false if a visitor stopped the walk
    * @throws IllegalArgumentException if the range is empty, reversed or past {@code 2^48}
@@ -116,9 +119,16 @@ public final class TableWalker {
     long to = Math.min(end, base + (span << 9));
     int first = (int) ((from - base) >>> shift);
     int last = (int) ((to - base + span - 1) >>> shift);
+    // A present-only walk reads the table's entries of the range at once (a range walk reads
+    // most of them anyway); see walkPresent for what that asks of its visitors.
+    long[] entries = null;
+    if (presentOnly && last - first > 1) {
+      entries = new long[last - first];
+      memory.readEntries(table + 8L * first, last - first, entries);
+    }
     for (int i = first; i < last; i++) {
       long entryGpa = table + 8L * i;
-      long read = memory.read(entryGpa);
+      long read = entries != null ? entries[i - first] : memory.read(entryGpa);
       if (presentOnly && !Pte.isPresent(read)) {
         continue;
       }

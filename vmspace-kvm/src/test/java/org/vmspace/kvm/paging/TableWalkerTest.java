@@ -136,4 +136,51 @@ class TableWalkerTest {
     assertThatThrownBy(() -> walker.walk(tables.root(), 0, (1L << 48) + 1, (va, l, g, e) -> TableWalker.Next.SKIP))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  /**
+   * A bulk read of entries is what as many single reads give, in guest memory and in a memory
+   * object, including runs that cross the object's end (which read as 0 there); seeded.
+   */
+  @Test
+  void bulkReadsOfEntriesMatchSingleReads() {
+    java.util.Random rnd = new java.util.Random(17);
+    java.lang.foreign.MemorySegment object = java.lang.foreign.MemorySegment.ofArray(new long[2 * 512]);
+    try (org.vmspace.kvm.memory.GuestMemory guest = org.vmspace.kvm.memory.GuestMemory.create("walker-test", 2L << 20)) {
+      TableMemory inGuest = TableMemory.in(guest,
+          new org.vmspace.kvm.memory.FrameAllocator(guest, 0, 2L << 20, 2L << 20, 0));
+      TableMemory inObject = TableMemory.of(object);
+      for (long gpa = 0; gpa < object.byteSize(); gpa += 8) {
+        inGuest.write(gpa, rnd.nextLong());
+        inObject.write(gpa, rnd.nextLong());
+      }
+      for (int trial = 0; trial < 500; trial++) {
+        long gpa = 8L * rnd.nextInt(2 * 512 + 64);
+        int count = 1 + rnd.nextInt(512);
+        for (TableMemory m : List.of(inGuest, inObject)) {
+          long[] bulk = new long[count];
+          m.readEntries(gpa, count, bulk);
+          for (int i = 0; i < count; i++) {
+            assertThat(bulk[i]).as("entry %d from 0x%x", i, gpa).isEqualTo(m.read(gpa + 8L * i));
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void aPresentWalkReadsAgainTheEntryItsVisitorChangedBeforeDescending() {
+    tables.install(0x5000, Pte.userLeaf(0x900000, Prot.READ));
+    long other = mem.allocateTable();
+    List<String> seen = new ArrayList<>();
+    // At the PDE, the visitor points the entry at an empty table: the walk must not see the
+    // old table's leaf.
+    walker.walkPresent(tables.root(), 0, 0x400000, (va, level, gpa, entry) -> {
+      seen.add(level + ":" + Long.toHexString(va));
+      if (level == 2) {
+        mem.write(gpa, other | Pte.TABLE_FLAGS);
+      }
+      return TableWalker.Next.DESCEND;
+    });
+    assertThat(seen).containsExactly("4:0", "3:0", "2:0");
+  }
 }
