@@ -50,6 +50,7 @@ class SyscallTest {
       assertThat(f.rbp()).isEqualTo(0x8888);
       assertThat(f.r12()).isEqualTo(i);
       assertThat(f.r13()).isEqualTo(0xD);
+      assertThat(f.r14()).isEqualTo(0xE);
       assertThat(f.r15()).isEqualTo(0xF);
       // mov %rax,%rdi (3) + mov $42,%eax (5) + inc %r12 (3) + mov %r12,%rsi (3) + syscall (2)
       assertThat(f.rip()).as("rip after the syscall").isEqualTo(sym("syscall_loop") + 16);

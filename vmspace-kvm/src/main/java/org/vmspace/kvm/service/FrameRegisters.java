@@ -35,47 +35,50 @@ final class FrameRegisters {
 
   // The trap frame's field offsets (DragonFly's order) and the sync registers' offsets in
   // kvm_run (KVM's order).
-  private static final long F_RDI = TrapFrame.Field.RDI.offset();
-  private static final long F_RSI = TrapFrame.Field.RSI.offset();
-  private static final long F_RDX = TrapFrame.Field.RDX.offset();
-  private static final long F_RCX = TrapFrame.Field.RCX.offset();
-  private static final long F_R8 = TrapFrame.Field.R8.offset();
-  private static final long F_R9 = TrapFrame.Field.R9.offset();
-  private static final long F_RAX = TrapFrame.Field.RAX.offset();
-  private static final long F_RBX = TrapFrame.Field.RBX.offset();
-  private static final long F_RBP = TrapFrame.Field.RBP.offset();
-  private static final long F_R10 = TrapFrame.Field.R10.offset();
-  private static final long F_R11 = TrapFrame.Field.R11.offset();
-  private static final long F_R12 = TrapFrame.Field.R12.offset();
-  private static final long F_R13 = TrapFrame.Field.R13.offset();
-  private static final long F_R14 = TrapFrame.Field.R14.offset();
-  private static final long F_R15 = TrapFrame.Field.R15.offset();
-  private static final long F_TRAPNO = TrapFrame.Field.TRAPNO.offset();
-  private static final long F_ADDR = TrapFrame.Field.ADDR.offset();
-  private static final long F_ERR = TrapFrame.Field.ERR.offset();
-  private static final long F_RIP = TrapFrame.Field.RIP.offset();
-  private static final long F_CS = TrapFrame.Field.CS.offset();
-  private static final long F_RFLAGS = TrapFrame.Field.RFLAGS.offset();
-  private static final long F_RSP = TrapFrame.Field.RSP.offset();
-  private static final long F_SS = TrapFrame.Field.SS.offset();
-  private static final long R_RAX = KvmRun.SYNC_REGS + KvmRegs.RAX;
-  private static final long R_RBX = KvmRun.SYNC_REGS + KvmRegs.RBX;
-  private static final long R_RCX = KvmRun.SYNC_REGS + KvmRegs.RCX;
-  private static final long R_RDX = KvmRun.SYNC_REGS + KvmRegs.RDX;
-  private static final long R_RSI = KvmRun.SYNC_REGS + KvmRegs.RSI;
-  private static final long R_RDI = KvmRun.SYNC_REGS + KvmRegs.RDI;
-  private static final long R_RSP = KvmRun.SYNC_REGS + KvmRegs.RSP;
-  private static final long R_RBP = KvmRun.SYNC_REGS + KvmRegs.RBP;
-  private static final long R_R8 = KvmRun.SYNC_REGS + KvmRegs.R8;
-  private static final long R_R9 = KvmRun.SYNC_REGS + KvmRegs.R9;
-  private static final long R_R10 = KvmRun.SYNC_REGS + KvmRegs.R10;
-  private static final long R_R11 = KvmRun.SYNC_REGS + KvmRegs.R11;
-  private static final long R_R12 = KvmRun.SYNC_REGS + KvmRegs.R12;
-  private static final long R_R13 = KvmRun.SYNC_REGS + KvmRegs.R13;
-  private static final long R_R14 = KvmRun.SYNC_REGS + KvmRegs.R14;
-  private static final long R_R15 = KvmRun.SYNC_REGS + KvmRegs.R15;
-  private static final long R_RIP = KvmRun.SYNC_REGS + KvmRegs.RIP;
-  private static final long R_RFLAGS = KvmRun.SYNC_REGS + KvmRegs.RFLAGS;
+  // Word indices: F_* into a frame's 25 words (TrapFrame's layout), R_* into kvm_regs' 18.
+  private static final int F_RDI = (int) (TrapFrame.Field.RDI.offset() / 8);
+  private static final int F_RSI = (int) (TrapFrame.Field.RSI.offset() / 8);
+  private static final int F_RDX = (int) (TrapFrame.Field.RDX.offset() / 8);
+  private static final int F_RCX = (int) (TrapFrame.Field.RCX.offset() / 8);
+  private static final int F_R8 = (int) (TrapFrame.Field.R8.offset() / 8);
+  private static final int F_R9 = (int) (TrapFrame.Field.R9.offset() / 8);
+  private static final int F_RAX = (int) (TrapFrame.Field.RAX.offset() / 8);
+  private static final int F_RBX = (int) (TrapFrame.Field.RBX.offset() / 8);
+  private static final int F_RBP = (int) (TrapFrame.Field.RBP.offset() / 8);
+  private static final int F_R10 = (int) (TrapFrame.Field.R10.offset() / 8);
+  private static final int F_R11 = (int) (TrapFrame.Field.R11.offset() / 8);
+  private static final int F_R12 = (int) (TrapFrame.Field.R12.offset() / 8);
+  private static final int F_R13 = (int) (TrapFrame.Field.R13.offset() / 8);
+  private static final int F_R14 = (int) (TrapFrame.Field.R14.offset() / 8);
+  private static final int F_R15 = (int) (TrapFrame.Field.R15.offset() / 8);
+  private static final int F_TRAPNO = (int) (TrapFrame.Field.TRAPNO.offset() / 8);
+  private static final int F_ADDR = (int) (TrapFrame.Field.ADDR.offset() / 8);
+  private static final int F_ERR = (int) (TrapFrame.Field.ERR.offset() / 8);
+  private static final int F_RIP = (int) (TrapFrame.Field.RIP.offset() / 8);
+  private static final int F_CS = (int) (TrapFrame.Field.CS.offset() / 8);
+  private static final int F_RFLAGS = (int) (TrapFrame.Field.RFLAGS.offset() / 8);
+  private static final int F_RSP = (int) (TrapFrame.Field.RSP.offset() / 8);
+  private static final int F_SS = (int) (TrapFrame.Field.SS.offset() / 8);
+  private static final int R_RAX = (int) (KvmRegs.RAX / 8);
+  private static final int R_RBX = (int) (KvmRegs.RBX / 8);
+  private static final int R_RCX = (int) (KvmRegs.RCX / 8);
+  private static final int R_RDX = (int) (KvmRegs.RDX / 8);
+  private static final int R_RSI = (int) (KvmRegs.RSI / 8);
+  private static final int R_RDI = (int) (KvmRegs.RDI / 8);
+  private static final int R_RSP = (int) (KvmRegs.RSP / 8);
+  private static final int R_RBP = (int) (KvmRegs.RBP / 8);
+  private static final int R_R8 = (int) (KvmRegs.R8 / 8);
+  private static final int R_R9 = (int) (KvmRegs.R9 / 8);
+  private static final int R_R10 = (int) (KvmRegs.R10 / 8);
+  private static final int R_R11 = (int) (KvmRegs.R11 / 8);
+  private static final int R_R12 = (int) (KvmRegs.R12 / 8);
+  private static final int R_R13 = (int) (KvmRegs.R13 / 8);
+  private static final int R_R14 = (int) (KvmRegs.R14 / 8);
+  private static final int R_R15 = (int) (KvmRegs.R15 / 8);
+  private static final int R_RIP = (int) (KvmRegs.RIP / 8);
+  private static final int R_RFLAGS = (int) (KvmRegs.RFLAGS / 8);
+  private static final int FRAME_WORDS = TrapFrame.SIZE / 8;
+  private static final int KVM_REGS_WORDS = 18;
   /**
    * A frame may be a view of any memory (TrapFrame.wrap): no alignment assumed. Its byte order is
    * little-endian, the host's (x86-64 only), as kvm_run's.
@@ -97,26 +100,27 @@ final class FrameRegisters {
       // registers written below replace whatever that left.
       ImmediateExit.consumeStubExit(v);
     }
-    MemorySegment fs = f.segment();
-    MemorySegment rs = v.kvmRun().segment();
-    toRun(fs, F_RAX, rs, R_RAX);
-    toRun(fs, F_RBX, rs, R_RBX);
-    toRun(fs, F_RCX, rs, R_RCX);
-    toRun(fs, F_RDX, rs, R_RDX);
-    toRun(fs, F_RSI, rs, R_RSI);
-    toRun(fs, F_RDI, rs, R_RDI);
-    toRun(fs, F_RSP, rs, R_RSP);
-    toRun(fs, F_RBP, rs, R_RBP);
-    toRun(fs, F_R8, rs, R_R8);
-    toRun(fs, F_R9, rs, R_R9);
-    toRun(fs, F_R10, rs, R_R10);
-    toRun(fs, F_R11, rs, R_R11);
-    toRun(fs, F_R12, rs, R_R12);
-    toRun(fs, F_R13, rs, R_R13);
-    toRun(fs, F_R14, rs, R_R14);
-    toRun(fs, F_R15, rs, R_R15);
-    toRun(fs, F_RIP, rs, R_RIP);
-    toRun(fs, F_RFLAGS, rs, R_RFLAGS);
+    long[] fr = readFrame(v, f);
+    long[] rg = v.regsScratch;
+    rg[R_RAX] = fr[F_RAX];
+    rg[R_RBX] = fr[F_RBX];
+    rg[R_RCX] = fr[F_RCX];
+    rg[R_RDX] = fr[F_RDX];
+    rg[R_RSI] = fr[F_RSI];
+    rg[R_RDI] = fr[F_RDI];
+    rg[R_RSP] = fr[F_RSP];
+    rg[R_RBP] = fr[F_RBP];
+    rg[R_R8] = fr[F_R8];
+    rg[R_R9] = fr[F_R9];
+    rg[R_R10] = fr[F_R10];
+    rg[R_R11] = fr[F_R11];
+    rg[R_R12] = fr[F_R12];
+    rg[R_R13] = fr[F_R13];
+    rg[R_R14] = fr[F_R14];
+    rg[R_R15] = fr[F_R15];
+    rg[R_RIP] = fr[F_RIP];
+    rg[R_RFLAGS] = fr[F_RFLAGS];
+    MemorySegment.copy(rg, 0, v.kvmRun().segment(), RUN_LONG, KvmRun.SYNC_REGS, KVM_REGS_WORDS);
     KvmRun run = v.kvmRun();
     long dirty = Kvm.KVM_SYNC_X86_REGS;
     // A flipped write-through bit (a TLB flush, see RunLoop.enterUser) leaves the root the same.
@@ -176,9 +180,9 @@ final class FrameRegisters {
     MemorySegment fs = f.segment();
     KvmRun run = v.kvmRun();
     MemorySegment rs = run.segment();
-    toRun(fs, F_RIP, rs, R_RIP);
-    toRun(fs, F_RSP, rs, R_RSP);
-    toRun(fs, F_RFLAGS, rs, R_RFLAGS);
+    rs.set(RUN_LONG, KvmRun.SYNC_REGS + KvmRegs.RIP, fs.get(FRAME_LONG, TrapFrame.Field.RIP.offset()));
+    rs.set(RUN_LONG, KvmRun.SYNC_REGS + KvmRegs.RSP, fs.get(FRAME_LONG, TrapFrame.Field.RSP.offset()));
+    rs.set(RUN_LONG, KvmRun.SYNC_REGS + KvmRegs.RFLAGS, fs.get(FRAME_LONG, TrapFrame.Field.RFLAGS.offset()));
     toUserSegments(run);
     run.dirtyRegs(Kvm.KVM_SYNC_X86_REGS | Kvm.KVM_SYNC_X86_SREGS);
   }
@@ -189,36 +193,51 @@ final class FrameRegisters {
   }
 
   // ---------------------------------------------------------------- exits into frames
+  //
+  // A frame and the sync registers are each read into the vCPU's scratch words with one bulk
+  // copy, the words moved as plain array elements and the frame written back with one more:
+  // three copies instead of some twenty var-handle accesses on every exit, which matters where
+  // this code is warm but not compiled by C2 (every exit under C1 only).
 
-  private static void toRun(MemorySegment frame, long from, MemorySegment run, long to) {
-    run.set(RUN_LONG, to, frame.get(FRAME_LONG, from));
+  /** The frame's 25 words, in the vCPU's frame scratch. */
+  private static long[] readFrame(Vcpu v, TrapFrame f) {
+    long[] fr = v.frameScratch;
+    MemorySegment.copy(f.segment(), FRAME_LONG, 0, fr, 0, FRAME_WORDS);
+    return fr;
   }
 
-  private static void toFrame(MemorySegment run, long from, MemorySegment frame, long to) {
-    frame.set(FRAME_LONG, to, run.get(RUN_LONG, from));
+  private static void writeFrame(long[] fr, TrapFrame f) {
+    MemorySegment.copy(fr, 0, f.segment(), FRAME_LONG, 0, FRAME_WORDS);
+  }
+
+  /** The sync registers' 18 words, in the vCPU's register scratch. */
+  private static long[] readRegs(Vcpu v) {
+    long[] rg = v.regsScratch;
+    MemorySegment.copy(v.kvmRun().segment(), RUN_LONG, KvmRun.SYNC_REGS, rg, 0, KVM_REGS_WORDS);
+    return rg;
   }
 
   /**
-   * Copies the general registers but rcx (whose slot depends on the exit) and rsp from the sync
-   * area into the frame, with the user selectors.
+   * Moves the general registers but rcx (whose slot depends on the exit) and rsp from the sync
+   * registers' words into the frame's, with the user selectors.
    */
-  private static void captureGprs(MemorySegment rs, MemorySegment fs) {
-    toFrame(rs, R_RAX, fs, F_RAX);
-    toFrame(rs, R_RBX, fs, F_RBX);
-    toFrame(rs, R_RDX, fs, F_RDX);
-    toFrame(rs, R_RSI, fs, F_RSI);
-    toFrame(rs, R_RDI, fs, F_RDI);
-    toFrame(rs, R_RBP, fs, F_RBP);
-    toFrame(rs, R_R8, fs, F_R8);
-    toFrame(rs, R_R9, fs, F_R9);
-    toFrame(rs, R_R10, fs, F_R10);
-    toFrame(rs, R_R11, fs, F_R11);
-    toFrame(rs, R_R12, fs, F_R12);
-    toFrame(rs, R_R13, fs, F_R13);
-    toFrame(rs, R_R14, fs, F_R14);
-    toFrame(rs, R_R15, fs, F_R15);
-    fs.set(FRAME_LONG, F_CS, GuestLayout.USER_CS);
-    fs.set(FRAME_LONG, F_SS, GuestLayout.USER_DS);
+  private static void captureGprs(long[] rg, long[] fr) {
+    fr[F_RAX] = rg[R_RAX];
+    fr[F_RBX] = rg[R_RBX];
+    fr[F_RDX] = rg[R_RDX];
+    fr[F_RSI] = rg[R_RSI];
+    fr[F_RDI] = rg[R_RDI];
+    fr[F_RBP] = rg[R_RBP];
+    fr[F_R8] = rg[R_R8];
+    fr[F_R9] = rg[R_R9];
+    fr[F_R10] = rg[R_R10];
+    fr[F_R11] = rg[R_R11];
+    fr[F_R12] = rg[R_R12];
+    fr[F_R13] = rg[R_R13];
+    fr[F_R14] = rg[R_R14];
+    fr[F_R15] = rg[R_R15];
+    fr[F_CS] = GuestLayout.USER_CS;
+    fr[F_SS] = GuestLayout.USER_DS;
   }
 
   private static void captureBases(KvmRun run, VextFrame x) {
@@ -229,31 +248,31 @@ final class FrameRegisters {
 
   /** The guest is at CPL3: its registers are the vCPU's. */
   static void captureUser(Vcpu v, TrapFrame f, VextFrame x) {
-    KvmRun run = v.kvmRun();
-    MemorySegment rs = run.segment();
-    MemorySegment fs = f.segment();
-    captureGprs(rs, fs);
-    toFrame(rs, R_RCX, fs, F_RCX);
-    toFrame(rs, R_RSP, fs, F_RSP);
-    toFrame(rs, R_RIP, fs, F_RIP);
-    toFrame(rs, R_RFLAGS, fs, F_RFLAGS);
-    captureBases(run, x);
+    long[] rg = readRegs(v);
+    long[] fr = readFrame(v, f);
+    captureGprs(rg, fr);
+    fr[F_RCX] = rg[R_RCX];
+    fr[F_RSP] = rg[R_RSP];
+    fr[F_RIP] = rg[R_RIP];
+    fr[F_RFLAGS] = rg[R_RFLAGS];
+    writeFrame(fr, f);
+    captureBases(v.kvmRun(), x);
   }
 
   /** DragonFly's syscall frame: tf_rcx holds r10, rip and rflags come from rcx and r11. */
   static void captureSyscall(Vcpu v, TrapFrame f, VextFrame x) {
-    KvmRun run = v.kvmRun();
-    MemorySegment rs = run.segment();
-    MemorySegment fs = f.segment();
-    captureGprs(rs, fs);
-    toFrame(rs, R_R10, fs, F_RCX);
-    toFrame(rs, R_RCX, fs, F_RIP);
-    toFrame(rs, R_R11, fs, F_RFLAGS);
-    toFrame(rs, R_RSP, fs, F_RSP);
-    fs.set(FRAME_LONG, F_TRAPNO, Trap.T_FAST_SYSCALL);
-    fs.set(FRAME_LONG, F_ERR, Trap.SYSCALL_INSN_LENGTH);
-    fs.set(FRAME_LONG, F_ADDR, 0);
-    captureBases(run, x);
+    long[] rg = readRegs(v);
+    long[] fr = readFrame(v, f);
+    captureGprs(rg, fr);
+    fr[F_RCX] = rg[R_R10];
+    fr[F_RIP] = rg[R_RCX];
+    fr[F_RFLAGS] = rg[R_R11];
+    fr[F_RSP] = rg[R_RSP];
+    fr[F_TRAPNO] = Trap.T_FAST_SYSCALL;
+    fr[F_ERR] = Trap.SYSCALL_INSN_LENGTH;
+    fr[F_ADDR] = 0;
+    writeFrame(fr, f);
+    captureBases(v.kvmRun(), x);
   }
 
   /**
@@ -262,8 +281,8 @@ final class FrameRegisters {
    */
   static void captureException(Vcpu v, MemorySegment guest, int vector, TrapFrame f, VextFrame x) {
     KvmRun run = v.kvmRun();
-    MemorySegment rs = run.segment();
-    long sp = rs.get(RUN_LONG, R_RSP) - GuestLayout.KERNEL_BASE;
+    long[] rg = readRegs(v);
+    long sp = rg[R_RSP] - GuestLayout.KERNEL_BASE;
     long err = 0;
     if (Trap.vectorHasErrorCode(vector)) {
       err = guest.get(ValueLayout.JAVA_LONG, sp);
@@ -275,20 +294,21 @@ final class FrameRegisters {
           "exception " + vector + " taken at CPL0 at rip 0x"
               + Long.toHexString(guest.get(ValueLayout.JAVA_LONG, sp)));
     }
-    MemorySegment fs = f.segment();
-    captureGprs(rs, fs);
-    toFrame(rs, R_RCX, fs, F_RCX);
-    fs.set(FRAME_LONG, F_RIP, guest.get(ValueLayout.JAVA_LONG, sp));
+    long[] fr = readFrame(v, f);
+    captureGprs(rg, fr);
+    fr[F_RCX] = rg[R_RCX];
+    fr[F_RIP] = guest.get(ValueLayout.JAVA_LONG, sp);
     // The CPU sets RF in the RFLAGS it pushes for a fault, so that the retried instruction does
     // not hit an instruction breakpoint again, and a trap's instruction has completed, which
     // clears RF. Who delivered the exception varies (the CPU, KVM injecting one it intercepted,
     // an emulator) and so does RF in practice; the frame states what the architecture does.
     long rflags = guest.get(ValueLayout.JAVA_LONG, sp + 16);
-    fs.set(FRAME_LONG, F_RFLAGS, isFaultClass(vector) ? rflags | RFLAGS_RF : rflags & ~RFLAGS_RF);
-    fs.set(FRAME_LONG, F_RSP, guest.get(ValueLayout.JAVA_LONG, sp + 24));
-    fs.set(FRAME_LONG, F_TRAPNO, Trap.forVector(vector));
-    fs.set(FRAME_LONG, F_ERR, err);
-    fs.set(FRAME_LONG, F_ADDR, vector == 14 ? run.sreg(KvmSregs.CR2) : 0);
+    fr[F_RFLAGS] = isFaultClass(vector) ? rflags | RFLAGS_RF : rflags & ~RFLAGS_RF;
+    fr[F_RSP] = guest.get(ValueLayout.JAVA_LONG, sp + 24);
+    fr[F_TRAPNO] = Trap.forVector(vector);
+    fr[F_ERR] = err;
+    fr[F_ADDR] = vector == 14 ? run.sreg(KvmSregs.CR2) : 0;
+    writeFrame(fr, f);
     captureBases(run, x);
   }
 

@@ -68,6 +68,13 @@ public final class Vcpu implements AutoCloseable {
    * thread only).
    */
   public long stubOutRip = -1;
+  /**
+   * Scratch for moving registers between a frame and the sync registers with bulk copies: the
+   * 18 words of {@code kvm_regs} and the 25 of a frame (its holder's thread only).
+   */
+  public final long[] regsScratch = new long[18];
+  /** See {@link #regsScratch}. */
+  public final long[] frameScratch = new long[25];
   private long timer;
   private boolean timerArmed;
 
