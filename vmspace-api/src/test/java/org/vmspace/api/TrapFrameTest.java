@@ -47,6 +47,23 @@ class TrapFrameTest {
   }
 
   @Test
+  void storesThroughTheSegmentAreWhatTheAccessorsRead() {
+    for (TrapFrame f : new TrapFrame[] {new TrapFrame(), TrapFrame.wrap(java.lang.foreign.Arena.ofAuto().allocate(TrapFrame.SIZE))}) {
+      long v = 1;
+      for (TrapFrame.Field field : TrapFrame.Field.values()) {
+        f.segment().set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), field.offset(), -v * 0x1111);
+        v++;
+      }
+      v = 1;
+      for (TrapFrame.Field field : TrapFrame.Field.values()) {
+        assertThat(f.get(field)).as(field.name()).isEqualTo(-v * 0x1111);
+        v++;
+      }
+      assertThat(f.copy().get(TrapFrame.Field.SS)).isEqualTo(f.get(TrapFrame.Field.SS));
+    }
+  }
+
+  @Test
   void namedAccessorsMatchFields() {
     TrapFrame f = new TrapFrame().rip(0x401000).rsp(0x7fff0000).rax(60).rcx(3).trapno(Trap.T_PAGEFLT);
     assertThat(f.get(TrapFrame.Field.RIP)).isEqualTo(0x401000);
