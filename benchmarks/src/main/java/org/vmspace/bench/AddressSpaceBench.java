@@ -151,10 +151,11 @@ final class AddressSpaceBench {
   }
 
   /**
-   * touch-1g: the service's guest loop, the native C loop and the same C program under
-   * qemu-user, each touching 1 GiB of fresh memory, interleaved, medians of {@link
-   * VkernelBench#runs()} after a warm-up of the service's path; the C program times itself, so
-   * qemu's start-up is not counted. The service's exits per GiB are from its exit statistics
+   * touch-1g: the service's guest loop, the native C loop, the same C program under qemu-user
+   * and the same guest loop on raw KVM in C (kvm_baseline touch-kvm: 2 MiB fault blocks, guest
+   * memory mapped and advised as the service's), each touching 1 GiB of fresh memory,
+   * interleaved, medians of {@link VkernelBench#runs()} after a warm-up of the service's path;
+   * the C programs time themselves, so start-up is not counted. The service's exits per GiB are from its exit statistics
    * over the timed touches.
    */
   private static void touch1g() throws Exception {
@@ -163,6 +164,7 @@ final class AddressSpaceBench {
     List<Double> vkernel = new ArrayList<>();
     List<Double> nativ = new ArrayList<>();
     List<Double> qemu = new ArrayList<>();
+    List<Double> cKvm = new ArrayList<>();
     ExitStatistics exits;
     try (VmspaceService vms = Vmspaces.open(VmspaceOptions.builder().memoryLimit(2L << 30).build())) {
       VmspaceId id = toucher(vms);
@@ -173,6 +175,7 @@ final class AddressSpaceBench {
         nativ.add(runBaseline("touch-native", pages, 0, -1).get(0));
         qemu.add(runCommand(List.of(VkernelBench.QEMU, "-L", "/", baseline().toString(), "touch-native",
             Long.toString(pages))).get(0));
+        cKvm.add(runBaseline("touch-kvm", pages, 0, -1).get(0));
       }
       exits = vms.exitStatistics().minus(before);
     }
@@ -180,8 +183,12 @@ final class AddressSpaceBench {
     double n = median(nativ);
     double q = median(qemu);
     Results.Exits perGib = Results.Exits.of(exits, runs);
+    double c = median(cKvm);
     Report.line("touch-1g vkernel_ms=%.0f native_ms=%.0f qemu_ms=%.0f ratio=%.2f qemu/native=%.2f (median of %d) "
         + "per GiB: %s", v, n, q, v / n, q / n, runs, perGib.describe());
+    // The floor: raw KVM in C doing the same touch with the same 2 MiB blocks and guest memory.
+    Report.line("touch-1g c_kvm_ms=%.0f vkernel/c_kvm=%.2f c_kvm/native=%.2f (C on raw KVM, 2 MiB fault blocks, "
+        + "median of %d)", c, v / c, c / n, runs);
     Results.write("touch-1g", List.of(Results.counted("touch-1g", "touch 1 GiB", "ms", v, n, q, runs, "GiB", perGib)));
   }
 
