@@ -14,7 +14,6 @@ module org.vmspace.kvm {
   requires org.vmspace.api;
   requires org.vmspace.rbtree;
   requires com.google.common;
-  requires com.github.benmanes.caffeine;
   // Off-by-default flight-recorder events for exits and revocations.
   requires jdk.jfr;
 

@@ -33,6 +33,24 @@ public final class FileCache {
       return new Key(st.get(ValueLayout.JAVA_LONG, 0), st.get(ValueLayout.JAVA_LONG, 8),
           st.get(ValueLayout.JAVA_LONG, 88), st.get(ValueLayout.JAVA_LONG, 96), st.get(ValueLayout.JAVA_LONG, 48));
     }
+
+    // Written out: a record's generated equals and hashCode go through method-handle chains
+    // that cost microseconds on every exec where the caller is not compiled by C2.
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Key k && dev == k.dev && ino == k.ino && mtimeSec == k.mtimeSec
+          && mtimeNsec == k.mtimeNsec && size == k.size;
+    }
+
+    @Override
+    public int hashCode() {
+      long h = dev;
+      h = h * 31 + ino;
+      h = h * 31 + mtimeSec;
+      h = h * 31 + mtimeNsec;
+      h = h * 31 + size;
+      return Long.hashCode(h);
+    }
   }
 
   /** A cached file; {@link #release()} it after use. */

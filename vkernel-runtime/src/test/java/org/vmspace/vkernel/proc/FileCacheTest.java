@@ -102,4 +102,20 @@ class FileCacheTest {
         .isInstanceOfSatisfying(SyscallError.class, e -> assertThat(e.errno()).isEqualTo(LinuxErrno.EACCES));
     assertThat(cache.size()).isZero();
   }
+
+  /** A file version's key is equal to another exactly when all five fields are; seeded. */
+  @Test
+  void keysAreEqualExactlyWhenEveryFieldIs() {
+    java.util.Random rnd = new java.util.Random(5);
+    for (int trial = 0; trial < 1000; trial++) {
+      long[] f = {rnd.nextLong(), rnd.nextLong(), rnd.nextLong(), rnd.nextInt(1_000_000_000), rnd.nextLong()};
+      FileCache.Key k = new FileCache.Key(f[0], f[1], f[2], f[3], f[4]);
+      FileCache.Key same = new FileCache.Key(f[0], f[1], f[2], f[3], f[4]);
+      assertThat(k).isEqualTo(same).hasSameHashCodeAs(same);
+      long[] g = f.clone();
+      g[rnd.nextInt(5)] ^= 1L << rnd.nextInt(64);
+      assertThat(k).isNotEqualTo(new FileCache.Key(g[0], g[1], g[2], g[3], g[4]));
+    }
+    assertThat(new FileCache.Key(1, 2, 3, 4, 5)).isNotEqualTo(null).isNotEqualTo("key");
+  }
 }

@@ -1,8 +1,8 @@
 package org.vmspace.kvm.vcpu;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
+import com.google.common.collect.MapMaker;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentMap;
 
 /**
  * The x87/SSE/AVX state of each guest thread, keyed by the identity of its vext frame (weakly:
@@ -21,7 +21,11 @@ public final class FpuStates {
   /** How long a state may stay live in a vCPU another thread holds before that is an error. */
   private static final long HANDOVER_NANOS = 2_000_000_000L;
 
-  private final Cache<Object, State> states = Caffeine.newBuilder().weakKeys().build();
+  /**
+   * Weak keys compared by identity (a vext frame's equals compares contents). A plain concurrent
+   * map of weak references: a bounded cache's bookkeeping showed on every fork.
+   */
+  private final ConcurrentMap<Object, State> states = new MapMaker().weakKeys().makeMap();
   private final MemorySegment initial;
 
   /**
@@ -45,7 +49,7 @@ public final class FpuStates {
       return;
     }
     if (v.fpuOwner != null) {
-      State previous = states.getIfPresent(v.fpuOwner);
+      State previous = states.get(v.fpuOwner);
       if (previous != null) {
         synchronized (previous) {
           if (previous.liveIn == v) {
@@ -57,7 +61,7 @@ public final class FpuStates {
       }
       v.fpuOwner = null;
     }
-    State next = states.get(owner, k -> new State());
+    State next = states.computeIfAbsent(owner, k -> new State());
     synchronized (next) {
       whereLive(next, v, elsewhere -> {
         if (elsewhere.fpuOwner == owner) {
@@ -82,7 +86,7 @@ public final class FpuStates {
    */
   public void copy(Object from, Object to) {
     State copy = new State();
-    State src = states.getIfPresent(from);
+    State src = states.get(from);
     if (src != null) {
       synchronized (src) {
         whereLive(src, null, live -> {
@@ -97,7 +101,7 @@ public final class FpuStates {
         }
       }
     }
-    State old = states.getIfPresent(to);
+    State old = states.get(to);
     if (old != null) {
       synchronized (old) {
         whereLive(old, null, live -> {
