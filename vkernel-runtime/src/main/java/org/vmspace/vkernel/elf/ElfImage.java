@@ -161,6 +161,13 @@ public record ElfImage(int type, long entry, long phoff, int phentsize, int phnu
 
   /** The PT_LOAD segments. */
   public List<Segment> loads() {
-    return segments.stream().filter(s -> s.type() == PT_LOAD).toList();
+    // A loop, not a stream: this runs several times per exec, often where C2 has not compiled it.
+    List<Segment> out = new java.util.ArrayList<>(segments.size());
+    for (Segment s : segments) {
+      if (s.type() == PT_LOAD) {
+        out.add(s);
+      }
+    }
+    return java.util.Collections.unmodifiableList(out);
   }
 }
