@@ -13,9 +13,10 @@
  *       milliseconds for this process to touch PAGES fresh anonymous pages
  *   kvm_baseline touch-kvm PAGES
  *       milliseconds for a guest to touch PAGES fresh pages, one store each, with each demand
- *       fault mapping the faulting page's 2 MiB block, on guest memory mapped and advised as the
- *       service maps its own (2 MiB-aligned shared memory, MADV_HUGEPAGE): the floor under the
- *       service's touch-1g on the same host
+ *       fault mapping the faulting page's 2 MiB block with leaves as the service makes them
+ *       (accessed, dirty), on guest memory mapped and advised as the service maps its own (a
+ *       memfd, 2 MiB-aligned, MADV_HUGEPAGE): the floor under the service's touch-1g on the same
+ *       host
  *
  * With CPU, the process pins itself to that CPU (the Java side pins its vCPU thread to the same).
  */
@@ -52,8 +53,13 @@
 #define W 2ull
 #define U 4ull
 #define NX (1ull << 63)
+#define A 0x20ull
+#define D 0x40ull
 /* Fault-around pages: 16 as the service's old default; touch-kvm sets 512 (2 MiB). */
 static uint64_t block_pages = 16;
+/* Extra bits of a data leaf: touch-kvm sets accessed and dirty, as the service's leaves have
+ * them (KVM's shadow MMU prefetches neighbouring entries only when they are accessed). */
+static uint64_t leaf_bits = 0;
 /* Guest memory: 512 MiB; touch-kvm sets what its pages need. */
 static uint64_t mem_size = 512ull << 20;
 
@@ -89,11 +95,20 @@ static void vm_create(struct vm *v, const uint8_t *code, size_t code_len, uint64
   CHECK(v->kvm);
   v->fd = ioctl(v->kvm, KVM_CREATE_VM, 0);
   CHECK(v->fd);
-  /* 2 MiB-aligned and advised MADV_HUGEPAGE, as the service maps its guest memory. */
+  /* A memfd mapped 2 MiB-aligned and advised MADV_HUGEPAGE, as the service maps its guest
+   * memory, so that the host's shmem policy treats both alike. */
+  int memfd = memfd_create("kvm-baseline", MFD_CLOEXEC);
+  CHECK(memfd);
+  CHECK(ftruncate(memfd, mem_size));
   v->mapping_size = mem_size + (2ull << 20);
-  v->mapping = mmap(0, v->mapping_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  v->mapping = mmap(0, v->mapping_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (v->mapping == MAP_FAILED) { perror("mmap"); exit(1); }
   v->mem = (uint8_t *)(((uint64_t)v->mapping + (2ull << 20) - 1) & ~((2ull << 20) - 1));
+  if (mmap(v->mem, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, memfd, 0) == MAP_FAILED) {
+    perror("mmap memfd");
+    exit(1);
+  }
+  close(memfd);
   madvise(v->mem, mem_size, MADV_HUGEPAGE); /* refused without THP: then small pages */
   struct kvm_userspace_memory_region r = {.slot = 0, .memory_size = mem_size, .userspace_addr = (uint64_t)v->mem};
   CHECK(ioctl(v->fd, KVM_SET_USER_MEMORY_REGION, &r));
@@ -216,7 +231,7 @@ static void map_block(struct vm *v, uint64_t va) {
     uint64_t *pde = &q[(*pdpte & ~0xfffull & ~NX) / 8 + ((p >> 21) & 511)];
     if (!(*pde & P)) *pde = frame(v) | P | W | U;
     uint64_t *pte = &q[(*pde & ~0xfffull & ~NX) / 8 + ((p >> 12) & 511)];
-    if (!(*pte & P)) *pte = frame(v) | P | W | U | NX;
+    if (!(*pte & P)) *pte = frame(v) | P | W | U | NX | leaf_bits;
   }
 }
 
@@ -292,6 +307,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(mode, "touch-kvm") == 0) {
     block_pages = 512;
+    leaf_bits = A | D;
     /* The pages, their tables (one per 2 MiB, and a PD per GiB), the first 16 MiB, slack. */
     mem_size = (FIRST_FREE + n * 4096 + (n / 512 + n / (512 * 512) + 2) * 4096 + (4ull << 20)) & ~((2ull << 20) - 1);
     printf("%.1f\n", fault_run(n) * n / 1e6);
