@@ -94,6 +94,18 @@ public final class PageTables {
   }
 
   /**
+   * Whether {@code va} has a present leaf: {@code lookup(va).isPresent()}, but one read of the
+   * entry when {@code va} lies in the leaf table of the last install (a fault-around block asks
+   * this of each of its pages right after installing one of them).
+   */
+  public boolean isPresent(long va) {
+    if (va >= 0 && (va & -Pte.span(2)) == lastLeafTableVa) {
+      return Pte.isPresent(memory.read(lastLeafTable + 8L * Pte.index(va, 1)));
+    }
+    return lookup(va).isPresent();
+  }
+
+  /**
    * Makes the non-present leaf for the user address {@code va} present, creating the tables
    * above it as needed (host-side stores of non-present entries only).
    *

@@ -286,7 +286,7 @@ final class Faults {
     e.aroundEnd = end;
     e.aroundPages = pages;
     for (long p = start; p < end; p += PAGE) {
-      if (p == va || vm.tables.lookup(p).isPresent()) {
+      if (p == va || vm.tables.isPresent(p)) {
         continue;
       }
       if (e.object != null && e.object.frameIfPresent(e.pageIndex(p)) < 0) {

@@ -204,6 +204,12 @@ class PageTablesTest {
           assertThat(t.lookup(v).isPresent()).as("0x%x after revoking [0x%x, 0x%x)", v, va, end).isFalse();
         }
       }
+      // isPresent, whose fast path reads the last install's leaf table, agrees with the model
+      // for a page in the same 2 MiB as this operation's and for one anywhere.
+      long near = (va & ~0x1F_FFFFL) + (rnd.nextLong(512) << 12);
+      long far = regions[rnd.nextInt(regions.length)] + (rnd.nextLong(4096) << 12);
+      assertThat(t.isPresent(near)).as("isPresent 0x%x, op %d", near, op).isEqualTo(model.containsKey(near));
+      assertThat(t.isPresent(far)).as("isPresent 0x%x, op %d", far, op).isEqualTo(model.containsKey(far));
       if (op % 2000 == 0) {
         for (Map.Entry<Long, Long> e : model.entrySet()) {
           assertThat(t.lookup(e.getKey()).physical(e.getKey())).isEqualTo(e.getValue());
