@@ -1,5 +1,7 @@
 package org.vmspace.kvm.memory;
 
+import org.vmspace.kvm.config.Settings;
+
 /**
  * Hands out the 4 KiB frames of a range of guest-physical memory, single or contiguous, up to a
  * limit. Every frame handed out reads as zero: frames are given back only through {@link #free},
@@ -80,18 +82,9 @@ public final class FrameAllocator {
    * @throws IllegalArgumentException if the property is negative or not a number
    */
   public static int keptPagesProperty() {
-    String v = System.getProperty(KEPT_PROPERTY);
-    int n;
-    try {
-      n = v == null ? DEFAULT_KEPT_PAGES : Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(KEPT_PROPERTY + " must be a number of pages: " + v, e);
-    }
-    if (n < 0) {
-      throw new IllegalArgumentException(KEPT_PROPERTY + " must be 0 or more: " + n);
-    }
-    return n;
+    return Settings.nonNegativeInt(KEPT_PROPERTY, DEFAULT_KEPT_PAGES, "pages");
   }
+
 
   /**
    * Allocates one zeroed frame.

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.vmspace.api.Errno;
+import org.vmspace.kvm.config.Settings;
 import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.paging.Revocation;
 
@@ -47,18 +48,9 @@ final class ForkCopy {
    * @throws IllegalArgumentException if the property is negative or not a number
    */
   static int budgetPages() {
-    String v = System.getProperty(BUDGET_PROPERTY);
-    int n;
-    try {
-      n = v == null ? DEFAULT_BUDGET_PAGES : Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(BUDGET_PROPERTY + " must be a number of pages: " + v, e);
-    }
-    if (n < 0) {
-      throw new IllegalArgumentException(BUDGET_PROPERTY + " must be 0 or more: " + n);
-    }
-    return n;
+    return Settings.nonNegativeInt(BUDGET_PROPERTY, DEFAULT_BUDGET_PAGES, "pages");
   }
+
 
   // ---------------------------------------------------------------- fork
 

@@ -1,0 +1,2 @@
+/** The backend's settings read from system properties, checked alike. */
+package org.vmspace.kvm.config;
