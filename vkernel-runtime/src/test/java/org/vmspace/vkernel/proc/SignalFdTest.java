@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.MemoryObject;
@@ -33,6 +34,15 @@ class SignalFdTest {
   private Kernel kernel;
   private ThreadGroup proc;
   private Task thread;
+
+  /**
+   * Removes the kernel's private /dev/shm directory from the host. Not the kernel's whole close:
+   * that waits for this test's tasks, which never start, to end.
+   */
+  @AfterEach
+  void tearDown() {
+    kernel.vfs().close();
+  }
 
   @BeforeEach
   void setUp() {

@@ -8,6 +8,7 @@ import static org.mockito.Mockito.when;
 
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.vmspace.api.MemoryObject;
@@ -32,6 +33,15 @@ class TaskCountTest {
   private Kernel kernel;
   private ThreadGroup init;
   private Task initTask;
+
+  /**
+   * Removes the kernel's private /dev/shm directory from the host. Not the kernel's whole close:
+   * that waits for this test's tasks, which never start, to end.
+   */
+  @AfterEach
+  void tearDown() {
+    kernel.vfs().close();
+  }
 
   @BeforeEach
   void setUp() {
