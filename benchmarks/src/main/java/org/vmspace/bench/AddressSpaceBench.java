@@ -154,7 +154,8 @@ final class AddressSpaceBench {
    * touch-1g: the service's guest loop, the native C loop, the same C program under qemu-user
    * and the same guest loop on raw KVM in C (kvm_baseline touch-kvm: 2 MiB fault blocks, guest
    * memory mapped and advised as the service's), each touching 1 GiB of fresh memory,
-   * interleaved, medians of {@link VkernelBench#runs()} after a warm-up of the service's path;
+   * interleaved, medians of {@link VkernelBench#runs()} after an untimed 1 GiB touch that warms
+   * the service's path up;
    * the C programs time themselves, so start-up is not counted. The service's exits per GiB are from its exit statistics
    * over the timed touches.
    */
@@ -168,7 +169,10 @@ final class AddressSpaceBench {
     ExitStatistics exits;
     try (VmspaceService vms = Vmspaces.open(VmspaceOptions.builder().memoryLimit(2L << 30).build())) {
       VmspaceId id = toucher(vms);
-      touchOnce(vms, id, pages / 16); // the JIT's warm-up, 64 MiB
+      // The warm-up: one whole untimed touch, as the other benchmarks' first run. A shorter one
+      // (64 MiB until 2026-12-07: 32 faults) left the JIT compiling the fault path during the
+      // timed touches, a cost of a cold kernel that a warm one does not pay.
+      touchOnce(vms, id, pages);
       ExitStatistics before = vms.exitStatistics();
       for (int i = 0; i < runs; i++) {
         vkernel.add(touchOnce(vms, id, pages) * pages / 1e6);
@@ -189,6 +193,11 @@ final class AddressSpaceBench {
     // The floor: raw KVM in C doing the same touch with the same 2 MiB blocks and guest memory.
     Report.line("touch-1g c_kvm_ms=%.0f vkernel/c_kvm=%.2f c_kvm/native=%.2f (C on raw KVM, 2 MiB fault blocks, "
         + "median of %d)", c, v / c, c / n, runs);
+    // Where the service's time went, as means over the timed touches: in guest mode (with the
+    // hypervisor's handling of its own faults: nested or shadow paging, host page faults) and in
+    // the service's own work between entries (demand faults, registers).
+    Report.line("touch-1g split per GiB: guest_ms=%.0f service_ms=%.0f (means of %d)",
+        exits.guestNanos() / 1e6 / runs, exits.serviceNanos() / 1e6 / runs, runs);
     Results.write("touch-1g", List.of(Results.counted("touch-1g", "touch 1 GiB", "ms", v, n, q, runs, "GiB", perGib)));
   }
 

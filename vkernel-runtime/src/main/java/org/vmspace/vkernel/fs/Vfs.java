@@ -161,6 +161,14 @@ public final class Vfs implements AutoCloseable {
    *     resolves, for creation), ENOTDIR, ELOOP, ENAMETOOLONG
    */
   public Node resolve(String path, String cwd, boolean follow) {
+    return resolve(path, cwd, follow, true);
+  }
+
+  /**
+   * {@link #resolve(String, String, boolean)}, with the one-call case ({@code direct}) or
+   * always a component at a time (tests compare the two).
+   */
+  Node resolve(String path, String cwd, boolean follow, boolean direct) {
     if (path.isEmpty()) {
       throw new SyscallError(LinuxErrno.ENOENT);
     }
@@ -178,6 +186,50 @@ public final class Vfs implements AutoCloseable {
       }
     }
     boolean trailingSlash = path.endsWith("/");
+    HostNode node = direct ? resolveWithoutLinks(done, todo, follow, trailingSlash) : null;
+    if (node != null) {
+      return node;
+    }
+    return resolveByComponents(done, todo, follow, trailingSlash);
+  }
+
+  /**
+   * The common case in one host call: a path in the root mount, with no "." or "..", that the
+   * host opens with no symbolic link anywhere on it (openat2 refuses one with {@code
+   * RESOLVE_NO_SYMLINKS}; the last component too, unless it is not to be followed). Such a path
+   * resolves to itself, as the walk a component at a time would find after three host calls for
+   * each component. Null for anything else (a link, a missing or non-directory component, a
+   * trailing slash, a mount or a virtual file system on the way): the walk decides, and reports
+   * the error.
+   */
+  private HostNode resolveWithoutLinks(List<String> cwd, Deque<String> rest, boolean follow, boolean trailingSlash) {
+    if (trailingSlash || rest.isEmpty()) {
+      return null;
+    }
+    List<String> comps = new ArrayList<>(cwd.size() + rest.size());
+    comps.addAll(cwd);
+    comps.addAll(rest);
+    String first = comps.get(0);
+    if (first.equals("proc") || first.equals("dev") || first.equals("sys") || (tmp != null && first.equals("tmp"))) {
+      return null;
+    }
+    for (String c : comps) {
+      if (c.equals(".") || c.equals("..")) {
+        return null;
+      }
+    }
+    byte[] rel = relative(root, comps);
+    long flags = Host.O_PATH | Host.O_CLOEXEC | (follow ? 0 : Host.O_NOFOLLOW);
+    int fd = Host.openat2(root.dirFd(), rel, flags, 0, RESOLVE);
+    if (fd < 0) {
+      return null;
+    }
+    Host.close(fd);
+    return new HostNode(root, rel, join(comps));
+  }
+
+  /** Resolves a path a component at a time, following links ({@link #resolve}). */
+  private Node resolveByComponents(List<String> done, Deque<String> todo, boolean follow, boolean trailingSlash) {
     int links = 0;
     while (!todo.isEmpty()) {
       String c = todo.pollFirst();
