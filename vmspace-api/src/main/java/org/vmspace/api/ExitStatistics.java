@@ -29,7 +29,7 @@ import java.util.TreeMap;
  *     or file page, copy-on-write, a widened protection) and re-entered the guest without
  *     returning to the caller; the pages fault-around maps with it add no count of their own, so
  *     a sequential first touch of N pages counts one per fault-around block, blocks doubling
- *     from 16 pages to 2 MiB (about N / 512 + 6 for a large N)
+ *     from 16 pages to 8 MiB (about N / 2048 + 8 for a large N)
  * @param otherExits exits that neither returned to the caller nor resolved a fault: a kick that
  *     was not for this run (a TLB shootdown, a timer or interrupt that came after its run
  *     ended), a stop requested while the guest was inside an exception stub (the run stops at the

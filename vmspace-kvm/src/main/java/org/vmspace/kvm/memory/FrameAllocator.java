@@ -109,6 +109,43 @@ public final class FrameAllocator {
     return reused;
   }
 
+  /**
+   * Allocates up to {@code count} zeroed frames at once, under one acquisition of the lock: the
+   * kept frames first (zeroed afterwards, outside the lock), then fresh ones from the bitmap.
+   *
+   * @param out receives the frames' guest-physical addresses, from index 0
+   * @return how many it allocated: fewer than {@code count} at the limit or when no frame is
+   *     free, 0 for a {@code count} of 0
+   * @throws IllegalArgumentException if {@code count} is negative or larger than {@code out}
+   */
+  public int allocate(long[] out, int count) {
+    if (count < 0 || count > out.length) {
+      throw new IllegalArgumentException("bad count " + count + " for " + out.length + " frames");
+    }
+    int n = 0;
+    int reused;
+    synchronized (this) {
+      while (n < count && inUse < limitFrames && keptCount > 0) {
+        inUse++;
+        long f = kept[--keptCount];
+        flipKept(f);
+        out[n++] = f;
+      }
+      reused = n;
+      while (n < count && inUse < limitFrames) {
+        long f = allocateFree();
+        if (f < 0) {
+          break;
+        }
+        out[n++] = f;
+      }
+    }
+    for (int i = 0; i < reused; i++) {
+      memory.zero(out[i], GuestMemory.PAGE);
+    }
+    return n;
+  }
+
   /** A frame from the bitmap; the caller holds the lock and has checked the limit. */
   private long allocateFree() {
     int words = used.length;

@@ -184,6 +184,14 @@ public final class GuestMemory implements AutoCloseable {
     MemorySegment.copy(host, ValueLayout.JAVA_LONG_UNALIGNED, gpa, into, 0, count);
   }
 
+  /**
+   * Writes {@code from[offset..offset + count)} as consecutive 64-bit little-endian words from
+   * {@code gpa}, in one copy (host-side stores).
+   */
+  public void writeLongs(long gpa, long[] from, int offset, int count) {
+    MemorySegment.copy(from, offset, host, ValueLayout.JAVA_LONG_UNALIGNED, gpa, count);
+  }
+
   /** Writes the 64-bit little-endian word at {@code gpa} (a host-side store). */
   public void writeLong(long gpa, long value) {
     host.set(ValueLayout.JAVA_LONG_UNALIGNED, gpa, value);

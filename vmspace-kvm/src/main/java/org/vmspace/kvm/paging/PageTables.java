@@ -131,6 +131,79 @@ public final class PageTables {
     return true;
   }
 
+  /**
+   * The leaf entries of the {@code count} pages from {@code va}, read with one bulk copy, when
+   * they all lie in the leaf table that the last {@link #install} (or {@link #isPresent}) found;
+   * null otherwise, and the caller goes a page at a time. For fault-around, whose block is in
+   * the leaf table of the page that just faulted.
+   */
+  public long[] cachedLeafRun(long va, int count) {
+    if (!inCachedLeafTable(va, count)) {
+      return null;
+    }
+    long[] entries = new long[count];
+    memory.readEntries(lastLeafTable + 8L * Pte.index(va, 1), count, entries);
+    return entries;
+  }
+
+  /**
+   * Makes present, with one bulk store per run of consecutive pages, the leaf of each page
+   * {@code va + i * 4096} for which {@code leaves[i]} is not 0. {@code before} is what {@link
+   * #cachedLeafRun} read for the same pages, with no edit of the tables since; every page given
+   * a leaf must be not present there (host-side stores of non-present entries only, as {@link
+   * #install}).
+   *
+   * @throws IllegalStateException if a leaf would replace a present entry, or the pages are no
+   *     longer in the cached leaf table (an edit came between)
+   */
+  public void installRun(long va, long[] before, long[] leaves) {
+    int count = leaves.length;
+    if (before.length != count || !inCachedLeafTable(va, count)) {
+      throw new IllegalStateException("leaf run at 0x" + Long.toHexString(va) + " is not the one read");
+    }
+    long first = lastLeafTable + 8L * Pte.index(va, 1);
+    int i = 0;
+    while (i < count) {
+      if (leaves[i] == 0) {
+        i++;
+        continue;
+      }
+      int end = i;
+      while (end < count && leaves[end] != 0) {
+        if (Pte.isPresent(before[end])) {
+          throw new IllegalStateException("leaf for 0x" + Long.toHexString(va + end * 4096L) + " is present ("
+              + Pte.toString(before[end]) + "): present entries change only through a revocation");
+        }
+        end++;
+      }
+      memory.writeEntries(first + 8L * i, leaves, i, end - i);
+      i = end;
+    }
+  }
+
+  /**
+   * Makes the leaf table that maps {@code va} the cached one ({@link #cachedLeafRun}), if it
+   * exists; creates nothing.
+   *
+   * @return whether it exists
+   */
+  public boolean cacheLeafTable(long va) {
+    checkUser(va);
+    PageWalker.Translation t = lookup(va);
+    if (t.level() != 1) {
+      return false;
+    }
+    lastLeafTableVa = va & -Pte.span(2);
+    lastLeafTable = t.entryGpa() - 8L * Pte.index(va, 1);
+    return true;
+  }
+
+  private boolean inCachedLeafTable(long va, int count) {
+    long last = va + (count - 1L) * 4096;
+    return va >= 0 && count > 0 && count <= Pte.ENTRIES && (va & 0xFFF) == 0
+        && (va & -Pte.span(2)) == lastLeafTableVa && (last & -Pte.span(2)) == lastLeafTableVa;
+  }
+
   private void storeLeaf(long va, long entryGpa, long entry, long leaf) {
     if (Pte.isPresent(entry)) {
       throw new IllegalStateException(

@@ -37,6 +37,17 @@ public interface TableMemory {
   void write(long gpa, long value);
 
   /**
+   * Writes {@code count} consecutive entries from {@code gpa}, taken from {@code
+   * from[offset..offset + count)}, as {@code count} calls of {@link #write} would; memory that
+   * can copies them at once.
+   */
+  default void writeEntries(long gpa, long[] from, int offset, int count) {
+    for (int i = 0; i < count; i++) {
+      write(gpa + 8L * i, from[offset + i]);
+    }
+  }
+
+  /**
    * A zeroed frame for a new table.
    *
    * @return its guest-physical address, or -1 if memory is exhausted
@@ -59,6 +70,11 @@ public interface TableMemory {
       @Override
       public void write(long gpa, long value) {
         memory.writeLong(gpa, value);
+      }
+
+      @Override
+      public void writeEntries(long gpa, long[] from, int offset, int count) {
+        memory.writeLongs(gpa, from, offset, count);
       }
 
       @Override

@@ -2,6 +2,7 @@ package org.vmspace.kvm.vm;
 
 import static org.vmspace.kvm.vm.Vmspace.PAGE;
 import static org.vmspace.kvm.vm.Vmspace.PAGE_MASK;
+import static org.vmspace.kvm.vm.Vmspace.LEAF_TABLE_SPAN;
 import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_MAX_PAGES;
 import static org.vmspace.kvm.vm.Vmspace.FAULT_AROUND_PAGES;
 
@@ -112,6 +113,9 @@ final class Faults {
       }
     }
   }
+
+  /** A 2 MiB block: where {@code MADV_HUGEPAGE} starts. */
+  private static final int HUGE_BLOCK_PAGES = 512;
 
   /** How much of a new private file mapping {@link #mapResident} looks at: 32 MiB. */
   static final long RESIDENT_SCAN_PAGES = 8192;
@@ -264,14 +268,17 @@ final class Faults {
    * 64 KiB, but there a fault costs a microsecond, and here it is an exit of tens of
    * microseconds. Growth beyond the base block never takes more than an eighth of the free
    * frames, so speculation cannot starve the faults that follow. {@code MADV_HUGEPAGE} on the
-   * entry starts at the largest block; {@code MADV_NOHUGEPAGE} keeps the base block.
+   * entry starts at a 2 MiB block (a huge page's worth, or the largest block if smaller) and
+   * grows from there; {@code MADV_NOHUGEPAGE} keeps the base block.
    */
   void faultAround(VmEntry e, long va) {
     int pages = FAULT_AROUND_PAGES;
     boolean sequential = e.aroundPages != 0 && (va == e.aroundEnd || va + PAGE == e.aroundStart);
     boolean huge = e.hugeAdvice == Madvise.MADV_HUGEPAGE;
     if (e.hugeAdvice != Madvise.MADV_NOHUGEPAGE && (sequential || huge)) {
-      pages = huge ? FAULT_AROUND_MAX_PAGES : Math.min(e.aroundPages * 2, FAULT_AROUND_MAX_PAGES);
+      int grown = sequential ? e.aroundPages * 2 : 0;
+      int least = huge ? Math.min(HUGE_BLOCK_PAGES, FAULT_AROUND_MAX_PAGES) : FAULT_AROUND_PAGES;
+      pages = Math.min(Math.max(grown, least), FAULT_AROUND_MAX_PAGES);
       if (e.object == null) {
         long spare = (vm.space.frames().frameLimit() - vm.space.frames().framesInUse()) / 8;
         while (pages > FAULT_AROUND_PAGES && pages > spare) {
@@ -285,6 +292,9 @@ final class Faults {
     e.aroundStart = start;
     e.aroundEnd = end;
     e.aroundPages = pages;
+    if (e.object == null && mapAnonymousRun(e, start, end)) {
+      return;
+    }
     for (long p = start; p < end; p += PAGE) {
       if (p == va || vm.tables.isPresent(p)) {
         continue;
@@ -296,6 +306,63 @@ final class Faults {
         return; // out of memory: the neighbours are only an optimisation
       }
     }
+  }
+
+  /**
+   * Fault-around's block of an anonymous mapping in bulk, one leaf table (2 MiB) at a time: one
+   * read of the table's entries for the block, one allocation of frames for the not-present
+   * ones, one store per run of them. A page at a time, a 2 MiB block was 512 walks, allocations
+   * and stores. A missing leaf table is made by mapping its first page of the block the usual
+   * way. Short of frames, the block's last pages stay unmapped, as the neighbours are only an
+   * optimisation. False, before anything is mapped, when the block's first table is not there
+   * and cannot be cached as expected (a large page covers it): the caller goes a page at a time.
+   */
+  private boolean mapAnonymousRun(VmEntry e, long start, long end) {
+    for (long chunk = start; chunk < end; ) {
+      long next = Math.min(end, (chunk & -LEAF_TABLE_SPAN) + LEAF_TABLE_SPAN);
+      int count = (int) ((next - chunk) / PAGE);
+      long[] before = vm.tables.cachedLeafRun(chunk, count);
+      if (before == null && !vm.tables.cacheLeafTable(chunk)) {
+        if (vm.tables.isPresent(chunk)) {
+          return chunk != start; // a large page: leave the rest to the page-at-a-time loop
+        }
+        if (mapPage(e, chunk, Access.READ) != Fault.RESOLVED) {
+          return true; // out of memory
+        }
+      }
+      if (before == null) {
+        before = vm.tables.cachedLeafRun(chunk, count);
+      }
+      if (before == null || !fillRun(e, chunk, before)) {
+        return true;
+      }
+      chunk = next;
+    }
+    return true;
+  }
+
+  /** Maps fresh frames at the not-present entries of a leaf-table run; false if frames ran out. */
+  private boolean fillRun(VmEntry e, long chunk, long[] before) {
+    int count = before.length;
+    int missing = 0;
+    for (long entry : before) {
+      if (!Pte.isPresent(entry)) {
+        missing++;
+      }
+    }
+    if (missing == 0) {
+      return true;
+    }
+    long[] frames = new long[missing];
+    int got = vm.space.newFrames(frames, missing);
+    long[] leaves = new long[count];
+    for (int i = 0, k = 0; i < count && k < got; i++) {
+      if (!Pte.isPresent(before[i])) {
+        leaves[i] = leafFor(frames[k++], e.prot, false);
+      }
+    }
+    vm.tables.installRun(chunk, before, leaves);
+    return got == missing;
   }
 
   /**

@@ -50,6 +50,20 @@ public interface PhysicalSpace {
     return f;
   }
 
+  /**
+   * Up to {@code count} new zeroed frames, each with a reference count of 1, allocated at once.
+   *
+   * @param out receives their addresses, from index 0
+   * @return how many: fewer than {@code count} at the memory limit
+   */
+  default int newFrames(long[] out, int count) {
+    int n = frames().allocate(out, count);
+    for (int i = 0; i < n; i++) {
+      refs().init(out[i]);
+    }
+    return n;
+  }
+
   /** Adds a reference to a frame (a no-op for frames of other slots, which are not counted). */
   default void retain(long frame) {
     if (refs().covers(frame)) {

@@ -49,14 +49,19 @@ public final class Vmspace {
   /**
    * The largest fault-around block: a demand fault on the page just past a mapping's last
    * fault-around block, or just before it, doubles the block (an aligned block twice as large
-   * around the fault), up to this many pages (2 MiB by default, one page table's worth), so a
-   * sequential first touch, upwards or downwards, costs a handful of exits per 2 MiB instead of
-   * one per 64 KiB; any other fault starts again from {@link #FAULT_AROUND_PAGES}. Anonymous
-   * pages beyond the base block are allocated only while they would use at most an eighth of
-   * the frames still free. A power of two from {@link #FAULT_AROUND_PAGES} to 512; equal to it
-   * turns the growth off. System property {@code vmspace.faultAroundMax}.
+   * around the fault), up to this many pages (8 MiB by default, four page tables' worth), so a
+   * sequential first touch, upwards or downwards, costs one exit per 8 MiB instead of one per
+   * 64 KiB; any other fault starts again from {@link #FAULT_AROUND_PAGES}. Anonymous pages
+   * beyond the base block are allocated only while they would use at most an eighth of the
+   * frames still free; the host backs them only when the guest touches them. A power of two
+   * from {@link #FAULT_AROUND_PAGES} to {@value #FAULT_AROUND_LIMIT}; equal to it turns the
+   * growth off. System property {@code vmspace.faultAroundMax}.
    */
   public static final int FAULT_AROUND_MAX_PAGES = faultAroundMaxPages();
+  /** The most {@code vmspace.faultAroundMax} may be: 32 MiB of pages. */
+  static final int FAULT_AROUND_LIMIT = 8192;
+  /** What one leaf table maps: 2 MiB. */
+  static final long LEAF_TABLE_SPAN = 2L << 20;
 
   /** Turns the caller's backing into this context's object, or fails with EBADF. */
   @FunctionalInterface
@@ -378,13 +383,13 @@ public final class Vmspace {
   }
 
   private static int faultAroundMaxPages() {
-    int n = Integer.getInteger("vmspace.faultAroundMax", Math.max(FAULT_AROUND_PAGES, 512));
+    int n = Integer.getInteger("vmspace.faultAroundMax", Math.max(FAULT_AROUND_PAGES, 2048));
     if (FAULT_AROUND_PAGES == 1) {
       return 1;
     }
-    if (n < FAULT_AROUND_PAGES || n > 512 || Integer.bitCount(n) != 1) {
+    if (n < FAULT_AROUND_PAGES || n > FAULT_AROUND_LIMIT || Integer.bitCount(n) != 1) {
       throw new IllegalArgumentException(
-          "vmspace.faultAroundMax must be a power of two in " + FAULT_AROUND_PAGES + "..512: " + n);
+          "vmspace.faultAroundMax must be a power of two in " + FAULT_AROUND_PAGES + "..8192: " + n);
     }
     return n;
   }

@@ -159,8 +159,17 @@ class FrameAllocatorTest {
       FrameAllocator a = new FrameAllocator(memory, 0, 2 * MIB, limit, capacity);
       List<Long> held = new ArrayList<>();
       for (int step = 0; step < 2000; step++) {
-        int op = rnd.nextInt(10);
-        if (op < 5) {
+        int op = rnd.nextInt(11);
+        if (op == 10) {
+          int count = rnd.nextInt(40);
+          long[] out = new long[count + rnd.nextInt(3)];
+          int got = a.allocate(out, count);
+          assertThat(got).as("seed %d: a bulk allocation short of the limit", seed)
+              .isEqualTo((int) Math.min(count, limit / PAGE - held.size()));
+          for (int i = 0; i < got; i++) {
+            takeFresh(out[i], held, seed);
+          }
+        } else if (op < 5) {
           long f = a.allocate();
           if (f < 0) {
             assertThat(held).as("seed %d: refused below the limit", seed).hasSize((int) (limit / PAGE));

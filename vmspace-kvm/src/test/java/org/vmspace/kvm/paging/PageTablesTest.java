@@ -51,6 +51,49 @@ class PageTablesTest {
     assertThat(t.lookup(va + 4096).faultErrorCode(Access.WRITE)).isEqualTo(6);
   }
 
+  /**
+   * Fault-around's bulk path: the run is read from the leaf table of the last install, and
+   * only the pages given a leaf change, each of them not present before.
+   */
+  @Test
+  void aLeafRunFillsOnlyTheGivenNotPresentEntriesOfTheCachedTable() {
+    PageTables t = tables();
+    long block = 0x60_0000; // 2 MiB aligned: one leaf table
+    t.install(block + 5 * 4096L, Pte.userLeaf(0x9000, Prot.READ));
+    assertThat(t.cachedLeafRun(block + 0x20_0000, 4)).as("another leaf table").isNull();
+    assertThat(t.cachedLeafRun(block + 510 * 4096L, 4)).as("past the table's end").isNull();
+    long[] before = t.cachedLeafRun(block, 512);
+    assertThat(before).hasSize(512);
+    assertThat(Pte.isPresent(before[5])).isTrue();
+    long[] leaves = new long[512];
+    for (int i = 0; i < 512; i++) {
+      if (i != 5 && i % 7 != 3) {
+        leaves[i] = Pte.userLeaf(0x100_0000 + i * 4096L, Prot.READ_WRITE);
+      }
+    }
+    t.installRun(block, before, leaves);
+    for (int i = 0; i < 512; i++) {
+      PageWalker.Translation tr = t.lookup(block + i * 4096L);
+      if (i == 5) {
+        assertThat(tr.physical(block + i * 4096L)).isEqualTo(0x9000);
+      } else if (i % 7 == 3) {
+        assertThat(tr.isPresent()).as("page %d given no leaf", i).isFalse();
+      } else {
+        assertThat(tr.physical(block + i * 4096L)).as("page %d", i).isEqualTo(0x100_0000 + i * 4096L);
+        assertThat(tr.permits(Access.WRITE)).isTrue();
+      }
+    }
+    // A present entry never changes through a run, nor does a run read before another edit.
+    long[] again = new long[512];
+    again[5] = Pte.userLeaf(0x7000, Prot.READ);
+    assertThatThrownBy(() -> t.installRun(block, t.cachedLeafRun(block, 512), again))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("present");
+    assertThat(t.lookup(block + 5 * 4096L).physical(block + 5 * 4096L)).isEqualTo(0x9000);
+    long[] stale = t.cachedLeafRun(block, 512);
+    t.install(block + 0x20_0000, Pte.userLeaf(0xA000, Prot.READ));
+    assertThatThrownBy(() -> t.installRun(block, stale, new long[512])).isInstanceOf(IllegalStateException.class);
+  }
+
   @Test
   void aPresentLeafIsWidenedInPlaceOnlyWhenItsRightsOnlyGrow() {
     PageTables t = tables();

@@ -11,6 +11,7 @@ import org.vmspace.api.Prot;
 import org.vmspace.kvm.memory.FrameAllocator;
 import org.vmspace.kvm.memory.GuestMemory;
 import org.vmspace.kvm.paging.Access;
+import org.vmspace.kvm.paging.Pte;
 import org.vmspace.kvm.vm.Vmspace.Fault;
 
 /**
@@ -68,30 +69,67 @@ class FaultAroundTest {
   }
 
   @Test
-  void anAscendingTouchDoublesTheBlockUpTo2MiB() {
-    context(64L << 20, 64L << 20);
-    long pages = 2048; // 8 MiB
+  void anAscendingTouchDoublesTheBlockUpTo8MiB() {
+    context(128L << 20, 128L << 20);
+    long pages = 4096; // 16 MiB
     anon(BASE, pages);
     int faults = 0;
     for (long i = 0; i < pages; i++) {
       faults += touch(BASE + i * PAGE) ? 1 : 0;
     }
-    // Blocks [0,16) [0,32) [0,64) [0,128) [0,256) [0,512), then one 512-page block per fault:
-    // [512,1024) [1024,1536) [1536,2048). With a fixed 16-page block it was 128 faults.
+    // Blocks [0,16) [0,32) [0,64) [0,128) [0,256) [0,512) [0,1024) [0,2048), then one
+    // 2048-page block: [2048,4096). With a fixed 16-page block it was 256 faults.
     assertThat(faults).isEqualTo(9);
-    assertThat(frames.framesInUse()).as("no page outside the mapping, plus the tables").isBetween(pages, pages + 8);
+    assertThat(frames.framesInUse()).as("no page outside the mapping, plus the tables").isBetween(pages, pages + 16);
   }
 
   @Test
   void aDescendingTouchGrowsTheSameWay() {
-    context(64L << 20, 64L << 20);
-    long pages = 2048;
+    context(128L << 20, 128L << 20);
+    long pages = 4096;
     anon(BASE, pages);
     int faults = 0;
     for (long i = pages - 1; i >= 0; i--) {
       faults += touch(BASE + i * PAGE) ? 1 : 0;
     }
     assertThat(faults).as("a stack growing down").isEqualTo(9);
+    assertThat(frames.framesInUse()).isBetween(pages, pages + 16);
+  }
+
+  /**
+   * A block over several leaf tables, some of which exist already with pages present in them:
+   * the bulk path fills exactly the pages that were not present, each with a frame of its own,
+   * and leaves the others as they were.
+   */
+  @Test
+  void aBlockOverSeveralTablesFillsOnlyTheMissingPages() {
+    context(128L << 20, 128L << 20);
+    long pages = 2048;
+    anon(BASE, pages);
+    // Scattered faults first: base blocks in the second and fourth tables.
+    assertThat(touch(BASE + 600 * PAGE)).isTrue();
+    assertThat(touch(BASE + 1700 * PAGE)).isTrue();
+    java.util.Map<Long, Long> before = new java.util.HashMap<>();
+    for (long i = 0; i < pages; i++) {
+      if (present(BASE + i * PAGE)) {
+        before.put(i, vm.tables().lookup(BASE + i * PAGE).leaf());
+      }
+    }
+    assertThat(before).hasSize(32);
+    // Then a sequential run up from page 0 grows the block to the whole 8 MiB.
+    for (long i = 0; i < pages; i++) {
+      touch(BASE + i * PAGE);
+    }
+    java.util.Set<Long> frameSeen = new java.util.HashSet<>();
+    for (long i = 0; i < pages; i++) {
+      long leaf = vm.tables().lookup(BASE + i * PAGE).leaf();
+      assertThat(Pte.isPresent(leaf)).as("page %d", i).isTrue();
+      if (before.containsKey(i)) {
+        assertThat(leaf).as("page %d kept its leaf", i).isEqualTo(before.get(i));
+      }
+      assertThat(frameSeen.add(Pte.address(leaf))).as("page %d has a frame of its own", i).isTrue();
+    }
+    assertThat(frames.framesInUse()).isBetween(pages, pages + 16);
   }
 
   @Test
