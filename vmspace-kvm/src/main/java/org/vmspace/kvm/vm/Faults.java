@@ -105,7 +105,8 @@ final class Faults {
   private void mapPresentPages(VmEntry e) {
     long end = Math.min(e.end, e.start + RESIDENT_SCAN_PAGES * PAGE);
     for (long va = e.start; va < end; va += PAGE) {
-      if (e.object.frameIfPresent(e.pageIndex(va)) < 0 || vm.tables.lookup(va).isPresent()) {
+      // isPresent reads one entry of the leaf table the last install went to, not a walk.
+      if (e.object.frameIfPresent(e.pageIndex(va)) < 0 || vm.tables.isPresent(va)) {
         continue;
       }
       if (mapPage(e, va, Access.READ) != Fault.RESOLVED) {
