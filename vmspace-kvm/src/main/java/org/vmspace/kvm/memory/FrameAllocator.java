@@ -249,7 +249,7 @@ public final class FrameAllocator {
       }
       inUse -= keep;
     }
-    discard(sorted, sorted.length - keep);
+    discard(sorted, sorted.length - keep, true);
   }
 
   /** Whether {@code gpa} (a frame of this allocator) is on the kept stack; under the lock. */
@@ -267,8 +267,11 @@ public final class FrameAllocator {
     keptBits[(int) (index / 64)] ^= 1L << (index % 64);
   }
 
-  /** Discards the first {@code n} of {@code sorted} (allocated, sorted frames) and frees them. */
-  private void discard(long[] sorted, int n) {
+  /**
+   * Discards the first {@code n} of {@code sorted} (sorted frames marked used in the bitmap) and
+   * clears their bits; {@code counted}: they are in {@code inUse}, which drops by {@code n}.
+   */
+  private void discard(long[] sorted, int n, boolean counted) {
     // Discard outside the lock, in contiguous runs: fallocate is a system call.
     int i = 0;
     while (i < n) {
@@ -283,7 +286,9 @@ public final class FrameAllocator {
       for (int k = 0; k < n; k++) {
         long index = checkedIndex(sorted[k]);
         used[(int) (index / 64)] &= ~(1L << (index % 64));
-        inUse--;
+      }
+      if (counted) {
+        inUse -= n;
       }
     }
   }
@@ -294,12 +299,13 @@ public final class FrameAllocator {
     synchronized (this) {
       out = java.util.Arrays.copyOf(kept, keptCount);
       java.util.Arrays.fill(keptBits, 0L);
-      // Counted in use until discarded, so that the limit never sees them twice.
-      inUse += keptCount;
+      // Their bits stay set in the bitmap until discarded, so that no one allocates them
+      // meanwhile; the limit keeps counting them free, as they were (a concurrent allocation
+      // at the limit must not fail because of this give-back).
       keptCount = 0;
     }
     java.util.Arrays.sort(out);
-    discard(out, out.length);
+    discard(out, out.length, false);
   }
 
   private long checkedIndex(long gpa) {
