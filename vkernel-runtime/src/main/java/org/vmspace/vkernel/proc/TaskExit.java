@@ -245,6 +245,7 @@ public final class TaskExit {
           sig != 0 ? sig : (status >> 8) & 0xff);
       TaskSignals.postProcess(parent, exitSig, info);
     }
+    child.exitNotified = true;
     for (Task pt : parent.threadsSnapshot()) {
       pt.blocker().wake(false);
     }
@@ -280,7 +281,9 @@ public final class TaskExit {
             continue;
           }
           any = true;
-          if (c.zombie) {
+          // A zombie whose exit signal is still on its way is not waitable yet; the signal's
+          // wake-up brings this wait back.
+          if (c.zombie && c.exitNotified) {
             if ((options & WNOWAIT) == 0) {
               p.children.remove(c);
               k.removeProcess(c.pid);

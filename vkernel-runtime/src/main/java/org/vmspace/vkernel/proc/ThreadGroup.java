@@ -42,6 +42,12 @@ public final class ThreadGroup implements ProcView.ProcInfo {
   boolean countedAsExited;
   /** Kernel lock: the wait status (exit code << 8, or the signal number). */
   int waitStatus;
+  /**
+   * Set once the parent has been told of this process's exit (its exit signal posted): only
+   * then may a wait see the zombie, as on Linux, where a child becomes a zombie and signals its
+   * parent in one step. A parent woken from waitid must find SIGCHLD pending.
+   */
+  volatile boolean exitNotified;
   /** Kernel lock: whether it has called execve (setpgid on it then fails). */
   boolean execed;
   /** Kernel lock: the parent thread waiting in vfork until this child execs or exits, or null. */

@@ -15,6 +15,7 @@ import org.vmspace.api.MemoryObject;
 import org.vmspace.api.VmspaceService;
 import org.vmspace.vkernel.elf.Vdso;
 import org.vmspace.vkernel.signal.SigAction;
+import org.vmspace.vkernel.signal.SigInfo;
 import org.vmspace.vkernel.signal.Signals;
 import org.vmspace.vkernel.sys.LinuxErrno;
 import org.vmspace.vkernel.sys.SyscallError;
@@ -119,6 +120,29 @@ class TaskCountTest {
   private static void exit(Task t) {
     t.process.requestExit(0);
     TaskExit.threadExited(t);
+  }
+
+  /**
+   * A child that exits on one host thread while its parent polls wait on another: whenever the
+   * wait sees the zombie, the parent's SIGCHLD is pending already (fd_passing's signalfd check
+   * in CProgramsTest once found it missing: the zombie was visible before its signal was sent).
+   */
+  @Test
+  void aWaitThatSeesTheZombieFindsItsExitSignalPending() throws Exception {
+    initTask.signals().mask(Signals.bit(Signals.SIGCHLD)); // blocked, so it stays pending
+    SigInfo[] info = new SigInfo[1];
+    for (int i = 0; i < 300; i++) {
+      ThreadGroup child = process(1000 + i, init);
+      Thread exiter = new Thread(() -> exit(child.threads.get(0)));
+      exiter.start();
+      TaskExit.Reaped r;
+      do {
+        r = TaskExit.wait(initTask, child.pid, TaskExit.WNOHANG);
+      } while (r == null);
+      assertThat(init.pending() & Signals.bit(Signals.SIGCHLD)).as("round %d", i).isNotZero();
+      exiter.join();
+      assertThat(init.takePending(Signals.bit(Signals.SIGCHLD), info)).isEqualTo(Signals.SIGCHLD);
+    }
   }
 
   @Test
