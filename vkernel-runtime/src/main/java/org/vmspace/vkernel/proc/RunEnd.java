@@ -174,6 +174,8 @@ final class RunEnd {
       for (ThreadGroup p : kernel.processes.values()) {
         if (!p.zombie) {
           p.zombie = true;
+          // No parent is told of an end the kernel imposes: a wait left over sees it at once.
+          p.exitNotified = true;
           p.waitStatus = p.exitStatus();
           exiting.add(p);
         }

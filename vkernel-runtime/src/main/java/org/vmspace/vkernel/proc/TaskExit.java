@@ -273,6 +273,7 @@ public final class TaskExit {
     ThreadGroup p = t.process;
     boolean interrupted = false;
     while (true) {
+      boolean inFlight = false;
       k.lock.lock();
       try {
         boolean any = false;
@@ -281,9 +282,14 @@ public final class TaskExit {
             continue;
           }
           any = true;
-          // A zombie whose exit signal is still on its way is not waitable yet; the signal's
-          // wake-up brings this wait back.
-          if (c.zombie && c.exitNotified) {
+          // A zombie whose exit signal is still being posted is not waitable yet: Linux makes
+          // the zombie and signals the parent in one step, so a wait never sees one without
+          // the other. The poster is a few steps from done; this wait looks again at once.
+          if (c.zombie && !c.exitNotified) {
+            inFlight = true;
+            continue;
+          }
+          if (c.zombie) {
             if ((options & WNOWAIT) == 0) {
               p.children.remove(c);
               k.removeProcess(c.pid);
@@ -296,6 +302,10 @@ public final class TaskExit {
         }
       } finally {
         k.lock.unlock();
+      }
+      if (inFlight) {
+        Thread.yield();
+        continue;
       }
       if ((options & WNOHANG) != 0) {
         return null;
